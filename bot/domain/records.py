@@ -1,0 +1,55 @@
+"""Records the bot keeps that are not part of the roster: the live offer state and the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["AuditEntry", "OfferState", "UpsertCounts"]
+
+
+def _aware(value: datetime, name: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class OfferState:
+    """What has changed since the document was printed: the live expiration instant.
+
+    ``terms_digest`` identifies the offer.toml the state was loaded from, so a changed terms
+    file is noticed instead of silently mixed with an old state.
+    """
+
+    offer_id: str
+    expiration: datetime
+    original_expiration: datetime
+    terms_digest: str
+    updated_at: datetime
+
+    def __post_init__(self) -> None:
+        for name in ("expiration", "original_expiration", "updated_at"):
+            _aware(getattr(self, name), name)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did or saw what, when, through which channel (legal evidence: never updated)."""
+
+    at: datetime
+    actor: str  # employee id, Slack user id, "hr:<name>", "system"
+    action: str  # e.g. "roster.import", "grants.view", "offer.extend"
+    channel: str  # "cli", "console", "slack", "email", "scheduler"
+    subject: str | None = None  # whose data, e.g. an employee id
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _aware(self.at, "at")
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
