@@ -15,13 +15,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.clock import parse_instant
 
-__all__ = ["Settings", "DEFAULT_DATABASE_URL"]
+__all__ = ["DEFAULT_DATABASE_URL", "LOCAL_ENV_FILE", "Settings"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./.offerbot/offerbot.db"
+# Written by `offerbot init --demo` (the demo's simulated clock); real environment variables win.
+LOCAL_ENV_FILE = Path(".offerbot/offerbot.env")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="OFFERBOT_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="OFFERBOT_", env_file=LOCAL_ENV_FILE, extra="ignore", frozen=True
+    )
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL,

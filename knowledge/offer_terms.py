@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.terms import Contact, DeliveryContact, OfferTerms, PricePoint, VestingTerms
 
-__all__ = ["OfferTermsError", "bundled_offer_dir", "load_offer_terms"]
+__all__ = ["OfferTermsError", "bundled_offer_dir", "load_offer_terms", "terms_digest"]
 
 DEFAULT_OFFER_ID = "capstone-2003"
 
@@ -128,3 +128,13 @@ def load_offer_terms(path: Path | str | None = None) -> OfferTerms:
             for p in data.get("price_history", [])
         ),
     )
+
+
+def terms_digest(path: Path | str | None = None) -> str:
+    """SHA-256 of the offer.toml, so the stored offer state knows which terms it came from."""
+    import hashlib
+
+    path = Path(path) if path is not None else bundled_offer_dir()
+    if path.is_dir():
+        path = path / "offer.toml"
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,354 @@
+"""The ``offerbot`` command line (typer). Every data command takes ``--json``.
+
+Commands are thin: build the app from settings, await one service, print. Errors that a
+person can fix (bad CSV, unknown employee, closed offer) are printed as one sentence — or as
+``{"error": ...}`` with ``--json`` — and exit with status 1; nothing else is caught here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.bootstrap import App, build
+from bot.config import LOCAL_ENV_FILE, Settings
+from bot.domain.errors import DomainError
+from bot.domain.new_option import vesting_schedule
+from bot.services.deadlines import deadlines_json, deadlines_reply, get_deadlines
+from bot.services.errors import ServiceError
+from bot.services.grants import grants_json, grants_reply, my_grants
+from bot.services.identity import Identity
+from bot.services.offer import current_terms, load_offer
+from bot.services.roster_import import ImportResult, RosterImportError, import_roster
+from handlers.console.render import render_reply
+from knowledge.offer_terms import OfferTermsError, load_offer_terms
+from storage.migrate import current_revision, upgrade
+
+__all__ = ["app", "main"]
+
+T = TypeVar("T")
+
+DEMO_NOW = "2003-07-10T09:00:00-07:00"
+DEMO_DIR = Path(".offerbot/demo")
+
+app = typer.Typer(
+    name="offerbot",
+    help="Employee assistant for stock-option exchange offers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+class _UserError(Exception):
+    """An error already worded for the person at the terminal."""
+
+    def __init__(self, message: str, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _run(as_json: bool, work: Callable[[App], Awaitable[T]], settings: Settings | None = None) -> T:
+    async def main() -> T:
+        application = build(settings)
+        try:
+            return await work(application)
+        finally:
+            await application.aclose()
+
+    try:
+        return asyncio.run(main())
+    except (_UserError, DomainError, ServiceError, RosterImportError, OfferTermsError) as exc:
+        details = getattr(exc, "details", None) or [str(e) for e in getattr(exc, "errors", [])]
+        if as_json:
+            _print_json({"error": str(exc), "details": details})
+        else:
+            err.print(f"error: {exc}", style="red")
+            for line in details[:50]:
+                err.print(f"  {line}")
+            if len(details) > 50:
+                err.print(f"  … and {len(details) - 50} more")
+        raise typer.Exit(1) from None
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err.print(f"error: invalid configuration:\n{exc}", style="red")
+        raise typer.Exit(2) from None
+
+
+def _operator() -> Identity:
+    return Identity(channel="cli", actor=f"cli:{getpass.getuser()}")
+
+
+def _import_with_progress(
+    application: App, employees_csv: Path, grants_csv: Path, *, skip_invalid: bool, quiet: bool
+) -> Awaitable[ImportResult]:
+    async def go() -> ImportResult:
+        progress = Progress(
+            TextColumn("importing roster"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=quiet,
+            transient=True,
+        )
+        with progress:
+            task = progress.add_task("rows", total=None)
+
+            def tick(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return await import_roster(
+                uow=application.uow(),
+                employees_csv=employees_csv,
+                grants_csv=grants_csv,
+                skip_invalid=skip_invalid,
+                actor=_operator().actor,
+                now=application.clock.now(),
+                progress=tick,
+            )
+
+    return go()
+
+
+def _counts(result: ImportResult) -> dict[str, Any]:
+    return {
+        "employees": vars_of(result.employees),
+        "grants": vars_of(result.grants),
+        "skipped": [str(e) for e in result.skipped],
+    }
+
+
+def vars_of(counts: Any) -> dict[str, int]:
+    return {"inserted": counts.inserted, "updated": counts.updated, "unchanged": counts.unchanged}
+
+
+async def _init(application: App, *, demo: bool, quiet: bool) -> dict[str, Any]:
+    from knowledge.demo_roster import generate_demo_roster, write_csv
+
+    await upgrade(application.engine)
+    now = application.clock.now()
+    state = await load_offer(
+        uow=application.uow(), terms=application.base_terms, digest=application.terms_digest, now=now
+    )
+    result: dict[str, Any] = {
+        "database": application.engine.url.render_as_string(hide_password=True),
+        "revision": await current_revision(application.engine),
+        "offer_id": state.offer_id,
+        "expiration": state.expiration.astimezone(application.base_terms.deadline_zone).isoformat(),
+    }
+    if demo:
+        roster = generate_demo_roster(
+            application.base_terms,
+            seed=application.settings.demo_seed,
+            employees=application.settings.demo_employees,
+        )
+        DEMO_DIR.mkdir(parents=True, exist_ok=True)
+        employees_csv, grants_csv = DEMO_DIR / "employees.csv", DEMO_DIR / "grants.csv"
+        write_csv(roster, employees_csv, grants_csv)
+        imported = await _import_with_progress(
+            application, employees_csv, grants_csv, skip_invalid=False, quiet=quiet
+        )
+        result["demo"] = {
+            "employees_csv": str(employees_csv),
+            "grants_csv": str(grants_csv),
+            "now": application.settings.now.isoformat() if application.settings.now else None,
+            **_counts(imported),
+        }
+    return result
+
+
+def _prepare_demo_clock() -> None:
+    """The sample offer is historical: pin the demo's simulated clock inside its window."""
+    if os.environ.get("OFFERBOT_NOW"):
+        return
+    LOCAL_ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    if LOCAL_ENV_FILE.exists():
+        lines = [
+            line
+            for line in LOCAL_ENV_FILE.read_text().splitlines()
+            if not line.startswith("OFFERBOT_NOW=")
+        ]
+    lines.append(f"OFFERBOT_NOW={DEMO_NOW}")
+    LOCAL_ENV_FILE.write_text("\n".join(lines) + "\n")
+
+
+@app.command()
+def init(
+    demo: bool = typer.Option(False, "--demo", help="Also load the demo roster and demo clock."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create or migrate the database and load the offer (idempotent)."""
+    if demo:
+        _prepare_demo_clock()
+    result = _run(as_json, lambda a: _init(a, demo=demo, quiet=as_json), _settings())
+    if as_json:
+        _print_json(result)
+        return
+    out.print(f"Database ready at revision {result['revision']} ({result['database']}).")
+    out.print(f"Offer {result['offer_id']} loaded; expiration {result['expiration']}.")
+    if demo:
+        d = result["demo"]
+        out.print(
+            f"Demo roster: {sum(d['employees'].values())} employees, "
+            f"{sum(d['grants'].values())} grants (from {d['employees_csv']}, {d['grants_csv']}). "
+            f"Demo clock starts at {d['now']}."
+        )
+
+
+@app.command()
+def demo(
+    employee_id: str = typer.Option("E1001", "--as", help="Demo employee to chat as."),
+) -> None:
+    """Set up the demo (init --demo), then chat on the console as a demo employee."""
+    from handlers.console.chat import chat
+
+    _prepare_demo_clock()
+
+    async def go(application: App) -> int:
+        await _init(application, demo=True, quiet=False)
+        async with application.uow() as uow:
+            employee = await uow.employees.get(employee_id)
+        if employee is None:
+            raise _UserError(f"No demo employee {employee_id!r}; try E1001 … E1007.")
+        return await chat(
+            deps=application.conversation(),
+            employee_id=employee.employee_id,
+            name=employee.name,
+            console=out,
+        )
+
+    _run(False, go, _settings())
+
+
+@app.command()
+def grants(employee_id: str, as_json: bool = JsonOpt) -> None:
+    """An employee's option grants: eligibility, reasons, new-option shares."""
+
+    async def go(application: App) -> Any:
+        terms = await current_terms(uow=application.uow(), terms=application.base_terms)
+        assessment = await my_grants(
+            uow=application.uow(),
+            terms=terms,
+            employee_id=employee_id,
+            identity=_operator(),
+            now=application.clock.now(),
+        )
+        return assessment, terms
+
+    assessment, terms = _run(as_json, go, _settings())
+    if as_json:
+        _print_json(grants_json(assessment))
+    else:
+        render_reply(grants_reply(assessment, terms), out)
+
+
+@app.command()
+def deadlines(as_json: bool = JsonOpt) -> None:
+    """Expiration, cancellation, new grant date, extension announcement due, open or not."""
+
+    async def go(application: App) -> Any:
+        terms = await current_terms(uow=application.uow(), terms=application.base_terms)
+        now = application.clock.now()
+        return get_deadlines(terms, now=now), terms, now
+
+    d, terms, now = _run(as_json, go, _settings())
+    if as_json:
+        _print_json(deadlines_json(d, terms, now=now))
+    else:
+        render_reply(deadlines_reply(d, terms, now=now), out)
+
+
+@app.command()
+def vesting(
+    shares: int = typer.Option(..., "--shares", min=0, help="Shares of the new option."),
+    grant_date: str = typer.Option(..., "--grant-date", help="YYYY-MM-DD"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """The new option's vesting schedule (Q13, p. 3)."""
+    try:
+        when = date.fromisoformat(grant_date)
+        terms = load_offer_terms(_settings().offer_dir)
+    except ValueError as exc:
+        err.print(f"error: {exc}", style="red")
+        raise typer.Exit(1) from None
+    schedule = vesting_schedule(shares, when, terms.vesting)
+    rows = [{"date": t.date.isoformat(), "shares": t.shares, "cumulative": t.cumulative} for t in schedule]
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        out.print(f"{row['date']}  {row['shares']:>10,}  {row['cumulative']:>12,}")
+
+
+@app.command("import-roster")
+def import_roster_command(
+    employees_csv: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    grants_csv: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the valid rows."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Import HR's roster (see README for the columns). All or nothing unless --skip-invalid."""
+
+    async def go(application: App) -> ImportResult:
+        return await _import_with_progress(
+            application, employees_csv, grants_csv, skip_invalid=skip_invalid, quiet=as_json
+        )
+
+    result = _run(as_json, go, _settings())
+    data = _counts(result)
+    if as_json:
+        _print_json(data)
+        return
+    for kind in ("employees", "grants"):
+        c = data[kind]
+        out.print(f"{kind}: {c['inserted']} new, {c['updated']} updated, {c['unchanged']} unchanged")
+    for line in data["skipped"]:
+        err.print(f"skipped: {line}", style="yellow")
+
+
+@db_app.command("upgrade")
+def db_upgrade(as_json: bool = JsonOpt) -> None:
+    """Apply database migrations (Alembic) up to the newest."""
+
+    async def go(application: App) -> str | None:
+        await upgrade(application.engine)
+        return await current_revision(application.engine)
+
+    revision = _run(as_json, go, _settings())
+    if as_json:
+        _print_json({"revision": revision})
+    else:
+        out.print(f"Database at revision {revision}.")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,47 @@
+"""A channel-neutral reply: the console, Slack (Block Kit) and e-mail all render this one model.
+
+Services decide *what* is said (facts, policy wording, citations); handlers decide only *how*
+it looks on their surface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Action", "Citation", "Reply", "Table"]
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    entry_id: str  # "Q21", "S4", "RISK-3", "COVER"
+    title: str
+    pages: str  # printed pages, e.g. "5" or "15-17"
+
+    def label(self) -> str:
+        return f"{self.entry_id} · {self.title} · p. {self.pages}"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A follow-up the person can take (a Slack button, a console hint, an e-mail line)."""
+
+    action_id: str  # "grants", "deadline", "talk_to_hr", "help"
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    tables: tuple[Table, ...] = ()
+    notes: tuple[str, ...] = ()
+    citations: tuple[Citation, ...] = ()
+    actions: tuple[Action, ...] = ()
+    kind: str = "answer"  # "answer", "personal", "abstain", "no_advice", "error", "help"
+    data: dict[str, object] = field(default_factory=dict)  # machine-readable payload (--json)
