@@ -6,7 +6,7 @@ All functions take ``now`` (or an instant) as a parameter; none reads a clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 
@@ -43,6 +43,16 @@ def _require_aware(instant: datetime, name: str = "now") -> None:
         raise ValueError(f"{name} must be timezone-aware")
 
 
+def _utc(instant: datetime) -> datetime:
+    """``instant`` in UTC, for comparing and subtracting instants.
+
+    Python compares and subtracts two datetimes that share one ``tzinfo`` object by wall
+    clock, ignoring DST: 1:10 a.m. PST (fold=1) would sort before 1:30 a.m. PDT, and 5 p.m.
+    PDT Saturday to 5 p.m. PST Monday would be 48 hours instead of 49.
+    """
+    return instant.astimezone(UTC)
+
+
 def commencement_instant(terms: OfferTerms) -> datetime:
     """Midnight at the start of the commencement date, in the offer's zone (cover, p. i)."""
     return datetime.combine(terms.commencement, datetime.min.time(), tzinfo=terms.deadline_zone)
@@ -55,7 +65,7 @@ def is_open(terms: OfferTerms, now: datetime) -> bool:
     be received "before 5:00 p.m." (§4, p. 15): at 17:00:00 exactly it is closed.
     """
     _require_aware(now)
-    return commencement_instant(terms) <= now < terms.expiration
+    return _utc(commencement_instant(terms)) <= _utc(now) < _utc(terms.expiration)
 
 
 def ensure_open(terms: OfferTerms, now: datetime) -> None:
@@ -63,7 +73,7 @@ def ensure_open(terms: OfferTerms, now: datetime) -> None:
     if is_open(terms, now):
         return
     deadline = format_instant(terms.expiration, terms.deadline_zone)
-    if now < commencement_instant(terms):
+    if _utc(now) < _utc(commencement_instant(terms)):
         raise OfferClosedError(
             f"The offer has not started yet; it opens on {terms.commencement:%B} "
             f"{terms.commencement.day}, {terms.commencement.year}."
@@ -97,7 +107,7 @@ def extension_announcement_due(
 ) -> datetime:
     """6:00 a.m. Pacific on the next business day after the previously scheduled expiration.
 
-    Q20, p. 7; §15, p. 28. "Next business day" follows the business-day definition (§2, p. 14),
+    Q20, p. 5; §15, p. 28. "Next business day" follows the business-day definition (§2, p. 14),
     so the expiration instant is first placed on the Eastern calendar.
     """
     _require_aware(previous_expiration, "previous_expiration")
@@ -117,7 +127,7 @@ class ExtensionCheck:
             return []
         return [
             "The offer says an extension is announced no later than "
-            f"{format_instant(self.announcement_due, zone)} (Q20, p. 7); "  # type: ignore[arg-type]
+            f"{format_instant(self.announcement_due, zone)} (Q20, p. 5); "  # type: ignore[arg-type]
             "this announcement is later than that."
         ]
 
@@ -132,19 +142,17 @@ def check_extension(
     """
     _require_aware(now)
     _require_aware(new_expiration, "new_expiration")
-    if new_expiration <= terms.expiration:
+    if _utc(new_expiration) <= _utc(terms.expiration):
         current = format_instant(terms.expiration, terms.deadline_zone)
-        raise ExtensionError(
-            f"The new expiration must be later than the current one ({current})."
-        )
-    if new_expiration <= now:
+        raise ExtensionError(f"The new expiration must be later than the current one ({current}).")
+    if _utc(new_expiration) <= _utc(now):
         raise ExtensionError("The new expiration is already in the past.")
     due = extension_announcement_due(terms.expiration, terms, calendar)
     return ExtensionCheck(
         new_expiration=new_expiration,
         previous_expiration=terms.expiration,
         announcement_due=due,
-        announcement_late=now > due,
+        announcement_late=_utc(now) > _utc(due),
     )
 
 
@@ -174,7 +182,7 @@ def needs_extension_for_consideration_change(
 def receipt_confirmation_due(
     received_at: datetime, terms: OfferTerms, calendar: BusinessCalendar
 ) -> date:
-    """HR confirms receipt "within two business days of receipt" (§4, p. 17; §5, p. 18).
+    """HR confirms receipt "within two business days of receipt" (§4, p. 16; §5, p. 18).
 
     Returns the last business day (Eastern) on which the confirmation is still on time.
     """
@@ -196,7 +204,9 @@ class OfferDeadlines:
     time_left: timedelta
 
 
-def offer_deadlines(terms: OfferTerms, *, now: datetime, calendar: BusinessCalendar) -> OfferDeadlines:
+def offer_deadlines(
+    terms: OfferTerms, *, now: datetime, calendar: BusinessCalendar
+) -> OfferDeadlines:
     """Every deadline an employee or HR asks about, at ``now``."""
     _require_aware(now)
     return OfferDeadlines(
@@ -207,5 +217,5 @@ def offer_deadlines(terms: OfferTerms, *, now: datetime, calendar: BusinessCalen
         new_grant_date=new_grant_date(terms, calendar),
         extension_announcement_due=extension_announcement_due(terms.expiration, terms, calendar),
         is_open=is_open(terms, now),
-        time_left=max(terms.expiration - now, timedelta(0)),
+        time_left=max(_utc(terms.expiration) - _utc(now), timedelta(0)),
     )

@@ -53,7 +53,9 @@ class VestingTranche:
     cumulative: int
 
 
-def vesting_schedule(total_shares: int, grant_date: date, vesting: VestingTerms) -> list[VestingTranche]:
+def vesting_schedule(
+    total_shares: int, grant_date: date, vesting: VestingTerms
+) -> list[VestingTranche]:
     """Dated tranches of a new option; months that round to zero shares are left out.
 
     Monthly dates are computed from the grant date each time (``relativedelta``), so a grant

@@ -83,7 +83,10 @@ def validate_tender(
                 f"{grant.grant.unexercised_shares:,} unexercised shares of this grant or none "
                 "(Q12, p. 2)."
             )
-    for members in split_groups(assessment).values():
+    for group in split_groups(assessment).values():
+        # A fully exercised half has nothing left to tender (Q12, p. 2): tendering the other
+        # half already tenders every unexercised share of the grant, so it does not block it.
+        members = tuple(m for m in group if by_number[m].grant.unexercised_shares > 0)
         picked = [m for m in members if m in chosen]
         if picked and len(picked) != len(members):
             missing = [m for m in members if m not in chosen]
