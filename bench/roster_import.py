@@ -16,10 +16,11 @@ from pathlib import Path
 
 from bot.services.roster_import import import_roster
 from knowledge.demo_roster import generate_demo_roster, write_csv
-from knowledge.offer_terms import load_offer_terms
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.uow import UnitOfWork
+
+from knowledge.offer_terms import load_offer_terms
 
 
 async def main(employees: int) -> None:
@@ -34,8 +35,10 @@ async def main(employees: int) -> None:
         engine = create_engine(f"sqlite+aiosqlite:///{folder / 'bench.db'}")
         await upgrade(engine)
         uow = UnitOfWork(session_factory(engine))
-        print(f"roster: {len(roster.employees):,} employees, {len(roster.grants):,} grants "
-              f"(generated + written in {generated:.2f} s)")
+        print(
+            f"roster: {len(roster.employees):,} employees, {len(roster.grants):,} grants "
+            f"(generated + written in {generated:.2f} s)"
+        )
         for label in ("first import", "re-import (unchanged)"):
             started = time.perf_counter()
             await import_roster(

@@ -1,4 +1,4 @@
-"""``python -m bot`` is the ``offerbot`` command (works even where pip's script folder is not on PATH)."""
+"""``python -m bot`` is the ``offerbot`` command, for when pip's script folder is not on PATH."""
 
 from bot.cli import main
 

@@ -21,6 +21,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from storage.migrate import current_revision, upgrade
 
 from bot.bootstrap import App, build
 from bot.config import LOCAL_ENV_FILE, Settings
@@ -34,7 +35,6 @@ from bot.services.offer import current_terms, load_offer
 from bot.services.roster_import import ImportResult, RosterImportError, import_roster
 from handlers.console.render import render_reply
 from knowledge.offer_terms import OfferTermsError, load_offer_terms
-from storage.migrate import current_revision, upgrade
 
 __all__ = ["app", "main"]
 
@@ -156,7 +156,10 @@ async def _init(application: App, *, demo: bool, quiet: bool) -> dict[str, Any]:
     await upgrade(application.engine)
     now = application.clock.now()
     state = await load_offer(
-        uow=application.uow(), terms=application.base_terms, digest=application.terms_digest, now=now
+        uow=application.uow(),
+        terms=application.base_terms,
+        digest=application.terms_digest,
+        now=now,
     )
     result: dict[str, Any] = {
         "database": application.engine.url.render_as_string(hide_password=True),
@@ -301,7 +304,10 @@ def vesting(
         err.print(f"error: {exc}", style="red")
         raise typer.Exit(1) from None
     schedule = vesting_schedule(shares, when, terms.vesting)
-    rows = [{"date": t.date.isoformat(), "shares": t.shares, "cumulative": t.cumulative} for t in schedule]
+    rows = [
+        {"date": t.date.isoformat(), "shares": t.shares, "cumulative": t.cumulative}
+        for t in schedule
+    ]
     if as_json:
         _print_json(rows)
         return
@@ -330,7 +336,9 @@ def import_roster_command(
         return
     for kind in ("employees", "grants"):
         c = data[kind]
-        out.print(f"{kind}: {c['inserted']} new, {c['updated']} updated, {c['unchanged']} unchanged")
+        out.print(
+            f"{kind}: {c['inserted']} new, {c['updated']} updated, {c['unchanged']} unchanged"
+        )
     for line in data["skipped"]:
         err.print(f"skipped: {line}", style="yellow")
 

@@ -86,7 +86,9 @@ def load_offer_terms(path: Path | str | None = None) -> OfferTerms:
         new_grant_months_after_cancellation=int(
             _get(data, "dates.new_grant_months_after_cancellation")
         ),
-        new_grant_days_after_cancellation=int(_get(data, "dates.new_grant_days_after_cancellation")),
+        new_grant_days_after_cancellation=int(
+            _get(data, "dates.new_grant_days_after_cancellation")
+        ),
         minimum_exercise_price=Decimal(str(_get(data, "eligibility.minimum_exercise_price"))),
         eligible_plans=tuple(_get(data, "eligibility.eligible_plans")),
         new_option_plan=_get(data, "eligibility.new_option_plan"),

@@ -20,7 +20,9 @@ def test_parse_instant_refuses_naive_times() -> None:
 
 def test_simulated_clock_advances_with_the_monotonic_source() -> None:
     ticks = iter([100.0, 100.0, 190.5])
-    clock = SimulatedClock(parse_instant("2003-07-10T09:00:00-07:00"), monotonic=lambda: next(ticks))
+    clock = SimulatedClock(
+        parse_instant("2003-07-10T09:00:00-07:00"), monotonic=lambda: next(ticks)
+    )
     assert clock.now() == datetime(2003, 7, 10, 16, tzinfo=UTC)
     assert clock.now() == datetime(2003, 7, 10, 16, 1, 30, 500000, tzinfo=UTC)
 
@@ -59,7 +61,9 @@ def test_settings_defaults_and_validation(monkeypatch: pytest.MonkeyPatch, tmp_p
         Settings()
 
 
-def test_local_env_file_is_read_but_the_environment_wins(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_local_env_file_is_read_but_the_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("OFFERBOT_NOW", raising=False)
     (tmp_path / ".offerbot").mkdir()

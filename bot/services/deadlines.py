@@ -56,7 +56,7 @@ def deadlines_reply(d: OfferDeadlines, terms: OfferTerms, *, now: datetime) -> R
     if d.is_open:
         head = (
             f"The offer expires at {expiration}. Your signed Election Form must reach "
-            f"{hr.name} in {hr.department} by fax ({hr.fax}) or by hand before then; "
+            f"{hr.name} in {hr.department} by fax to {hr.fax} or by hand before then; "
             f"e-mail is not accepted. Time left: {_time_left(int(d.time_left.total_seconds()))}."
         )
     else:

@@ -37,6 +37,7 @@ async def current_terms(*, uow: Any, terms: OfferTerms) -> OfferTerms:
         state = await uow.offers.get(terms.offer_id)
     if state is None:
         raise OfferNotLoadedError(
-            "No offer is loaded in the database yet. Run `offerbot init` (or `offerbot init --demo`)."
+            "No offer is loaded in the database yet. "
+            "Run `offerbot init` (or `offerbot init --demo`)."
         )
     return terms.with_expiration(state.expiration.astimezone(terms.deadline_zone))

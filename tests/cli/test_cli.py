@@ -78,8 +78,14 @@ def test_grants_of_the_q12_example_holder(demo_dir: Path) -> None:
     assert low["new_option_shares"] == 0
     for g in data["grants"]:
         assert set(g) >= {
-            "grant_number", "grant_date", "option_type", "exercise_price",
-            "unexercised_shares", "eligible", "reasons", "new_option_shares",
+            "grant_number",
+            "grant_date",
+            "option_type",
+            "exercise_price",
+            "unexercised_shares",
+            "eligible",
+            "reasons",
+            "new_option_shares",
         }
 
 
@@ -99,7 +105,9 @@ def test_unknown_employee_is_a_clear_error(demo_dir: Path) -> None:
 
 def test_vesting_matches_the_offers_example(demo_dir: Path) -> None:
     rows = json.loads(
-        offerbot(demo_dir, "vesting", "--shares", "2400", "--grant-date", "2004-01-26", "--json").stdout
+        offerbot(
+            demo_dir, "vesting", "--shares", "2400", "--grant-date", "2004-01-26", "--json"
+        ).stdout
     )
     assert rows[0] == {"date": "2004-01-26", "shares": 300, "cumulative": 300}
     assert rows[1] == {"date": "2004-02-26", "shares": 50, "cumulative": 350}

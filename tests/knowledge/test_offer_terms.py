@@ -38,7 +38,10 @@ def test_bundled_terms_match_the_offer_document() -> None:
     assert t.election_channels == ("fax", "hand")  # §4, p. 15
     hr = t.hr_delivery  # §4, p. 15
     assert (hr.name, hr.street, hr.fax, hr.phone) == (
-        "Debbie Bernard", "21211 Nordhoff Street", "(818) 734-5381", "(818) 734-5431",
+        "Debbie Bernard",
+        "21211 Nordhoff Street",
+        "(818) 734-5381",
+        "(818) 734-5431",
     )
     assert [c.title for c in t.question_contacts] == ["General Counsel", "VP Finance"]
     assert len(t.price_history) == 9  # §8, p. 21
@@ -56,7 +59,7 @@ def test_missing_key_is_named(tmp_path: Path) -> None:
     source = (bundled_offer_dir() / "offer.toml").read_text()
     broken = re.sub(r"(?m)^minimum_exercise_price.*$", "", source)
     (tmp_path / "offer.toml").write_text(broken)
-    with pytest.raises(OfferTermsError, match="eligibility.minimum_exercise_price"):
+    with pytest.raises(OfferTermsError, match=r"eligibility\.minimum_exercise_price"):
         load_offer_terms(tmp_path)
 
 
@@ -76,14 +79,30 @@ def test_no_offer_fact_is_hard_coded_in_python() -> None:
     Docstrings may cite the offer ("July 25, 2003", "p. 13"); string literals in code may not.
     """
     facts = [
-        "2003-07-24", "July 24", "2003-06-25", "2004-01-26", "Debbie", "Bernard", "Nordhoff",
-        "734-5", "Cayley", "Welch", "29.07", "Capstone", "1993 Incentive", "2000 Equity",
+        "2003-07-24",
+        "July 24",
+        "2003-06-25",
+        "2004-01-26",
+        "Debbie",
+        "Bernard",
+        "Nordhoff",
+        "734-5",
+        "Cayley",
+        "Welch",
+        "29.07",
+        "Capstone",
+        "1993 Incentive",
+        "2000 Equity",
     ]
     offenders = []
     for folder in ("bot", "knowledge", "storage", "handlers"):
         for path in (ROOT / folder).rglob("*.py"):
             for literal in _code_string_literals(path):
-                offenders += [f"{path.relative_to(ROOT)}: {f!r} in {literal[:60]!r}" for f in facts if f in literal]
+                offenders += [
+                    f"{path.relative_to(ROOT)}: {f!r} in {literal[:60]!r}"
+                    for f in facts
+                    if f in literal
+                ]
     assert not offenders, "\n".join(offenders)
 
 
@@ -98,5 +117,7 @@ def _code_string_literals(path: Path) -> list[str]:
     return [
         node.value
         for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
     ]

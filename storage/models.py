@@ -1,0 +1,196 @@
+"""Tables, as typed SQLAlchemy 2 models.
+
+The initial migration (``migrations/versions/0001_initial.py``) is written by hand from these
+classes; ``tests/storage/test_migrations.py`` checks that the two never drift apart.
+Column widths follow the roster importer's bounds (``bot/services/roster_import.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.domain.roster import EmployeeClass, EmployeeStatus, OptionType
+
+__all__ = [
+    "PRICE_PRECISION",
+    "PRICE_SCALE",
+    "AdjustmentRow",
+    "AuditRow",
+    "Base",
+    "EmployeeRow",
+    "GrantRow",
+    "OfferStateRow",
+    "UTCDateTime",
+]
+
+ID = 64  # employee ids, grant numbers, offer ids, Slack ids
+TEXT = 200  # names, plans, actors
+EMAIL = 254  # RFC 5321 path limit
+PRICE_PRECISION, PRICE_SCALE = 12, 4
+
+# Stable constraint names, so migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _values_in(column: str, values: type[Any]) -> str:
+    """SQL for a CHECK that a column holds one of an enum's values (from code, never input)."""
+    listed = ", ".join(f"'{member.value}'" for member in values)
+    return f"{column} IN ({listed})"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant: refuses naive datetimes, stores UTC, always loads aware UTC datetimes.
+
+    SQLite has no time-zone type and SQLAlchemy's SQLite ``DATETIME`` drops ``tzinfo`` without
+    a word, so a naive value (or a local one) would be stored as if it were UTC. Refusing naive
+    values and normalising to UTC makes both backends hold the same instants.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"naive datetime {value.isoformat()} refused: storage keeps instants, "
+                "give it a time zone (e.g. datetime.now(UTC) or .replace(tzinfo=...))"
+            )
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)  # stored as UTC wall time
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), date: Date()}
+
+
+class OfferStateRow(Base):
+    __tablename__ = "offer_state"
+
+    offer_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    expiration: Mapped[datetime]
+    original_expiration: Mapped[datetime]
+    terms_digest: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime]
+
+
+class EmployeeRow(Base):
+    __tablename__ = "employees"
+    __table_args__ = (
+        CheckConstraint(_values_in("status", EmployeeStatus), name="status"),
+        CheckConstraint(_values_in("employee_class", EmployeeClass), name="employee_class"),
+        Index(None, "email_normalized", unique=True),
+    )
+
+    employee_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(TEXT))
+    email: Mapped[str] = mapped_column(String(EMAIL))  # as HR wrote it
+    email_normalized: Mapped[str] = mapped_column(String(EMAIL))  # trimmed, lower-cased
+    slack_user_id: Mapped[str | None] = mapped_column(String(ID), unique=True)
+    country: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(32))
+    employee_class: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=_utcnow)
+
+
+class GrantRow(Base):
+    __tablename__ = "grants"
+    __table_args__ = (
+        CheckConstraint("shares_granted >= 0", name="shares_granted_nonnegative"),
+        CheckConstraint(
+            "shares_exercised >= 0 AND shares_exercised <= shares_granted",
+            name="shares_exercised_in_range",
+        ),
+        CheckConstraint("exercise_price >= 0", name="exercise_price_nonnegative"),
+        CheckConstraint(_values_in("option_type", OptionType), name="option_type"),
+        Index(None, "employee_id"),
+    )
+
+    grant_number: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
+    plan: Mapped[str] = mapped_column(String(TEXT))
+    grant_date: Mapped[date]
+    option_type: Mapped[str] = mapped_column(String(8))
+    exercise_price: Mapped[Decimal] = mapped_column(
+        Numeric(PRICE_PRECISION, PRICE_SCALE, asdecimal=True)
+    )
+    shares_granted: Mapped[int] = mapped_column(Integer)
+    shares_exercised: Mapped[int] = mapped_column(Integer)
+    expiration_date: Mapped[date | None]
+    split_group: Mapped[str | None] = mapped_column(String(ID))
+    updated_at: Mapped[datetime] = mapped_column(default=_utcnow)
+
+
+class AdjustmentRow(Base):
+    __tablename__ = "capitalization_adjustments"
+    __table_args__ = (
+        CheckConstraint("numerator > 0", name="numerator_positive"),
+        CheckConstraint("denominator > 0", name="denominator_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    effective_date: Mapped[date]
+    numerator: Mapped[int] = mapped_column(Integer)
+    denominator: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditRow(Base):
+    """Insert-only: nothing in storage updates or deletes an audit row."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index(None, "at"),
+        Index(None, "subject", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(TEXT))
+    action: Mapped[str] = mapped_column(String(ID))
+    channel: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str | None] = mapped_column(String(ID))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

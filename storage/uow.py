@@ -1,0 +1,139 @@
+"""The unit of work: one session, one transaction, the repositories over it.
+
+::
+
+    uow = UnitOfWork(sessions)
+    async with uow:
+        await uow.employees.upsert_many(employees)
+        await uow.audit.record(entry)
+        await uow.commit()          # without this, leaving the block rolls everything back
+
+A ``UnitOfWork`` object is a reusable recipe: each ``async with`` opens a fresh session. The
+open session belongs to the asyncio task that entered the block (it is kept in a context
+variable), so one object can be shared by concurrent handlers without them sharing a session.
+Entering it again inside its own block raises :class:`~storage.errors.UnitOfWorkError`.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from types import TracebackType
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.errors import ConstraintViolationError, UnitOfWorkError
+from storage.repositories import (
+    AdjustmentRepository,
+    AuditRepository,
+    EmployeeRepository,
+    GrantRepository,
+    OfferStateRepository,
+)
+
+__all__ = ["UnitOfWork"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Open:
+    session: AsyncSession
+    offers: OfferStateRepository
+    employees: EmployeeRepository
+    grants: GrantRepository
+    adjustments: AdjustmentRepository
+    audit: AuditRepository
+
+    @classmethod
+    def over(cls, session: AsyncSession) -> _Open:
+        return cls(
+            session=session,
+            offers=OfferStateRepository(session),
+            employees=EmployeeRepository(session),
+            grants=GrantRepository(session),
+            adjustments=AdjustmentRepository(session),
+            audit=AuditRepository(session),
+        )
+
+
+class UnitOfWork:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._current: ContextVar[_Open | None] = ContextVar(f"uow-{id(self):x}", default=None)
+        self._tokens: ContextVar[Token[_Open | None] | None] = ContextVar(
+            f"uow-token-{id(self):x}", default=None
+        )
+
+    async def __aenter__(self) -> UnitOfWork:
+        if self._current.get() is not None:
+            raise UnitOfWorkError("this unit of work is already open in this task")
+        session = self._sessions()
+        await session.begin()
+        self._tokens.set(self._current.set(_Open.over(session)))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        state = self._current.get()
+        token = self._tokens.get()
+        try:
+            if state is not None:
+                try:
+                    await state.session.rollback()  # whatever was not committed
+                finally:
+                    await state.session.close()
+        finally:
+            self._tokens.set(None)
+            if token is None:
+                self._current.set(None)
+            else:
+                try:
+                    self._current.reset(token)
+                except ValueError:  # exited in another context than entered (a test fixture)
+                    self._current.set(None)
+
+    async def commit(self) -> None:
+        """Make everything done in this block durable. The block may go on with new work."""
+        try:
+            await self._open().session.commit()
+        except IntegrityError as error:
+            raise ConstraintViolationError(f"rejected by the database: {error.orig}") from error
+
+    async def rollback(self) -> None:
+        """Discard everything since the last commit; the block may go on with new work."""
+        await self._open().session.rollback()
+
+    @property
+    def session(self) -> AsyncSession:
+        """The open session, for repositories inside ``storage/`` only."""
+        return self._open().session
+
+    @property
+    def offers(self) -> OfferStateRepository:
+        return self._open().offers
+
+    @property
+    def employees(self) -> EmployeeRepository:
+        return self._open().employees
+
+    @property
+    def grants(self) -> GrantRepository:
+        return self._open().grants
+
+    @property
+    def adjustments(self) -> AdjustmentRepository:
+        return self._open().adjustments
+
+    @property
+    def audit(self) -> AuditRepository:
+        return self._open().audit
+
+    def _open(self) -> _Open:
+        state = self._current.get()
+        if state is None:
+            raise UnitOfWorkError("use the unit of work inside `async with uow:`")
+        return state

@@ -1,0 +1,155 @@
+"""The conversation service over a real SQLite database: personal data only for the verified
+owner, deadlines from the live offer state, honest abstention."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.domain.records import OfferState
+from bot.domain.roster import Employee, EmployeeClass, EmployeeStatus, Grant, OptionType
+from bot.services.conversation import ConversationDeps, respond
+from bot.services.errors import NotAuthorizedError
+from bot.services.grants import my_grants
+from bot.services.identity import Identity
+from bot.services.offer import current_terms, load_offer
+from knowledge.offer_terms import load_offer_terms, terms_digest
+from storage.db import create_engine, session_factory
+from storage.migrate import upgrade
+from storage.uow import UnitOfWork
+
+PACIFIC = ZoneInfo("America/Los_Angeles")
+TERMS = load_offer_terms()
+PLAN = TERMS.eligible_plans[1]
+
+
+def _employee(eid: str, **kw: object) -> Employee:
+    base = Employee(
+        employee_id=eid,
+        name=f"Person {eid}",
+        email=f"{eid.lower()}@example.com",
+        country="US",
+        status=EmployeeStatus.ACTIVE,
+        employee_class=EmployeeClass.EMPLOYEE,
+        slack_user_id="U" + eid[1:],
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def _grant(number: str, eid: str, price: str, granted: int, exercised: int = 0) -> Grant:
+    return Grant(
+        grant_number=number,
+        employee_id=eid,
+        plan=PLAN,
+        grant_date=date(2001, 5, 1),
+        option_type=OptionType.NSO,
+        exercise_price=Decimal(price),
+        shares_granted=granted,
+        shares_exercised=exercised,
+        expiration_date=date(2011, 5, 1),
+    )
+
+
+@pytest.fixture
+async def deps(tmp_path: Path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'conv.db'}")
+    await upgrade(engine)
+    uow = UnitOfWork(session_factory(engine))
+    clock = ManualClock(datetime(2003, 7, 10, 9, tzinfo=PACIFIC))
+    await load_offer(uow=uow, terms=TERMS, digest=terms_digest(), now=clock.now())
+    async with uow:
+        await uow.employees.upsert_many([_employee("E1"), _employee("E2", country="GB")])
+        await uow.grants.upsert_many(
+            [
+                _grant("G1", "E1", "29.07", 1000, 700),
+                _grant("G2", "E1", "1.89", 500),
+                _grant("G3", "E2", "5.00", 100),
+            ]
+        )
+        await uow.commit()
+    yield ConversationDeps(uow=uow, clock=clock, base_terms=TERMS)
+    await engine.dispose()
+
+
+async def test_verified_employee_sees_own_grants_and_the_view_is_audited(deps) -> None:
+    me = Identity(channel="slack", actor="U1", employee_id="E1")
+    reply = await respond(text="show me my grants", identity=me, deps=deps)
+    assert reply.kind == "personal"
+    assert reply.data["employee_id"] == "E1"
+    assert [g["grant_number"] for g in reply.data["grants"]] == ["G1", "G2"]
+    assert "1 of your 2 grants can be tendered" in reply.text
+    assert any("G2 is not eligible" in n and "minimum" in n for n in reply.notes)
+    async with deps.uow as uow:
+        (entry,) = await uow.audit.recent(subject="E1")
+    assert (entry.action, entry.actor, entry.channel) == ("grants.view", "U1", "slack")
+
+
+async def test_unverified_person_gets_no_personal_data(deps) -> None:
+    stranger = Identity(channel="email", actor="someone@elsewhere.example")
+    reply = await respond(text="my grants", identity=stranger, deps=deps)
+    assert reply.kind == "error"
+    assert "grants" not in reply.data and "G1" not in reply.text
+
+
+async def test_nobody_sees_another_persons_grants(deps) -> None:
+    with pytest.raises(NotAuthorizedError):
+        await my_grants(
+            uow=deps.uow,
+            terms=TERMS,
+            employee_id="E1",
+            identity=Identity(channel="slack", actor="U2", employee_id="E2"),
+            now=deps.clock.now(),
+        )
+
+
+async def test_ineligible_person_is_told_why(deps) -> None:
+    reply = await respond(text="grants", identity=Identity("slack", "U2", "E2"), deps=deps)
+    assert reply.data["eligible_person"] is False
+    assert reply.data["reasons"] == ["not_us_resident"]
+    assert "United States" in reply.text
+
+
+async def test_deadline_follows_the_live_offer_state_and_the_clock(deps) -> None:
+    me = Identity(channel="console", actor="E1", employee_id="E1")
+    reply = await respond(text="deadline?", identity=me, deps=deps)
+    assert "5:00 p.m. PDT on Thursday, July 24, 2003" in reply.text
+    assert "fax to (818) 734-5381" in reply.text
+    assert reply.data["is_open"] is True
+
+    extended = datetime(2003, 8, 7, 17, tzinfo=PACIFIC)
+    async with deps.uow as uow:
+        await uow.offers.save(
+            OfferState(
+                offer_id=TERMS.offer_id,
+                expiration=extended,
+                original_expiration=TERMS.original_expiration,
+                terms_digest=terms_digest(),
+                updated_at=deps.clock.now(),
+            )
+        )
+        await uow.commit()
+    terms = await current_terms(uow=deps.uow, terms=TERMS)
+    assert terms.expiration == extended and terms.is_extended
+    reply = await respond(text="when is the deadline", identity=me, deps=deps)
+    assert "5:00 p.m. PDT on Thursday, August 7, 2003" in reply.text
+    assert any("no longer holds" in n and "July 24, 2003" in n for n in reply.notes)
+    assert reply.data["new_grant_date"] == "2004-02-09"  # 2003-08-08 + 6 months + 1 day
+
+    deps.clock.set(extended)  # 17:00:00 exactly: closed
+    reply = await respond(text="deadline", identity=me, deps=deps)
+    assert reply.data["is_open"] is False
+    assert "closed" in reply.text
+
+
+async def test_unknown_question_abstains_with_the_offers_contacts(deps) -> None:
+    reply = await respond(
+        text="what is the meaning of life", identity=Identity("slack", "U9"), deps=deps
+    )
+    assert reply.kind == "abstain"
+    assert "Susan Cayley" in reply.text and "tax advisors" in reply.text

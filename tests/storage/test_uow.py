@@ -1,0 +1,89 @@
+"""The unit of work: one transaction per block, nothing kept without commit."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from storage.errors import UnitOfWorkError
+from storage.uow import UnitOfWork
+from tests.storage.examples import employee, grant
+
+
+class Boom(Exception):
+    pass
+
+
+async def test_an_exception_rolls_everything_back(uow: UnitOfWork) -> None:
+    with pytest.raises(Boom):
+        async with uow:
+            await uow.employees.upsert_many([employee("E1")])
+            await uow.grants.upsert_many([grant("G1", "E1")])
+            raise Boom
+    async with uow:
+        assert await uow.employees.count() == 0
+        assert await uow.grants.count() == 0
+
+
+async def test_leaving_without_commit_rolls_back(uow: UnitOfWork) -> None:
+    async with uow:
+        await uow.employees.upsert_many([employee("E1")])
+    async with uow:
+        assert await uow.employees.get("E1") is None
+
+
+async def test_work_after_a_commit_is_lost_without_another(uow: UnitOfWork) -> None:
+    async with uow:
+        await uow.employees.upsert_many([employee("E1")])
+        await uow.commit()
+        await uow.employees.upsert_many([employee("E2")])
+    async with uow:
+        assert [e.employee_id for e in await uow.employees.list_all()] == ["E1"]
+
+
+async def test_a_failed_write_loses_the_whole_transaction(uow: UnitOfWork) -> None:
+    with pytest.raises(ValueError):  # ConstraintViolationError is a ValueError
+        async with uow:
+            await uow.employees.upsert_many([employee("E1")])
+            await uow.grants.upsert_many([grant("G1", "NOBODY")])
+            await uow.commit()
+    async with uow:
+        assert await uow.employees.count() == 0
+
+
+async def test_repositories_exist_only_inside_the_block(uow: UnitOfWork) -> None:
+    with pytest.raises(UnitOfWorkError, match="async with"):
+        _ = uow.employees
+    async with uow:
+        pass
+    with pytest.raises(UnitOfWorkError):
+        await uow.commit()
+
+
+async def test_entering_twice_in_one_task_is_refused(uow: UnitOfWork) -> None:
+    async with uow:
+        with pytest.raises(UnitOfWorkError, match="already open"):
+            async with uow:
+                pass
+        assert await uow.employees.count() == 0  # the outer block still works
+
+
+async def test_concurrent_tasks_sharing_one_object_get_their_own_sessions(
+    uow: UnitOfWork,
+) -> None:
+    both_open = asyncio.Barrier(2)
+
+    async def session_id() -> int:
+        async with uow:
+            await both_open.wait()
+            await uow.employees.count()
+            return id(uow.session)
+
+    first, second = await asyncio.gather(session_id(), session_id())
+    assert first != second
+
+
+async def test_async_with_returns_the_unit_of_work(uow: UnitOfWork) -> None:
+    async with uow as opened:
+        assert opened is uow
