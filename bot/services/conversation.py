@@ -20,13 +20,21 @@ from bot.services.grants import grants_reply, my_grants
 from bot.services.identity import Identity
 from bot.services.offer import current_terms
 
-__all__ = ["ConversationDeps", "contacts_reply", "help_reply", "respond"]
+__all__ = ["ConversationDeps", "contacts_reply", "help_reply", "no_advice_reply", "respond"]
 
 _WORDS = {
     "grants": re.compile(r"\b(my )?(grants?|options?|eligible|eligibility)\b", re.I),
     "deadline": re.compile(r"\b(deadline|expir\w*|due|when|close[sd]?|time left)\b", re.I),
     "help": re.compile(r"^\s*(help|\?|menu|start|hi|hello)\s*[.!?]*\s*$", re.I),
-    "contacts": re.compile(r"\b(hr|human resources|contact|talk to|fax|address|who)\b", re.I),
+    "contacts": re.compile(r"\b(hr|human resources|contacts?|talk to|fax|address|who)\b", re.I),
+    # Asking for a recommendation: answered with the offer's own position, never an opinion.
+    "advice": re.compile(
+        r"\b(should|shall|would|must)\s+(i|we)\b.*\b(tender|exchange|participate|accept|"
+        r"take|do it|keep|elect|join)\b|\brecommend|\badvi[cs]e me\b|\bworth it\b|"
+        r"\bgood idea\b|\bwhat would you do\b|\bbetter off\b|\b(smart|wise) (move|choice|to)\b|"
+        r"\bwould you\b.*\b(tender|exchange)\b",
+        re.I,
+    ),
 }
 
 
@@ -52,6 +60,23 @@ def help_reply(terms: OfferTerms) -> Reply:
             Action("talk_to_hr", "Talk to HR"),
         ),
         kind="help",
+    )
+
+
+def no_advice_reply(terms: OfferTerms) -> Reply:
+    """The offer's position on recommendations (cover, p. i; Q29, p. 7; §3, p. 15)."""
+    return Reply(
+        text=(
+            f"I can't tell you whether to tender. Neither {terms.company_short_name} nor its Board "
+            "of Directors makes any recommendation as to whether you should tender or not tender "
+            "your options, and no one is authorized to make one on their behalf. The decision is "
+            "yours alone.\n"
+            "What can help you decide: the offer's section on the risks of participating; your own "
+            "grants and what each would become (ask 'grants'); the deadline (ask 'deadline'); and "
+            "your own legal, financial and tax advisors."
+        ),
+        actions=(Action("grants", "My grants"), Action("deadline", "Deadline")),
+        kind="no_advice",
     )
 
 
@@ -82,6 +107,8 @@ async def respond(*, text: str, identity: Identity, deps: ConversationDeps) -> R
         return Reply(text=str(exc), kind="error")
     if _WORDS["help"].search(text) or not text.strip():
         return help_reply(terms)
+    if _WORDS["advice"].search(text):
+        return no_advice_reply(terms)
     if _WORDS["grants"].search(text):
         if not identity.verified:
             return Reply(

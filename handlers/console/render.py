@@ -13,7 +13,7 @@ _STYLE = {"error": "red", "abstain": "yellow", "no_advice": "cyan"}
 
 
 def render_reply(reply: Reply, console: Console) -> None:
-    console.print(reply.text, style=_STYLE.get(reply.kind), highlight=False)
+    console.print(reply.text, style=_STYLE.get(reply.kind), highlight=False, soft_wrap=True)
     for table in reply.tables:
         rich_table = RichTable(title=table.title or None, title_justify="left")
         for header in table.headers:
@@ -22,7 +22,7 @@ def render_reply(reply: Reply, console: Console) -> None:
             rich_table.add_row(*row)
         console.print(rich_table)
     for note in reply.notes:
-        console.print(f"• {note}", style="dim", highlight=False)
+        console.print(f"• {note}", style="dim", highlight=False, soft_wrap=True)
     for citation in reply.citations:
         console.print(f"[{citation.label()}]", style="dim italic", highlight=False)
     if reply.actions:

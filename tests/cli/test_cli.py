@@ -143,10 +143,13 @@ def test_malformed_roster_row_names_file_row_column_and_changes_nothing(demo_dir
 
 
 def test_console_demo_answers_grants_deadline_help(tmp_path: Path) -> None:
-    proc = offerbot(tmp_path, "demo", "--as", "E1001", stdin="help\ngrants\ndeadline\nquit\n")
+    proc = offerbot(
+        tmp_path, "demo", "--as", "E1001", stdin="help\ngrants\ndeadline\ncontacts\nquit\n"
+    )
     out = proc.stdout
     assert "E1001" in out
     assert "3 of your 4 grants can be tendered" in out
     assert "5:00 p.m. PDT on Thursday, July 24, 2003" in out
     assert "(818) 734-5381" in out  # HR fax, from offer.toml
     assert "never recommend" in out
+    assert "Debbie Bernard" in out  # contacts

@@ -3,6 +3,7 @@ owner, deadlines from the live offer state, honest abstention."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,6 +25,12 @@ from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.uow import UnitOfWork
 
+# A recommendation, as opposed to the offer's "whether you should tender or not tender".
+RECOMMENDATION = re.compile(
+    r"\b(you should|i recommend|we recommend|i suggest|i'd|i would|good idea to|it is wise)"
+    r"\s+(not\s+)?(tender|exchange|keep|participate)\b(?!\s+or not)",
+    re.I,
+)
 PACIFIC = ZoneInfo("America/Los_Angeles")
 TERMS = load_offer_terms()
 PLAN = TERMS.eligible_plans[1]
@@ -153,3 +160,35 @@ async def test_unknown_question_abstains_with_the_offers_contacts(deps) -> None:
     )
     assert reply.kind == "abstain"
     assert "Susan Cayley" in reply.text and "tax advisors" in reply.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "should I tender?",
+        "Is this worth it for me?",
+        "would you exchange your options if you were me",
+        "do you recommend tendering my $29.07 grant",
+        "what would you do",
+        "is it a good idea to exchange my grants before the deadline?",
+    ],
+)
+async def test_requests_for_a_recommendation_get_the_offers_position(deps, question: str) -> None:
+    reply = await respond(text=question, identity=Identity("slack", "U1", "E1"), deps=deps)
+    assert reply.kind == "no_advice"
+    assert "makes any recommendation" in reply.text
+    assert "advisors" in reply.text
+    assert not RECOMMENDATION.search(reply.text), reply.text
+
+
+async def test_contacts_are_the_offers(deps) -> None:
+    reply = await respond(text="contacts", identity=Identity("slack", "U9"), deps=deps)
+    assert reply.kind == "answer"
+    assert "Debbie Bernard" in reply.text and "(818) 734-5381" in reply.text
+
+
+async def test_a_mechanics_question_with_should_is_not_taken_for_advice(deps) -> None:
+    reply = await respond(
+        text="should I send the form by fax?", identity=Identity("slack", "U9"), deps=deps
+    )
+    assert reply.kind != "no_advice"
