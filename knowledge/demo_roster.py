@@ -13,20 +13,26 @@ from __future__ import annotations
 
 import csv
 import random
-import tomllib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.domain.roster import Employee, EmployeeClass, EmployeeStatus, Grant, OptionType
+from bot.domain.roster import (
+    EMPLOYEE_COLUMNS,
+    GRANT_COLUMNS,
+    Employee,
+    EmployeeClass,
+    EmployeeStatus,
+    Grant,
+    OptionType,
+)
 from bot.domain.terms import OfferTerms, PricePoint
 from knowledge.offer_terms import bundled_offer_dir
+from knowledge.toml_tables import read_toml, require
 
 __all__ = [
-    "EMPLOYEE_COLUMNS",
-    "GRANT_COLUMNS",
     "DemoRoster",
     "DemoRosterError",
     "demo_spec_path",
@@ -34,29 +40,6 @@ __all__ = [
     "write_csv",
 ]
 
-# The import's columns, in order (bot.services.roster_import reads them; knowledge/ may not
-# import services, so the round-trip test keeps the two lists in step).
-EMPLOYEE_COLUMNS = (
-    "employee_id",
-    "name",
-    "email",
-    "slack_user_id",
-    "country",
-    "status",
-    "employee_class",
-)
-GRANT_COLUMNS = (
-    "grant_number",
-    "employee_id",
-    "plan",
-    "grant_date",
-    "option_type",
-    "exercise_price",
-    "shares_granted",
-    "shares_exercised",
-    "expiration_date",
-    "split_group",
-)
 _CENT = Decimal("0.01")
 _SENIOR = frozenset(
     {EmployeeClass.EXECUTIVE_OFFICER, EmployeeClass.EXECUTIVE_MANAGEMENT, EmployeeClass.DIRECTOR}
@@ -103,19 +86,11 @@ def _quarter(day: date, table: tuple[PricePoint, ...]) -> PricePoint | None:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DemoRosterError(f"cannot read {path}: {exc}") from exc
+    return read_toml(path, error=DemoRosterError)
 
 
 def _get(table: dict[str, Any], dotted: str) -> Any:
-    node: Any = table
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise DemoRosterError(f"demo_roster.toml: missing key {dotted!r}")
-        node = node[part]
-    return node
+    return require(table, dotted, file="demo_roster.toml", error=DemoRosterError)
 
 
 def _weights(table: dict[str, Any]) -> tuple[list[str], list[float]]:

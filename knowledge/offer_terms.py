@@ -7,7 +7,6 @@ missing a key (a silent default would put a wrong deadline in front of an employ
 
 from __future__ import annotations
 
-import tomllib
 from datetime import date, datetime, time
 from decimal import Decimal
 from fractions import Fraction
@@ -17,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.terms import Contact, DeliveryContact, OfferTerms, PricePoint, VestingTerms
+from knowledge.toml_tables import read_toml, require
 
 __all__ = ["OfferTermsError", "bundled_offer_dir", "load_offer_terms", "terms_digest"]
 
@@ -35,12 +35,7 @@ def bundled_offer_dir(offer_id: str = DEFAULT_OFFER_ID) -> Path:
 
 
 def _get(table: dict[str, Any], dotted: str) -> Any:
-    node: Any = table
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise OfferTermsError(f"offer.toml: missing key {dotted!r}")
-        node = node[part]
-    return node
+    return require(table, dotted, file="offer.toml", error=OfferTermsError)
 
 
 def _date(value: Any, key: str) -> date:
@@ -57,10 +52,7 @@ def load_offer_terms(path: Path | str | None = None) -> OfferTerms:
     path = Path(path) if path is not None else bundled_offer_dir()
     if path.is_dir():
         path = path / "offer.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise OfferTermsError(f"cannot read {path}: {exc}") from exc
+    data = read_toml(path, error=OfferTermsError)
 
     deadline_zone = ZoneInfo(_get(data, "dates.deadline_timezone"))
     naive_expiration = datetime.fromisoformat(str(_get(data, "dates.expiration")))

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.domain.records import AuditEntry, OfferState, UpsertCounts
 from bot.domain.roster import (
@@ -33,6 +34,7 @@ from storage.models import (
     PRICE_SCALE,
     AdjustmentRow,
     AuditRow,
+    Base,
     EmployeeRow,
     GrantRow,
     OfferStateRow,
@@ -52,6 +54,8 @@ CHUNK = 500
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
+D = TypeVar("D")  # a domain object
+R = TypeVar("R", bound=Base)  # its row
 
 
 def normalize_email(email: str) -> str:
@@ -141,24 +145,16 @@ class EmployeeRepository:
 
     async def upsert_many(self, employees: Iterable[Employee]) -> UpsertCounts:
         """Insert new employees, update changed ones, leave equal ones alone (and count each)."""
-        items, keys = _unique_keys(employees, lambda e: e.employee_id, "employee_id")
-        existing = await _load_by_key(self.session, EmployeeRow, EmployeeRow.employee_id, keys)
-        now = _utcnow()
-        inserted = updated = unchanged = 0
-        for employee in items:
-            row = existing.get(employee.employee_id)
-            if row is None:
-                row = EmployeeRow(employee_id=employee.employee_id, created_at=now)
-                _fill_employee(row, employee, now)
-                self.session.add(row)
-                inserted += 1
-            elif _employee(row) != employee:
-                _fill_employee(row, employee, now)
-                updated += 1
-            else:
-                unchanged += 1
-        await _flush(self.session)
-        return UpsertCounts(inserted=inserted, updated=updated, unchanged=unchanged)
+        return await _upsert(
+            self.session,
+            employees,
+            key=lambda e: e.employee_id,
+            model=EmployeeRow,
+            key_column=EmployeeRow.employee_id,
+            new_row=lambda e, now: EmployeeRow(employee_id=e.employee_id, created_at=now),
+            to_domain=_employee,
+            fill=_fill_employee,
+        )
 
     async def _one(self, condition: ColumnElement[bool]) -> Employee | None:
         row = await self.session.scalar(select(EmployeeRow).where(condition))
@@ -190,26 +186,19 @@ class GrantRepository:
         A grant whose employee is not in the database raises
         :class:`~storage.errors.ConstraintViolationError`.
         """
-        items, keys = _unique_keys(grants, lambda g: g.grant_number, "grant_number")
-        for grant in items:
+        grants = list(grants)
+        for grant in grants:
             _check_price(grant)
-        existing = await _load_by_key(self.session, GrantRow, GrantRow.grant_number, keys)
-        now = _utcnow()
-        inserted = updated = unchanged = 0
-        for grant in items:
-            row = existing.get(grant.grant_number)
-            if row is None:
-                row = GrantRow(grant_number=grant.grant_number)
-                _fill_grant(row, grant, now)
-                self.session.add(row)
-                inserted += 1
-            elif _grant(row) != grant:
-                _fill_grant(row, grant, now)
-                updated += 1
-            else:
-                unchanged += 1
-        await _flush(self.session)
-        return UpsertCounts(inserted=inserted, updated=updated, unchanged=unchanged)
+        return await _upsert(
+            self.session,
+            grants,
+            key=lambda g: g.grant_number,
+            model=GrantRow,
+            key_column=GrantRow.grant_number,
+            new_row=lambda g, now: GrantRow(grant_number=g.grant_number),
+            to_domain=_grant,
+            fill=_fill_grant,
+        )
 
 
 @dataclass(slots=True)
@@ -284,6 +273,41 @@ class AuditRepository:
 
 
 # --- mapping between rows and domain objects ------------------------------------------------
+
+
+async def _upsert(
+    session: AsyncSession,
+    items: Iterable[D],
+    *,
+    key: Callable[[D], str],
+    model: type[R],
+    key_column: InstrumentedAttribute[str],
+    new_row: Callable[[D, datetime], R],
+    to_domain: Callable[[R], D],
+    fill: Callable[[R, D, datetime], None],
+) -> UpsertCounts:
+    """Insert new items, update changed ones, leave equal ones alone (and count each).
+
+    Existing rows are loaded in chunks (one ``SELECT … IN`` per chunk), never row by row.
+    """
+    unique, keys = _unique_keys(items, key, key_column.key)
+    existing: dict[str, R] = await _load_by_key(session, model, key_column, keys)
+    now = _utcnow()
+    inserted = updated = unchanged = 0
+    for item in unique:
+        row = existing.get(key(item))
+        if row is None:
+            row = new_row(item, now)
+            fill(row, item, now)
+            session.add(row)
+            inserted += 1
+        elif to_domain(row) != item:
+            fill(row, item, now)
+            updated += 1
+        else:
+            unchanged += 1
+    await _flush(session)
+    return UpsertCounts(inserted=inserted, updated=updated, unchanged=unchanged)
 
 
 async def _load_by_key(

@@ -9,6 +9,8 @@ from enum import StrEnum
 from fractions import Fraction
 
 __all__ = [
+    "EMPLOYEE_COLUMNS",
+    "GRANT_COLUMNS",
     "CapitalizationAdjustment",
     "Employee",
     "EmployeeClass",
@@ -16,6 +18,31 @@ __all__ = [
     "Grant",
     "OptionType",
 ]
+
+
+# HR's roster files, column by column (README "Roster CSV reference"); shared by the importer
+# and the demo roster writer so the two can never drift apart.
+EMPLOYEE_COLUMNS = (
+    "employee_id",
+    "name",
+    "email",
+    "slack_user_id",
+    "country",
+    "status",
+    "employee_class",
+)
+GRANT_COLUMNS = (
+    "grant_number",
+    "employee_id",
+    "plan",
+    "grant_date",
+    "option_type",
+    "exercise_price",
+    "shares_granted",
+    "shares_exercised",
+    "expiration_date",
+    "split_group",
+)
 
 
 class EmployeeStatus(StrEnum):

@@ -19,7 +19,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from bot.domain.roster import Employee, EmployeeClass, EmployeeStatus, Grant, OptionType
+from bot.domain.roster import (
+    EMPLOYEE_COLUMNS,
+    GRANT_COLUMNS,
+    Employee,
+    EmployeeClass,
+    EmployeeStatus,
+    Grant,
+    OptionType,
+)
 
 __all__ = [
     "EMPLOYEE_COLUMNS",
@@ -32,27 +40,6 @@ __all__ = [
     "parse_grants",
 ]
 
-EMPLOYEE_COLUMNS = (
-    "employee_id",
-    "name",
-    "email",
-    "slack_user_id",
-    "country",
-    "status",
-    "employee_class",
-)
-GRANT_COLUMNS = (
-    "grant_number",
-    "employee_id",
-    "plan",
-    "grant_date",
-    "option_type",
-    "exercise_price",
-    "shares_granted",
-    "shares_exercised",
-    "expiration_date",
-    "split_group",
-)
 _OPTIONAL = frozenset({"slack_user_id", "expiration_date", "split_group"})
 
 # Rows written per repository call; the progress callback fires after each batch.
