@@ -7,38 +7,28 @@ person can fix (bad CSV, unknown employee, closed offer) are printed as one sent
 
 from __future__ import annotations
 
-import asyncio
-import getpass
-import json
 import os
-import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from storage.migrate import current_revision, upgrade
 
-from bot.bootstrap import App, build
-from bot.config import LOCAL_ENV_FILE, Settings
-from bot.domain.errors import DomainError
+from bot.bootstrap import App
+from bot.cli_support import JsonOpt, UserError, err, load_settings, operator, out, print_json, run
+from bot.config import LOCAL_ENV_FILE
 from bot.domain.new_option import vesting_schedule
 from bot.services.deadlines import deadlines_json, deadlines_reply, get_deadlines
-from bot.services.errors import ServiceError
 from bot.services.grants import grants_json, grants_reply, my_grants
-from bot.services.identity import Identity
 from bot.services.offer import current_terms, load_offer
-from bot.services.roster_import import ImportResult, RosterImportError, import_roster
+from bot.services.roster_import import ImportResult, import_roster
 from handlers.console.render import render_reply
-from knowledge.offer_terms import OfferTermsError, load_offer_terms
+from knowledge.offer_terms import load_offer_terms
+from storage.migrate import current_revision, upgrade
 
 __all__ = ["app", "main"]
-
-T = TypeVar("T")
 
 DEMO_NOW = "2003-07-10T09:00:00-07:00"
 DEMO_DIR = Path(".offerbot/demo")
@@ -52,58 +42,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
-
-
-class _UserError(Exception):
-    """An error already worded for the person at the terminal."""
-
-    def __init__(self, message: str, details: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.details = details or []
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
-def _run(as_json: bool, work: Callable[[App], Awaitable[T]], settings: Settings | None = None) -> T:
-    async def main() -> T:
-        application = build(settings)
-        try:
-            return await work(application)
-        finally:
-            await application.aclose()
-
-    try:
-        return asyncio.run(main())
-    except (_UserError, DomainError, ServiceError, RosterImportError, OfferTermsError) as exc:
-        details = getattr(exc, "details", None) or [str(e) for e in getattr(exc, "errors", [])]
-        if as_json:
-            _print_json({"error": str(exc), "details": details})
-        else:
-            err.print(f"error: {exc}", style="red")
-            for line in details[:50]:
-                err.print(f"  {line}")
-            if len(details) > 50:
-                err.print(f"  … and {len(details) - 50} more")
-        raise typer.Exit(1) from None
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        err.print(f"error: invalid configuration:\n{exc}", style="red")
-        raise typer.Exit(2) from None
-
-
-def _operator() -> Identity:
-    return Identity(channel="cli", actor=f"cli:{getpass.getuser()}")
+hr_app = typer.Typer(help="HR administration.", no_args_is_help=True)
+app.add_typer(hr_app, name="hr")
 
 
 def _import_with_progress(
@@ -130,7 +70,7 @@ def _import_with_progress(
                 employees_csv=employees_csv,
                 grants_csv=grants_csv,
                 skip_invalid=skip_invalid,
-                actor=_operator().actor,
+                actor=operator().actor,
                 now=application.clock.now(),
                 progress=tick,
             )
@@ -212,9 +152,9 @@ def init(
     """Create or migrate the database and load the offer (idempotent)."""
     if demo:
         _prepare_demo_clock()
-    result = _run(as_json, lambda a: _init(a, demo=demo, quiet=as_json), _settings())
+    result = run(as_json, lambda a: _init(a, demo=demo, quiet=as_json), load_settings())
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     out.print(f"Database ready at revision {result['revision']} ({result['database']}).")
     out.print(f"Offer {result['offer_id']} loaded; expiration {result['expiration']}.")
@@ -241,7 +181,7 @@ def demo(
         async with application.uow() as uow:
             employee = await uow.employees.get(employee_id)
         if employee is None:
-            raise _UserError(f"No demo employee {employee_id!r}; try E1001 … E1007.")
+            raise UserError(f"No demo employee {employee_id!r}; try E1001 … E1007.")
         return await chat(
             deps=application.conversation(),
             employee_id=employee.employee_id,
@@ -249,7 +189,7 @@ def demo(
             console=out,
         )
 
-    _run(False, go, _settings())
+    run(False, go, load_settings())
 
 
 @app.command()
@@ -262,14 +202,14 @@ def grants(employee_id: str, as_json: bool = JsonOpt) -> None:
             uow=application.uow(),
             terms=terms,
             employee_id=employee_id,
-            identity=_operator(),
+            identity=operator(),
             now=application.clock.now(),
         )
         return assessment, terms
 
-    assessment, terms = _run(as_json, go, _settings())
+    assessment, terms = run(as_json, go, load_settings())
     if as_json:
-        _print_json(grants_json(assessment))
+        print_json(grants_json(assessment))
     else:
         render_reply(grants_reply(assessment, terms), out)
 
@@ -283,9 +223,9 @@ def deadlines(as_json: bool = JsonOpt) -> None:
         now = application.clock.now()
         return get_deadlines(terms, now=now), terms, now
 
-    d, terms, now = _run(as_json, go, _settings())
+    d, terms, now = run(as_json, go, load_settings())
     if as_json:
-        _print_json(deadlines_json(d, terms, now=now))
+        print_json(deadlines_json(d, terms, now=now))
     else:
         render_reply(deadlines_reply(d, terms, now=now), out)
 
@@ -299,7 +239,7 @@ def vesting(
     """The new option's vesting schedule (Q13, p. 3)."""
     try:
         when = date.fromisoformat(grant_date)
-        terms = load_offer_terms(_settings().offer_dir)
+        terms = load_offer_terms(load_settings().offer_dir)
     except ValueError as exc:
         err.print(f"error: {exc}", style="red")
         raise typer.Exit(1) from None
@@ -309,7 +249,7 @@ def vesting(
         for t in schedule
     ]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     for row in rows:
         out.print(f"{row['date']}  {row['shares']:>10,}  {row['cumulative']:>12,}")
@@ -329,10 +269,10 @@ def import_roster_command(
             application, employees_csv, grants_csv, skip_invalid=skip_invalid, quiet=as_json
         )
 
-    result = _run(as_json, go, _settings())
+    result = run(as_json, go, load_settings())
     data = _counts(result)
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     for kind in ("employees", "grants"):
         c = data[kind]
@@ -351,11 +291,22 @@ def db_upgrade(as_json: bool = JsonOpt) -> None:
         await upgrade(application.engine)
         return await current_revision(application.engine)
 
-    revision = _run(as_json, go, _settings())
+    revision = run(as_json, go, load_settings())
     if as_json:
-        _print_json({"revision": revision})
+        print_json({"revision": revision})
     else:
         out.print(f"Database at revision {revision}.")
+
+
+def _register_command_modules() -> None:
+    """Commands of the larger capabilities live in their own modules, registered here."""
+    from bot import cli_elections, cli_questions
+
+    cli_questions.register(app, hr_app)
+    cli_elections.register(app, hr_app)
+
+
+_register_command_modules()
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -194,3 +195,20 @@ class AuditRow(Base):
     channel: Mapped[str] = mapped_column(String(32))
     subject: Mapped[str | None] = mapped_column(String(ID))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class UnansweredQuestionRow(Base):
+    """Questions the bot abstained on, for HR to answer or to improve the knowledge base."""
+
+    __tablename__ = "unanswered_questions"
+    __table_args__ = (Index(None, "asked_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asked_at: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(TEXT))
+    employee_id: Mapped[str | None] = mapped_column(String(ID))
+    question: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float)
+    best_entry_id: Mapped[str | None] = mapped_column(String(ID))
+    reason: Mapped[str] = mapped_column(String(32))

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from bot.domain.records import AuditEntry, OfferState, UpsertCounts
+from bot.domain.records import AuditEntry, OfferState, UnansweredQuestion, UpsertCounts
 from bot.domain.roster import (
     CapitalizationAdjustment,
     Employee,
@@ -38,6 +38,7 @@ from storage.models import (
     EmployeeRow,
     GrantRow,
     OfferStateRow,
+    UnansweredQuestionRow,
 )
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "EmployeeRepository",
     "GrantRepository",
     "OfferStateRepository",
+    "QuestionRepository",
     "normalize_email",
 ]
 
@@ -267,6 +269,50 @@ class AuditRepository:
                 channel=row.channel,
                 subject=row.subject,
                 detail=dict(row.detail),
+            )
+            for row in rows
+        ]
+
+
+@dataclass(slots=True)
+class QuestionRepository:
+    """Questions the bot could not answer, kept for HR."""
+
+    session: AsyncSession
+
+    async def record_unanswered(self, question: UnansweredQuestion) -> int:
+        row = UnansweredQuestionRow(
+            asked_at=question.asked_at,
+            channel=question.channel,
+            actor=question.actor,
+            employee_id=question.employee_id,
+            question=question.question,
+            confidence=question.confidence,
+            best_entry_id=question.best_entry_id,
+            reason=question.reason,
+        )
+        self.session.add(row)
+        await _flush(self.session)
+        return row.id
+
+    async def unanswered(self, limit: int = 500) -> list[UnansweredQuestion]:
+        """Newest first."""
+        rows = await self.session.scalars(
+            select(UnansweredQuestionRow)
+            .order_by(UnansweredQuestionRow.asked_at.desc(), UnansweredQuestionRow.id.desc())
+            .limit(limit)
+        )
+        return [
+            UnansweredQuestion(
+                id=row.id,
+                asked_at=row.asked_at,
+                channel=row.channel,
+                actor=row.actor,
+                employee_id=row.employee_id,
+                question=row.question,
+                confidence=row.confidence,
+                best_entry_id=row.best_entry_id,
+                reason=row.reason,
             )
             for row in rows
         ]

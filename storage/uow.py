@@ -30,6 +30,7 @@ from storage.repositories import (
     EmployeeRepository,
     GrantRepository,
     OfferStateRepository,
+    QuestionRepository,
 )
 
 __all__ = ["UnitOfWork"]
@@ -43,6 +44,7 @@ class _Open:
     grants: GrantRepository
     adjustments: AdjustmentRepository
     audit: AuditRepository
+    questions: QuestionRepository
 
     @classmethod
     def over(cls, session: AsyncSession) -> _Open:
@@ -53,6 +55,7 @@ class _Open:
             grants=GrantRepository(session),
             adjustments=AdjustmentRepository(session),
             audit=AuditRepository(session),
+            questions=QuestionRepository(session),
         )
 
 
@@ -131,6 +134,10 @@ class UnitOfWork:
     @property
     def audit(self) -> AuditRepository:
         return self._open().audit
+
+    @property
+    def questions(self) -> QuestionRepository:
+        return self._open().questions
 
     def _open(self) -> _Open:
         state = self._current.get()

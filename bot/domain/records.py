@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["AuditEntry", "OfferState", "UpsertCounts"]
+__all__ = ["AuditEntry", "OfferState", "UnansweredQuestion", "UpsertCounts"]
 
 
 def _aware(value: datetime, name: str) -> None:
@@ -53,3 +53,21 @@ class UpsertCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UnansweredQuestion:
+    """A question the bot abstained on, kept for HR (``offerbot hr unanswered``)."""
+
+    asked_at: datetime
+    channel: str
+    actor: str
+    question: str
+    confidence: float
+    employee_id: str | None = None
+    best_entry_id: str | None = None  # the closest passage, below the confidence bar
+    reason: str = "low_confidence"  # "low_confidence", "out_of_scope", "tax_or_financial"
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        _aware(self.asked_at, "asked_at")

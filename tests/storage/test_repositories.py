@@ -233,3 +233,28 @@ async def test_audit_entries_are_recorded_and_read_newest_first(uow: UnitOfWork)
         assert await uow.audit.recent(subject="E9") == []
         with pytest.raises(ValueError):
             await uow.audit.recent(limit=0)
+
+
+async def test_unanswered_questions_are_kept_newest_first(uow) -> None:
+    from datetime import UTC, datetime
+
+    from bot.domain.records import UnansweredQuestion
+
+    async with uow:
+        for minute, text in ((1, "first?"), (2, "second?")):
+            await uow.questions.record_unanswered(
+                UnansweredQuestion(
+                    asked_at=datetime(2003, 7, 10, 16, minute, tzinfo=UTC),
+                    channel="slack",
+                    actor="U1",
+                    question=text,
+                    confidence=0.12,
+                    best_entry_id="Q21",
+                )
+            )
+        await uow.commit()
+    async with uow:
+        found = await uow.questions.unanswered()
+    assert [q.question for q in found] == ["second?", "first?"]
+    assert found[0].id is not None and found[0].confidence == pytest.approx(0.12)
+    assert found[0].asked_at == datetime(2003, 7, 10, 16, 2, tzinfo=UTC)
