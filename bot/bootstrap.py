@@ -42,7 +42,9 @@ class App:
         return UnitOfWork(self.sessions)
 
     def conversation(self) -> ConversationDeps:
-        return ConversationDeps(uow=self.uow(), clock=self.clock, base_terms=self.base_terms)
+        return ConversationDeps(
+            uow=self.uow(), clock=self.clock, base_terms=self.base_terms, offer_dir=self.offer_dir
+        )
 
     async def aclose(self) -> None:
         await self.engine.dispose()

@@ -1,41 +1,36 @@
 """One entry point for a message from any channel: decide what was asked and build the reply.
 
-Until the knowledge base lands this understands the personal and calendar requests every
-channel needs (grants, deadline, help, contacts); anything else gets an honest "I can't answer
-that yet" with the offer's contacts, never a guess.
+Every message goes through intent detection and the knowledge answerer
+(:func:`bot.services.answers.ask`): questions about the offer get the cited passage or an
+honest abstention (recorded for HR); requests for a recommendation get the offer's own
+no-recommendation position; the person's own grants and the live deadline are answered from
+data; election actions (status, elect, withdraw) go to :func:`election_reply`.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from bot.domain.terms import OfferTerms
 from bot.ports import Clock
 from bot.replies import Action, Reply
+from bot.services.answers import ask
 from bot.services.deadlines import deadlines_reply, get_deadlines
 from bot.services.errors import ServiceError
 from bot.services.grants import grants_reply, my_grants
 from bot.services.identity import Identity
 from bot.services.offer import current_terms
 
-__all__ = ["ConversationDeps", "contacts_reply", "help_reply", "no_advice_reply", "respond"]
-
-_WORDS = {
-    "grants": re.compile(r"\b(my )?(grants?|options?|eligible|eligibility)\b", re.I),
-    "deadline": re.compile(r"\b(deadline|expir\w*|due|when|close[sd]?|time left)\b", re.I),
-    "help": re.compile(r"^\s*(help|\?|menu|start|hi|hello)\s*[.!?]*\s*$", re.I),
-    "contacts": re.compile(r"\b(hr|human resources|contacts?|talk to|fax|address|who)\b", re.I),
-    # Asking for a recommendation: answered with the offer's own position, never an opinion.
-    "advice": re.compile(
-        r"\b(should|shall|would|must)\s+(i|we)\b.*\b(tender|exchange|participate|accept|"
-        r"take|do it|keep|elect|join)\b|\brecommend|\badvi[cs]e me\b|\bworth it\b|"
-        r"\bgood idea\b|\bwhat would you do\b|\bbetter off\b|\b(smart|wise) (move|choice|to)\b|"
-        r"\bwould you\b.*\b(tender|exchange)\b",
-        re.I,
-    ),
-}
+__all__ = [
+    "ConversationDeps",
+    "contacts_reply",
+    "election_reply",
+    "help_reply",
+    "no_advice_reply",
+    "respond",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +38,7 @@ class ConversationDeps:
     uow: Any
     clock: Clock
     base_terms: OfferTerms
+    offer_dir: Path | None = None  # the folder with the offer text; None: the bundled offer
 
 
 def help_reply(terms: OfferTerms) -> Reply:
@@ -98,23 +94,62 @@ def contacts_reply(terms: OfferTerms) -> Reply:
     )
 
 
+def election_reply(intent: str, text: str, identity: Identity, deps: ConversationDeps) -> Reply:
+    """Status, elect and withdraw: how elections are made (until the elections service lands)."""
+    hr = deps.base_terms.hr_delivery
+    channels = " or ".join(
+        "by hand" if c == "hand" else f"by {c} ({hr.fax})" if c == "fax" else f"by {c}"
+        for c in deps.base_terms.election_channels
+    )
+    form = "a signed Notice to Withdraw" if intent == "withdraw" else "a signed Election Form"
+    what = {
+        "status": "I can't look up the status of your election here yet. ",
+        "elect": "I can't record an election for you: ",
+        "withdraw": "I can't withdraw options for you: ",
+    }[intent]
+    return Reply(
+        text=(
+            f"{what}elections are made only with {form}, delivered {channels} to {hr.name}, "
+            f"{hr.department}, before the offer expires (ask 'deadline'). E-mail is not an "
+            "election, and neither is a chat message: to tender, sign an Election Form; to "
+            f"withdraw, a Notice to Withdraw. Questions about a form you sent: {hr.name}, "
+            f"{hr.phone}."
+        ),
+        actions=(Action("deadline", "Deadline"), Action("talk_to_hr", "Talk to HR")),
+        kind="personal",
+        data={"intent": intent},
+    )
+
+
 async def respond(*, text: str, identity: Identity, deps: ConversationDeps) -> Reply:
     """Answer one message. Personal data only for a verified identity, only its own."""
     now = deps.clock.now()
     try:
         terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
+        answered = await ask(
+            text=text,
+            identity=identity,
+            uow=deps.uow,
+            clock=deps.clock,
+            base_terms=deps.base_terms,
+            offer_dir=deps.offer_dir,
+        )
     except ServiceError as exc:
         return Reply(text=str(exc), kind="error")
-    if _WORDS["help"].search(text) or not text.strip():
-        return help_reply(terms)
-    if _WORDS["advice"].search(text):
-        return no_advice_reply(terms)
-    if _WORDS["grants"].search(text):
+    intent = answered.data.get("intent")
+    if answered.kind == "help":
+        return _with_intent(help_reply(terms), "help")
+    if answered.kind == "contacts":
+        return replace(contacts_reply(terms), citations=answered.citations, data=answered.data)
+    if intent in {"status", "elect", "withdraw"}:
+        return election_reply(str(intent), text, identity, deps)
+    if intent == "grants":
         if not identity.verified:
             return Reply(
                 text="I can only show grants to an employee I have verified against HR's "
                 "roster. Please ask from your company Slack account or work e-mail.",
                 kind="error",
+                data={"intent": "grants"},
             )
         try:
             assessment = await my_grants(
@@ -125,15 +160,17 @@ async def respond(*, text: str, identity: Identity, deps: ConversationDeps) -> R
                 now=now,
             )
         except ServiceError as exc:
-            return Reply(text=str(exc), kind="error")
-        return grants_reply(assessment, terms)
-    if _WORDS["deadline"].search(text):
-        return deadlines_reply(get_deadlines(terms, now=now), terms, now=now)
-    if _WORDS["contacts"].search(text):
-        return contacts_reply(terms)
-    reply = contacts_reply(terms)
-    return Reply(
-        text="I can't answer that yet. " + reply.text,
-        actions=(Action("help", "What can you do?"),),
-        kind="abstain",
-    )
+            return Reply(text=str(exc), kind="error", data={"intent": "grants"})
+        return _with_intent(grants_reply(assessment, terms), "grants")
+    if intent == "deadline":
+        reply = deadlines_reply(get_deadlines(terms, now=now), terms, now=now)
+        return replace(
+            reply,
+            citations=answered.citations,
+            data={**reply.data, "intent": "deadline", "confidence": 1.0},
+        )
+    return answered
+
+
+def _with_intent(reply: Reply, intent: str) -> Reply:
+    return replace(reply, data={**reply.data, "intent": intent})

@@ -1,0 +1,108 @@
+"""The answers use case over a real SQLite database: live terms, stored abstentions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.domain.records import OfferState
+from bot.services.answers import ask, ask_payload
+from bot.services.conversation import ConversationDeps, respond
+from bot.services.identity import Identity
+from bot.services.offer import load_offer
+from knowledge.offer_terms import load_offer_terms, terms_digest
+from storage.db import create_engine, session_factory
+from storage.migrate import upgrade
+from storage.uow import UnitOfWork
+
+PACIFIC = ZoneInfo("America/Los_Angeles")
+TERMS = load_offer_terms()
+
+
+@pytest.fixture
+async def deps(tmp_path: Path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'answers.db'}")
+    await upgrade(engine)
+    uow = UnitOfWork(session_factory(engine))
+    clock = ManualClock(datetime(2003, 7, 10, 9, tzinfo=PACIFIC))
+    await load_offer(uow=uow, terms=TERMS, digest=terms_digest(), now=clock.now())
+    yield ConversationDeps(uow=uow, clock=clock, base_terms=TERMS)
+    await engine.dispose()
+
+
+async def _ask(deps: ConversationDeps, text: str, identity: Identity | None = None):
+    return await ask(
+        text=text,
+        identity=identity or Identity("slack", "U7", "E7"),
+        uow=deps.uow,
+        clock=deps.clock,
+        base_terms=deps.base_terms,
+    )
+
+
+async def test_an_answer_is_cited_and_its_data_is_the_json_payload(deps) -> None:
+    reply = await _ask(deps, "How do I tender my options?")
+    assert reply.kind == "answer"
+    assert reply.citations[0].label() == "Q21 · How do I tender my options? · p. 5"
+    assert set(reply.data) == {"intent", "answer", "sources", "abstained", "confidence"}
+    assert reply.data["sources"][0] == {
+        "id": "Q21",
+        "title": "How do I tender my options?",
+        "pages": "5",
+    }
+    assert ask_payload(reply)["abstained"] is False
+
+
+async def test_abstentions_are_stored_for_hr_with_the_reason(deps) -> None:
+    await _ask(deps, "what's the dress code for the customer visit?")
+    await _ask(deps, "how much state tax will I owe in CA on my ISOs?")
+    reply = await _ask(deps, "How do I tender?")
+    assert reply.kind == "answer"
+    async with deps.uow as uow:
+        rows = await uow.questions.unanswered()
+    assert [r.reason for r in rows] == ["tax_or_financial", "low_confidence"]
+    assert rows[1].question.startswith("what's the dress code")
+    assert (rows[1].channel, rows[1].actor, rows[1].employee_id) == ("slack", "U7", "E7")
+
+
+async def test_the_document_date_is_flagged_after_an_extension(deps) -> None:
+    async with deps.uow as uow:
+        await uow.offers.save(
+            OfferState(
+                offer_id=TERMS.offer_id,
+                expiration=datetime(2003, 8, 7, 17, tzinfo=PACIFIC),
+                original_expiration=TERMS.original_expiration,
+                terms_digest=terms_digest(),
+                updated_at=deps.clock.now(),
+            )
+        )
+        await uow.commit()
+    reply = await _ask(deps, "may I withdraw previously tendered options?")
+    assert "July 24, 2003" in reply.text
+    assert any("August 7, 2003" in n and "no longer holds" in n for n in reply.notes)
+    assert "no longer holds" in ask_payload(reply)["answer"]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("has my election been processed?", "status"),
+        ("sign me up", "elect"),
+        ("withdraw grant 4412 please", "withdraw"),
+    ],
+)
+async def test_election_intents_explain_signed_forms(deps, text: str, intent: str) -> None:
+    reply = await respond(text=text, identity=Identity("slack", "U1", "E1"), deps=deps)
+    assert (reply.kind, reply.data) == ("personal", {"intent": intent})
+    assert "(818) 734-5381" in reply.text and "E-mail is not an election" in reply.text
+    assert ask_payload(reply)["intent"] == intent
+
+
+async def test_the_deadline_reply_cites_the_document(deps) -> None:
+    reply = await respond(text="deadline?", identity=Identity("slack", "U1"), deps=deps)
+    assert reply.data["intent"] == "deadline" and reply.data["is_open"] is True
+    assert reply.citations[0].entry_id == "Q20"
