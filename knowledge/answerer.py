@@ -64,6 +64,9 @@ RANK_PRIOR = {
     "proxy": 0.75,
 }
 QUESTION_MATCH_WEIGHT = 0.3
+# the action of a question ("can I *withdraw* …") must be in the entry, not only words that
+# the question's other phrases brought in: an entry without it keeps this share of its score
+ACTION_MISSING = 0.8
 SAME_QUESTION = 0.85
 
 # An answer must never read as a recommendation; the offer's "whether you should tender or not
@@ -242,6 +245,8 @@ def _rank(query: Query, sims: dict[str, float], kb: KnowledgeBase) -> list[Entry
     scored = []
     for entry, score, _ in ranked:
         s = score / top * RANK_PRIOR.get(entry.kind, 1.0)
+        if query.action and not query.action & kb.index.entry_terms(entry.id):
+            s *= ACTION_MISSING
         sim = sims.get(entry.id, 0.0)
         s += QUESTION_MATCH_WEIGHT * max(0.0, sim - 0.35)
         if entry.id == same:  # the asker's question is one of the term sheet's own
@@ -255,9 +260,7 @@ def _question_similarity(question: str, query: Query, kb: KnowledgeBase) -> dict
     """How close the question is to each term-sheet question (wording and weighted terms)."""
     sims = {}
     own = {t: kb.index.idf.get(t, 0.0) * w for t, w in query.terms.items()}
-    own_mass = sum(kb.index.idf.get(t, 0.0) for t in query.own) + kb.index.max_idf * len(
-        query.unknown
-    )
+    own_mass = sum(own.get(t, 0.0) for t in query.own) + kb.index.max_idf * len(query.unknown)
     lowered = question.lower()
     for entry_id, q_text, q_terms, q_mass in kb.question_terms:
         shared = sum(w for t, w in own.items() if t in q_terms)

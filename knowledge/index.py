@@ -57,6 +57,17 @@ _KEEP = frozenset({"no", "not", "all", "none", "new", "old", "why", "when", "who
 
 _WORD = re.compile(r"\$?[a-z0-9]+(?:[.,'’/-][a-z0-9]+)*")
 
+# How much an asker's word weighs (1.0 = fully) when a vocabulary phrase has translated it into
+# the document's words, when the vocabulary lists it as generic ("program", "offer"), and when
+# it is the action of the question ("can I *withdraw* …").
+CONSUMED_WEIGHT = 0.35
+GENERIC_WEIGHT = 0.3
+ACTION_WEIGHT = 1.5
+# coverage is measured over the question's strongest concepts, so that a long, chatty question
+# is not diluted by its filler
+COVERAGE_TOP_K = 6
+_SUBJECTS = frozenset({"i", "we", "im", "ive", "id", "ill"})
+
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
@@ -138,13 +149,25 @@ class _Group:
     when: tuple[tuple[str, ...], ...]  # phrases as word tuples
     add: tuple[str, ...]  # stems
     weight: float
+    # whether a phrase's own words weigh less once it fires (None: multi-word phrases only)
+    consume: bool | None = None
+
+    def consumes(self, phrase: tuple[str, ...]) -> bool:
+        return len(phrase) > 1 if self.consume is None else self.consume
 
 
 class Vocabulary:
     """Domain synonym groups from ``vocabulary.toml``."""
 
-    def __init__(self, groups: Sequence[_Group]) -> None:
+    def __init__(
+        self,
+        groups: Sequence[_Group],
+        generic: Iterable[str] = (),
+        generic_weight: float = GENERIC_WEIGHT,
+    ) -> None:
         self.groups = tuple(groups)
+        self.generic = frozenset(generic)  # stems of words that say little about the topic
+        self.generic_weight = generic_weight
 
     @classmethod
     def load(cls, path: Path | None = None) -> Vocabulary:
@@ -158,10 +181,13 @@ class Vocabulary:
                 when=tuple(tuple(words(w)) for w in g["when"] if words(w)),
                 add=tuple(tokens(g["add"])),
                 weight=float(g.get("weight", 0.6)),
+                consume=g.get("consume"),
             )
             for g in data.get("group", [])
         ]
-        return cls(groups)
+        generic = data.get("generic", {})
+        stems = {t for w in generic.get("words", ()) for t in tokens(w)}
+        return cls(groups, stems, float(generic.get("weight", GENERIC_WEIGHT)))
 
     def expand(self, surface: Sequence[str]) -> dict[str, float]:
         """Extra query terms (stem → weight) for the phrases found among ``surface`` words."""
@@ -171,8 +197,16 @@ class Vocabulary:
         self, surface: Sequence[str]
     ) -> tuple[dict[str, float], dict[str, set[str]]]:
         """Extra terms, and for each surface word the synonym stems its phrases brought in."""
+        extra, by_word, _ = self.expand_full(surface)
+        return extra, by_word
+
+    def expand_full(
+        self, surface: Sequence[str]
+    ) -> tuple[dict[str, float], dict[str, set[str]], set[str]]:
+        """As :meth:`expand_by_word`, plus the surface words that consuming phrases used up."""
         extra: dict[str, float] = {}
         by_word: dict[str, set[str]] = defaultdict(set)
+        consumed: set[str] = set()
         padded = tuple(surface)
         for group in self.groups:
             found = [phrase for phrase in group.when if _contains(padded, phrase)]
@@ -183,7 +217,9 @@ class Vocabulary:
             for phrase in found:
                 for word in phrase:
                     by_word[word].update(group.add)
-        return extra, by_word
+                if group.consumes(phrase):
+                    consumed.update(phrase)
+        return extra, by_word, consumed
 
 
 def _contains(seq: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
@@ -211,6 +247,7 @@ class Query:
     surface: tuple[str, ...]  # lower-cased words as typed
     # one per content word: (weight, stems that express it: its own and its synonyms)
     concepts: tuple[tuple[float, frozenset[str]], ...] = ()
+    action: frozenset[str] = frozenset()  # stems of the question's action word and synonyms
 
 
 _TITLE_BOOST = 2.0
@@ -267,22 +304,41 @@ class Index:
     def query(self, text: str) -> Query:
         surface = tuple(words(text))
         repaired = [self._repair(w) for w in surface]
-        extra, by_word = self.vocabulary.expand_by_word(tuple(repaired))
+        extra, by_word, consumed = self.vocabulary.expand_full(tuple(repaired))
+        action = _action_word(repaired)
         own: dict[str, float] = {}
         unknown = []
         concepts: dict[str, tuple[float, frozenset[str]]] = {}
-        for word, typed in zip(repaired, surface, strict=True):
+        action_stems: set[str] = set()
+        for position, (word, typed) in enumerate(zip(repaired, surface, strict=True)):
             if word in STOPWORDS and word not in _KEEP:
                 continue
             synonyms = {t for t in by_word.get(word, ()) if t in self.idf}
             discount = 0.5 if word != typed else 1.0  # a repaired typo is less certain
+            # a colloquial word that a phrase translated: the translation speaks for it (a word
+            # the translation repeats, or a number, keeps its weight)
+            translated = word in consumed and word.isalpha() and bool(synonyms)
             for t in tokens(word) or [word]:
+                if translated and t not in synonyms:
+                    weight = CONSUMED_WEIGHT
+                elif t in self.vocabulary.generic:
+                    weight = self.vocabulary.generic_weight
+                elif position == action:
+                    weight = ACTION_WEIGHT
+                else:
+                    weight = 1.0
+                if position == action and weight == ACTION_WEIGHT:
+                    action_stems |= {t} | synonyms
                 if t in self.idf:
-                    own[t] = 1.0
-                    concepts[t] = (discount * self.idf[t], frozenset({t} | synonyms))
+                    own[t] = max(own.get(t, 0.0), weight)
+                    if translated and t not in synonyms:
+                        mean = sum(self.idf[s] for s in synonyms) / len(synonyms)
+                        concepts[t] = (discount * mean, frozenset({t} | synonyms))
+                    else:
+                        concepts[t] = (discount * weight * self.idf[t], frozenset({t} | synonyms))
                 elif synonyms:
-                    weight = sum(self.idf[s] for s in synonyms) / len(synonyms)
-                    concepts[t] = (weight, frozenset(synonyms))
+                    mean = sum(self.idf[s] for s in synonyms) / len(synonyms)
+                    concepts[t] = (mean, frozenset(synonyms))
                 elif (t not in STOPWORDS and len(t) > 2 and not t.isdigit()) or re.fullmatch(
                     r"\d+[a-z]+|[a-z]+\d+", t
                 ):
@@ -290,21 +346,28 @@ class Index:
                     concepts[t] = (0.8 * self.max_idf, frozenset())
         terms = dict(own)
         for t, w in extra.items():
-            if t in self.idf and t not in own:
+            if t in self.idf:
                 terms[t] = max(terms.get(t, 0.0), w)
         return Query(
-            text, terms, frozenset(own), tuple(unknown), tuple(repaired), tuple(concepts.values())
+            text,
+            terms,
+            frozenset(own),
+            tuple(unknown),
+            tuple(repaired),
+            tuple(concepts.values()),
+            frozenset(t for t in action_stems if t in self.idf),
         )
 
     def coverage(self, query: Query, entry: Entry) -> float:
-        """The best share of the question's concepts (idf-weighted) that one passage expresses."""
-        total = sum(w for w, _ in query.concepts)
+        """The best share of the question's strongest concepts (idf-weighted) one passage holds."""
+        concepts = sorted(query.concepts, key=lambda c: -c[0])[:COVERAGE_TOP_K]
+        total = sum(w for w, _ in concepts)
         if total <= 0:
             return 0.0
         best = 0.0
         for i in self._entry_passages()[entry.id]:
             tf = self._tf[i]
-            got = sum(w for w, alts in query.concepts if any(a in tf for a in alts))
+            got = sum(w for w, alts in concepts if any(a in tf for a in alts))
             best = max(best, got / total)
         return best
 
@@ -365,6 +428,19 @@ class Index:
     def baseline(self, text: str) -> list[tuple[Entry, float]]:
         """Plain BM25 over whole entries: no vocabulary, no typo repair, no passages."""
         return [(self.entries[i], s) for i, s in self._baseline.rank(text)]
+
+
+def _action_word(surface: Sequence[str]) -> int | None:
+    """Position of the question's action: the first content word after "I"/"we" ("can I
+    *withdraw* …", "do I have to *tender* …"), or None."""
+    for i, word in enumerate(surface):
+        if word not in _SUBJECTS:
+            continue
+        for j in range(i + 1, min(i + 4, len(surface))):
+            if surface[j] not in STOPWORDS or surface[j] in _KEEP:
+                return j if surface[j] not in _KEEP else None
+        return None
+    return None
 
 
 @lru_cache(maxsize=4096)

@@ -194,3 +194,17 @@ def test_latency_is_a_few_milliseconds() -> None:
 def test_answers_never_contain_offer_facts_from_python() -> None:
     """Names and dates in answers come from the document or the terms (checked elsewhere)."""
     assert re.search(r"Debbie", ask("who do I send the election form to?").text)
+
+
+def test_a_translated_colloquial_word_weighs_less_than_the_asker_s_own_words() -> None:
+    query = KB.index.query("what is the exercise price of the replacement options based on")
+    assert query.terms[stem("replacement")] < 0.5  # "replacement options" → "new option"
+    assert query.terms["new"] == 1.0 and query.terms[stem("options")] == 1.0
+    assert query.terms[stem("exercise")] == 1.0
+
+
+def test_generic_words_weigh_little_and_the_action_word_more() -> None:
+    assert KB.index.query("who qualifies for the option exchange program").terms["program"] < 0.5
+    query = KB.index.query("can i withdraw only some of my tendered grants?")
+    assert query.terms[stem("withdraw")] > 1.0
+    assert stem("withdraw") in query.action
