@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from storage.db import create_engine, session_factory
-from storage.uow import UnitOfWork
 
 from bot.clock import SimulatedClock, SystemClock
 from bot.config import Settings
@@ -18,6 +16,8 @@ from bot.domain.terms import OfferTerms
 from bot.ports import Clock
 from bot.services.conversation import ConversationDeps
 from knowledge.offer_terms import bundled_offer_dir, load_offer_terms, terms_digest
+from storage.db import create_engine, session_factory
+from storage.uow import UnitOfWork
 
 __all__ = ["App", "build", "build_clock"]
 

@@ -21,25 +21,35 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.domain.elections import Delivery, FormKind, IntentKind, Transition
+from bot.domain.hr_records import MessageKind, TaskStatus
 from bot.domain.roster import EmployeeClass, EmployeeStatus, OptionType
 
 __all__ = [
     "PRICE_PRECISION",
     "PRICE_SCALE",
+    "AcceptedTenderRow",
     "AdjustmentRow",
     "AuditRow",
     "Base",
+    "ElectionIntentRow",
     "EmployeeRow",
+    "FormReceiptRow",
     "GrantRow",
+    "HrTaskRow",
     "OfferStateRow",
+    "OutboxAttachmentRow",
+    "OutboxRow",
     "UTCDateTime",
 ]
 
@@ -212,3 +222,122 @@ class UnansweredQuestionRow(Base):
     confidence: Mapped[float] = mapped_column(Float)
     best_entry_id: Mapped[str | None] = mapped_column(String(ID))
     reason: Mapped[str] = mapped_column(String(32))
+
+
+# --- elections (migration 0003) ---------------------------------------------------------------
+
+
+class ElectionIntentRow(Base):
+    """One version of an employee's intent; never updated. (employee_id, version) is unique so
+    two concurrent requests cannot both become the same version."""
+
+    __tablename__ = "election_intents"
+    __table_args__ = (
+        UniqueConstraint("employee_id", "version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint(_values_in("kind", IntentKind), name="kind"),
+        CheckConstraint(_values_in("transition", Transition), name="transition"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    transition: Mapped[str] = mapped_column(String(16))
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # the grants as on the form
+    recorded_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(TEXT))
+    channel: Mapped[str] = mapped_column(String(32))
+
+
+class FormReceiptRow(Base):
+    """HR received the signed form of one intent version (at most once per version)."""
+
+    __tablename__ = "form_receipts"
+    __table_args__ = (
+        UniqueConstraint("employee_id", "version"),
+        CheckConstraint(_values_in("form", FormKind), name="form"),
+        CheckConstraint(_values_in("via", Delivery), name="via"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
+    version: Mapped[int] = mapped_column(Integer)
+    form: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime]
+    via: Mapped[str] = mapped_column(String(8))
+    recorded_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(TEXT))
+    channel: Mapped[str] = mapped_column(String(32))
+
+
+class HrTaskRow(Base):
+    """HR's work list: "awaiting signed form" per intent version."""
+
+    __tablename__ = "hr_tasks"
+    __table_args__ = (
+        UniqueConstraint("employee_id", "version", "kind"),
+        CheckConstraint(_values_in("status", TaskStatus), name="status"),
+        Index(None, "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class OutboxRow(Base):
+    """Messages written in the same transaction as the change they report; a sender delivers
+    them after commit (``sent_at``, ``attempts``, ``last_error`` are its bookkeeping)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint("channel IN ('email', 'slack')", name="channel"),
+        CheckConstraint(_values_in("kind", MessageKind), name="kind"),
+        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        Index(None, "sent_at", "due_at"),
+        Index(None, "employee_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(TEXT), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(EMAIL))
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    employee_id: Mapped[str | None] = mapped_column(String(ID))
+    reference: Mapped[str | None] = mapped_column(String(ID))
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxAttachmentRow(Base):
+    __tablename__ = "outbox_attachments"
+    __table_args__ = (Index(None, "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(TEXT))
+    content_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AcceptedTenderRow(Base):
+    """An old grant accepted for exchange when the offer closed; once per grant."""
+
+    __tablename__ = "accepted_tenders"
+    __table_args__ = (Index(None, "employee_id"),)
+
+    grant_number: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
+    version: Mapped[int] = mapped_column(Integer)
+    line: Mapped[dict[str, Any]] = mapped_column(JSON)
+    accepted_at: Mapped[datetime]

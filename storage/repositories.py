@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -28,7 +28,7 @@ from bot.domain.roster import (
     Grant,
     OptionType,
 )
-from storage.errors import ConstraintViolationError
+from storage.errors import ConstraintViolationError, WriteConflictError
 from storage.models import (
     PRICE_PRECISION,
     PRICE_SCALE,
@@ -48,6 +48,7 @@ __all__ = [
     "GrantRepository",
     "OfferStateRepository",
     "QuestionRepository",
+    "is_lock_error",
     "normalize_email",
 ]
 
@@ -74,11 +75,21 @@ def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
         yield items[start : start + size]
 
 
+def is_lock_error(error: OperationalError) -> bool:
+    """SQLite's "database is locked" (SQLITE_BUSY): another connection holds the write lock, or
+    this transaction's read snapshot went stale before its first write."""
+    return "database is locked" in str(error.orig)
+
+
 async def _flush(session: AsyncSession) -> None:
     try:
         await session.flush()
     except IntegrityError as error:
         raise ConstraintViolationError(f"rejected by the database: {error.orig}") from error
+    except OperationalError as error:
+        if is_lock_error(error):
+            raise WriteConflictError(f"a concurrent write won: {error.orig}") from error
+        raise
 
 
 def _unique_keys(items: Iterable[T], key: Callable[[T], K], what: str) -> tuple[list[T], list[K]]:
@@ -181,6 +192,15 @@ class GrantRepository:
 
     async def count(self) -> int:
         return await self.session.scalar(select(func.count()).select_from(GrantRow)) or 0
+
+    async def list_all(self) -> list[Grant]:
+        """Every grant, by employee, then grant date and number."""
+        rows = await self.session.scalars(
+            select(GrantRow).order_by(
+                GrantRow.employee_id, GrantRow.grant_date, GrantRow.grant_number
+            )
+        )
+        return [_grant(row) for row in rows]
 
     async def upsert_many(self, grants: Iterable[Grant]) -> UpsertCounts:
         """Insert new grants, update changed ones, leave equal ones alone (and count each).

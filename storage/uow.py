@@ -20,10 +20,16 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.errors import ConstraintViolationError, UnitOfWorkError
+from storage.elections_repo import (
+    AcceptedTenderRepository,
+    ElectionRepository,
+    HrTaskRepository,
+    OutboxRepository,
+)
+from storage.errors import ConstraintViolationError, UnitOfWorkError, WriteConflictError
 from storage.repositories import (
     AdjustmentRepository,
     AuditRepository,
@@ -31,6 +37,7 @@ from storage.repositories import (
     GrantRepository,
     OfferStateRepository,
     QuestionRepository,
+    is_lock_error,
 )
 
 __all__ = ["UnitOfWork"]
@@ -45,6 +52,10 @@ class _Open:
     adjustments: AdjustmentRepository
     audit: AuditRepository
     questions: QuestionRepository
+    elections: ElectionRepository
+    hr_tasks: HrTaskRepository
+    outbox: OutboxRepository
+    accepted: AcceptedTenderRepository
 
     @classmethod
     def over(cls, session: AsyncSession) -> _Open:
@@ -56,6 +67,10 @@ class _Open:
             adjustments=AdjustmentRepository(session),
             audit=AuditRepository(session),
             questions=QuestionRepository(session),
+            elections=ElectionRepository(session),
+            hr_tasks=HrTaskRepository(session),
+            outbox=OutboxRepository(session),
+            accepted=AcceptedTenderRepository(session),
         )
 
 
@@ -105,6 +120,10 @@ class UnitOfWork:
             await self._open().session.commit()
         except IntegrityError as error:
             raise ConstraintViolationError(f"rejected by the database: {error.orig}") from error
+        except OperationalError as error:
+            if is_lock_error(error):
+                raise WriteConflictError(f"a concurrent write won: {error.orig}") from error
+            raise
 
     async def rollback(self) -> None:
         """Discard everything since the last commit; the block may go on with new work."""
@@ -138,6 +157,22 @@ class UnitOfWork:
     @property
     def questions(self) -> QuestionRepository:
         return self._open().questions
+
+    @property
+    def elections(self) -> ElectionRepository:
+        return self._open().elections
+
+    @property
+    def hr_tasks(self) -> HrTaskRepository:
+        return self._open().hr_tasks
+
+    @property
+    def outbox(self) -> OutboxRepository:
+        return self._open().outbox
+
+    @property
+    def accepted(self) -> AcceptedTenderRepository:
+        return self._open().accepted
 
     def _open(self) -> _Open:
         state = self._current.get()

@@ -5,14 +5,24 @@ Hierarchy::
     DomainError                 base of every rule violation; carries a user-facing message
     ├── OfferClosedError        the offer is not open at the given instant
     ├── TenderError             a tender breaks a rule (partial, split pair, ineligible grant)
-    └── ExtensionError          an extension that the offer's terms do not allow
+    ├── ExtensionError          an extension that the offer's terms do not allow
+    ├── ElectionError           an intent the election state machine does not allow
+    │                           (withdrawing nothing, closing an offer that is still open)
+    └── ReceiptError            a signed form HR cannot record (late, unknown version, twice)
 
 The edges (CLI, Slack, e-mail) turn these into sentences; the message is already one.
 """
 
 from __future__ import annotations
 
-__all__ = ["DomainError", "ExtensionError", "OfferClosedError", "TenderError"]
+__all__ = [
+    "DomainError",
+    "ElectionError",
+    "ExtensionError",
+    "OfferClosedError",
+    "ReceiptError",
+    "TenderError",
+]
 
 
 class DomainError(Exception):
@@ -29,3 +39,11 @@ class TenderError(DomainError):
 
 class ExtensionError(DomainError):
     """Raised when a proposed new expiration is not a valid extension."""
+
+
+class ElectionError(DomainError):
+    """Raised when an intent or an HR step does not fit the election's current state."""
+
+
+class ReceiptError(DomainError):
+    """Raised when HR records a signed form that cannot count (late, unknown, recorded twice)."""

@@ -17,6 +17,7 @@ from storage.models import Base
 TABLES = set(Base.metadata.tables)
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
+
 def _diff(connection: Connection) -> list[object]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     return list(compare_metadata(context, Base.metadata))

@@ -1,0 +1,243 @@
+"""HR's view of the whole offer: the report, and the CSV for the stock administrator."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.domain.deadlines import business_calendar, cancellation_date, new_grant_date
+from bot.domain.elections import (
+    ElectionIntent,
+    FormKind,
+    FormReceipt,
+    IntentKind,
+    effective_election,
+    latest_intent,
+)
+from bot.domain.eligibility import PersonAssessment, assess
+from bot.domain.hr_records import MessageKind
+from bot.domain.terms import OfferTerms
+from bot.services.election_support import new_shares_by_grant, require_operator
+from bot.services.identity import Identity
+
+__all__ = ["EXPORT_COLUMNS", "OfferSnapshot", "export_csv", "hr_report", "load_snapshot"]
+
+EXPORT_COLUMNS = (
+    "employee_id",
+    "name",
+    "email",
+    "version",
+    "form_received_at",
+    "received_via",
+    "grant_number",
+    "grant_date",
+    "option_type",
+    "exercise_price",
+    "unexercised_shares",
+    "new_option_shares",
+    "new_option_grant_date",
+    "accepted",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferSnapshot:
+    """Everything the report and the export read, in one transaction."""
+
+    assessments: dict[str, PersonAssessment]
+    intents: dict[str, list[ElectionIntent]]
+    receipts: dict[str, list[FormReceipt]]
+    adjustments: tuple[Any, ...]
+    open_tasks: list[Any]
+    confirmations: list[Any]
+    accepted: set[str]
+
+
+async def load_snapshot(uow: Any, terms: OfferTerms) -> OfferSnapshot:
+    calendar = business_calendar(terms)
+    async with uow:
+        employees = await uow.employees.list_all()
+        grants = await uow.grants.list_all()
+        adjustments = tuple(await uow.adjustments.list_all())
+        intents = await uow.elections.all_intents()
+        receipts = await uow.elections.all_receipts()
+        open_tasks = await uow.hr_tasks.open_tasks()
+        confirmations = await uow.outbox.by_kind(MessageKind.RECEIPT_CONFIRMATION)
+        accepted = {a.line.grant_number for a in await uow.accepted.list_all()}
+    by_employee = defaultdict(list)
+    for g in grants:
+        by_employee[g.employee_id].append(g)
+    cancellation, grant_day = cancellation_date(terms), new_grant_date(terms, calendar)
+    assessments = {
+        e.employee_id: assess(
+            e,
+            by_employee[e.employee_id],
+            terms,
+            cancellation=cancellation,
+            new_grant=grant_day,
+            adjustments=adjustments,
+        )
+        for e in employees
+    }
+    intents_by: dict[str, list[ElectionIntent]] = defaultdict(list)
+    for i in intents:
+        intents_by[i.employee_id].append(i)
+    receipts_by: dict[str, list[FormReceipt]] = defaultdict(list)
+    for r in receipts:
+        receipts_by[r.employee_id].append(r)
+    return OfferSnapshot(
+        assessments=assessments,
+        intents=dict(intents_by),
+        receipts=dict(receipts_by),
+        adjustments=adjustments,
+        open_tasks=open_tasks,
+        confirmations=confirmations,
+        accepted=accepted,
+    )
+
+
+async def hr_report(
+    *, uow: Any, terms: OfferTerms, identity: Identity, now: datetime
+) -> dict[str, Any]:
+    """Counts HR asks for; ``checks`` shows that the breakdowns add up."""
+    require_operator(identity)
+    snap = await load_snapshot(uow, terms)
+    zone = terms.deadline_zone
+    eligible = {
+        eid: a for eid, a in snap.assessments.items() if a.eligible_person and a.eligible_grants
+    }
+    eligible_shares = sum(
+        g.grant.unexercised_shares for a in eligible.values() for g in a.eligible_grants
+    )
+    eligible_new = sum(g.new_option_shares for a in eligible.values() for g in a.eligible_grants)
+
+    latest_kinds = {eid: latest_intent(h) for eid, h in snap.intents.items()}
+    intended = [i for i in latest_kinds.values() if i and i.kind is IntentKind.TENDER]
+    state = {"tendered": 0, "withdrawn": 0, "no_signed_form": 0}
+    tendered_shares = tendered_new = 0
+    for eid in eligible:
+        effective = effective_election(snap.intents.get(eid, []), snap.receipts.get(eid, []))
+        if effective is None:
+            state["no_signed_form"] += 1
+        elif effective.tendered:
+            state["tendered"] += 1
+            tendered_shares += effective.intent.unexercised_shares
+            tendered_new += sum(
+                new_shares_by_grant(effective.intent.lines, terms, snap.adjustments).values()
+            )
+        else:
+            state["withdrawn"] += 1
+    all_receipts = [r for rs in snap.receipts.values() for r in rs]
+    overdue = [m for m in snap.confirmations if m.overdue(now)]
+    latest_version = {eid: i.version for eid, i in latest_kinds.items() if i is not None}
+    pending = [t for t in snap.open_tasks if latest_version.get(t.employee_id) == t.version]
+    return {
+        "now": now.astimezone(zone).isoformat(),
+        "deadline": terms.expiration.astimezone(zone).isoformat(),
+        "employees": len(snap.assessments),
+        "eligible": {
+            "employees": len(eligible),
+            "grants": sum(len(a.eligible_grants) for a in eligible.values()),
+            "unexercised_shares": eligible_shares,
+            "new_option_shares": eligible_new,
+        },
+        "intents": {
+            "employees": len(snap.intents),
+            "versions": sum(len(h) for h in snap.intents.values()),
+            "latest_tender": len(intended),
+            "latest_withdraw": sum(
+                1 for i in latest_kinds.values() if i and i.kind is IntentKind.WITHDRAW
+            ),
+            "unexercised_shares_intended": sum(i.unexercised_shares for i in intended),
+        },
+        "signed_forms_received": {
+            "total": len(all_receipts),
+            "election_forms": sum(1 for r in all_receipts if r.form is FormKind.ELECTION),
+            "notices_to_withdraw": sum(1 for r in all_receipts if r.form is FormKind.WITHDRAWAL),
+            "employees": len(snap.receipts),
+        },
+        "eligible_employees_by_signed_form": state,
+        "shares": {
+            "eligible": eligible_shares,
+            "tendered": tendered_shares,
+            "tendered_percent": round(100 * tendered_shares / eligible_shares, 2)
+            if eligible_shares
+            else 0.0,
+            "new_option_shares_tendered": tendered_new,
+        },
+        "pending_signatures": {
+            "count": len(pending),
+            "items": [
+                {
+                    "employee_id": t.employee_id,
+                    "version": t.version,
+                    "since": t.created_at.astimezone(zone).isoformat(),
+                }
+                for t in pending
+            ],
+        },
+        "receipt_confirmations": {
+            "queued": sum(1 for m in snap.confirmations if m.sent_at is None),
+            "sent": sum(1 for m in snap.confirmations if m.sent_at is not None),
+            "overdue": len(overdue),
+            "overdue_items": [
+                {
+                    "employee_id": m.employee_id,
+                    "reference": m.reference,
+                    "due_at": m.due_at.astimezone(zone).isoformat(),
+                }
+                for m in overdue
+            ],
+        },
+        "accepted_grants": len(snap.accepted),
+        "checks": {
+            "eligible_employees_add_up": sum(state.values()) == len(eligible),
+            "receipts_add_up": len(all_receipts)
+            == sum(1 for r in all_receipts if r.form is FormKind.ELECTION)
+            + sum(1 for r in all_receipts if r.form is FormKind.WITHDRAWAL),
+            "tendered_within_eligible": tendered_shares <= eligible_shares,
+        },
+    }
+
+
+async def export_csv(*, uow: Any, terms: OfferTerms, identity: Identity) -> tuple[str, int]:
+    """One row per grant in each employee's effective (received) Election Form: what the stock
+    administrator cancels. Returns the CSV text and the number of rows."""
+    require_operator(identity)
+    snap = await load_snapshot(uow, terms)
+    grant_day = new_grant_date(terms, business_calendar(terms)).isoformat()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    rows = 0
+    for eid in sorted(snap.intents):
+        effective = effective_election(snap.intents[eid], snap.receipts.get(eid, []))
+        if effective is None or not effective.tendered:
+            continue
+        employee = snap.assessments[eid].employee
+        shares = new_shares_by_grant(effective.intent.lines, terms, snap.adjustments)
+        for line in effective.intent.lines:
+            writer.writerow(
+                (
+                    eid,
+                    employee.name,
+                    employee.email,
+                    effective.intent.version,
+                    effective.receipt.received_at.astimezone(terms.deadline_zone).isoformat(),
+                    effective.receipt.via.value,
+                    line.grant_number,
+                    line.grant_date.isoformat(),
+                    line.option_type,
+                    f"{line.exercise_price:.2f}",
+                    line.unexercised_shares,
+                    shares[line.grant_number],
+                    grant_day,
+                    "yes" if line.grant_number in snap.accepted else "no",
+                )
+            )
+            rows += 1
+    return buffer.getvalue(), rows
