@@ -9,15 +9,24 @@ data; election actions (status, elect, withdraw) go to :func:`election_reply`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bot.domain.errors import DomainError
 from bot.domain.terms import OfferTerms
 from bot.ports import Clock
 from bot.replies import Action, Reply
 from bot.services.answers import ask
 from bot.services.deadlines import deadlines_reply, get_deadlines
+from bot.services.elections import (
+    employee_status,
+    intent_reply,
+    record_intent,
+    record_withdrawal,
+    status_reply,
+)
 from bot.services.errors import ServiceError
 from bot.services.grants import grants_reply, my_grants
 from bot.services.identity import Identity
@@ -48,7 +57,13 @@ def help_reply(terms: OfferTerms) -> Reply:
             "• grants — your option grants, which are eligible and why\n"
             "• deadline — when the offer expires and the dates that follow\n"
             "• contacts — where signed forms go and who answers questions\n"
-            "I never recommend whether to tender: that decision is yours."
+            "• status — what you intend, whether HR received your signed form, what is left\n"
+            "• tender GRANT … — record your intent and get your pre-filled Election Form\n"
+            "• withdraw — record an intent to withdraw and get a Notice to Withdraw\n"
+            "• or any question about the offer, in your own words\n"
+            "A chat message is never itself an election: the signed form must reach HR by fax or "
+            "by hand before the deadline. I never recommend whether to tender: that decision is "
+            "yours."
         ),
         actions=(
             Action("grants", "My grants"),
@@ -94,31 +109,102 @@ def contacts_reply(terms: OfferTerms) -> Reply:
     )
 
 
-def election_reply(intent: str, text: str, identity: Identity, deps: ConversationDeps) -> Reply:
-    """Status, elect and withdraw: how elections are made (until the elections service lands)."""
-    hr = deps.base_terms.hr_delivery
+def _how_elections_are_made(intent: str, terms: OfferTerms) -> str:
+    hr = terms.hr_delivery
     channels = " or ".join(
         "by hand" if c == "hand" else f"by {c} ({hr.fax})" if c == "fax" else f"by {c}"
-        for c in deps.base_terms.election_channels
+        for c in terms.election_channels
     )
     form = "a signed Notice to Withdraw" if intent == "withdraw" else "a signed Election Form"
-    what = {
-        "status": "I can't look up the status of your election here yet. ",
-        "elect": "I can't record an election for you: ",
-        "withdraw": "I can't withdraw options for you: ",
-    }[intent]
-    return Reply(
-        text=(
-            f"{what}elections are made only with {form}, delivered {channels} to {hr.name}, "
-            f"{hr.department}, before the offer expires (ask 'deadline'). E-mail is not an "
-            "election, and neither is a chat message: to tender, sign an Election Form; to "
-            f"withdraw, a Notice to Withdraw. Questions about a form you sent: {hr.name}, "
-            f"{hr.phone}."
-        ),
-        actions=(Action("deadline", "Deadline"), Action("talk_to_hr", "Talk to HR")),
-        kind="personal",
-        data={"intent": intent},
+    return (
+        f"Elections are made only with {form}, delivered {channels} to {hr.name}, "
+        f"{hr.department}, before the offer expires (ask 'deadline'). E-mail is not an "
+        "election, and neither is a chat message."
     )
+
+
+_GRANT_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_CONFIRM = re.compile(r"\bconfirm(ed)?\b", re.I)
+# Chat commands (the console and Slack show them): a message that starts with one is that action.
+_COMMANDS = {"status": "status", "withdraw": "withdraw", "tender": "elect", "elect": "elect"}
+_COMMAND = re.compile(r"^\s*/?(status|withdraw|tender|elect)\b", re.I)
+_FIRST_PERSON_ELECTION = re.compile(
+    r"^\s*i\s+(hereby\s+)?(elect|tender)\b|^\s*i\s+(want|wish|would like|intend)\s+to\s+"
+    r"(elect|tender|exchange)\b",
+    re.I,
+)
+
+
+async def election_reply(
+    intent: str, text: str, identity: Identity, deps: ConversationDeps
+) -> Reply:
+    """Status, elect and withdraw for the verified employee, through the elections service.
+
+    A chat message never *is* an election: recording an intent prepares the pre-filled form and
+    tells HR; the person still signs it and delivers it by fax or hand before the deadline.
+    """
+    terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
+    if not identity.verified or identity.employee_id is None:
+        return Reply(
+            text="I can only look up or record elections for an employee I have verified "
+            "against HR's roster. " + _how_elections_are_made(intent, terms),
+            actions=(Action("deadline", "Deadline"), Action("talk_to_hr", "Talk to HR")),
+            kind="personal",
+            data={"intent": intent},
+        )
+    employee_id, now = identity.employee_id, deps.clock.now()
+    try:
+        if intent == "status":
+            status = await employee_status(
+                uow=deps.uow, terms=terms, employee_id=employee_id, identity=identity, now=now
+            )
+            return _with_intent(status_reply(status, terms), intent)
+        if intent == "withdraw":
+            if not _CONFIRM.search(text):
+                return Reply(
+                    text="Withdrawing takes back every option you tendered (all of them, not "
+                    "some); you may tender again later while the offer is open. Reply "
+                    "'withdraw confirm' and I will prepare your pre-filled Notice to Withdraw "
+                    "and tell HR. " + _how_elections_are_made(intent, terms),
+                    kind="personal",
+                    data={"intent": intent},
+                )
+            result = await record_withdrawal(
+                uow=deps.uow, terms=terms, employee_id=employee_id, identity=identity, now=now
+            )
+            return _with_intent(intent_reply(result, terms), intent)
+        assessment = await my_grants(
+            uow=deps.uow, terms=terms, employee_id=employee_id, identity=identity, now=now
+        )
+        named = {t.upper() for t in _GRANT_TOKEN.findall(text)}
+        chosen = [
+            g.grant.grant_number for g in assessment.grants if g.grant.grant_number.upper() in named
+        ]
+        if not chosen:
+            eligible = ", ".join(g.grant.grant_number for g in assessment.eligible_grants)
+            how = (
+                f"Name the grants you intend to tender, e.g. 'tender {eligible.split(', ')[0]}'. "
+                f"Your eligible grants: {eligible}. Each grant is all or none."
+                if eligible
+                else "You have no grants that can be tendered in this offer."
+            )
+            return Reply(
+                text=f"{how} " + _how_elections_are_made(intent, terms),
+                actions=(Action("grants", "My grants"), Action("deadline", "Deadline")),
+                kind="personal",
+                data={"intent": intent},
+            )
+        result = await record_intent(
+            uow=deps.uow,
+            terms=terms,
+            employee_id=employee_id,
+            grant_numbers=chosen,
+            identity=identity,
+            now=now,
+        )
+        return _with_intent(intent_reply(result, terms), intent)
+    except (DomainError, ServiceError) as exc:
+        return Reply(text=str(exc), kind="error", data={"intent": intent})
 
 
 async def respond(*, text: str, identity: Identity, deps: ConversationDeps) -> Reply:
@@ -137,12 +223,19 @@ async def respond(*, text: str, identity: Identity, deps: ConversationDeps) -> R
     except ServiceError as exc:
         return Reply(text=str(exc), kind="error")
     intent = answered.data.get("intent")
+    command = _COMMAND.match(text)
+    if answered.kind == "no_advice":
+        pass  # "should I tender?" asks for advice, never records anything
+    elif command:
+        intent = _COMMANDS[command.group(1).lower()]
+    elif _FIRST_PERSON_ELECTION.search(text) and not text.rstrip().endswith("?"):
+        intent = "elect"
     if answered.kind == "help":
         return _with_intent(help_reply(terms), "help")
     if answered.kind == "contacts":
         return replace(contacts_reply(terms), citations=answered.citations, data=answered.data)
     if intent in {"status", "elect", "withdraw"}:
-        return election_reply(str(intent), text, identity, deps)
+        return await election_reply(str(intent), text, identity, deps)
     if intent == "grants":
         if not identity.verified:
             return Reply(

@@ -30,7 +30,7 @@ async def chat(
     identity = Identity(channel="console", actor=employee_id, employee_id=employee_id)
     console.print(
         f"offerbot — chatting as {name} ({employee_id}). Type 'help', 'grants', 'deadline', "
-        "or 'quit'.",
+        "'status', 'tender GRANT', 'withdraw', a question, or 'quit'.",
         style="bold",
     )
     answered = 0

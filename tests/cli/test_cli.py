@@ -144,7 +144,7 @@ def test_malformed_roster_row_names_file_row_column_and_changes_nothing(demo_dir
 
 def test_console_demo_answers_grants_deadline_help(tmp_path: Path) -> None:
     proc = offerbot(
-        tmp_path, "demo", "--as", "E1001", stdin="help\ngrants\ndeadline\ncontacts\nquit\n"
+        tmp_path, "demo", "--as", "E1001", stdin="help\ngrants\ndeadline\ncontacts\ntender G00002\nstatus\nwhen do my new options vest?\nquit\n"
     )
     out = proc.stdout
     assert "E1001" in out
@@ -153,3 +153,5 @@ def test_console_demo_answers_grants_deadline_help(tmp_path: Path) -> None:
     assert "(818) 734-5381" in out  # HR fax, from offer.toml
     assert "never recommend" in out
     assert "Debbie Bernard" in out  # contacts
+    assert "Version 1" in out or "version 1" in out  # the intent was recorded
+    assert "Q13" in out  # a cited answer

@@ -192,3 +192,42 @@ async def test_a_mechanics_question_with_should_is_not_taken_for_advice(deps) ->
         text="should I send the form by fax?", identity=Identity("slack", "U9"), deps=deps
     )
     assert reply.kind != "no_advice"
+
+
+async def test_chat_records_an_intent_but_never_calls_it_an_election(deps) -> None:
+    me = Identity(channel="slack", actor="U1", employee_id="E1")
+    ask_which = await respond(text="tender", identity=me, deps=deps)
+    assert ask_which.data["intent"] == "elect"
+    assert "Your eligible grants: G1" in ask_which.text
+    assert "E-mail is not an election" in ask_which.text
+
+    recorded = await respond(text="I want to tender G1", identity=me, deps=deps)
+    assert recorded.data["intent"] == "elect", recorded.text
+    assert "not" in recorded.text.lower() and "election" in recorded.text.lower()
+    assert "(818) 734-5381" in recorded.text  # where the signed form goes
+
+    status = await respond(text="status", identity=me, deps=deps)
+    assert status.data["intent"] == "status"
+    assert status.data["current_intent"]["version"] == 1
+    assert status.data["current_intent"]["grants"][0]["grant_number"] == "G1"
+
+    refused = await respond(text="tender G2", identity=me, deps=deps)  # $1.89: not eligible
+    assert refused.kind == "error" and "G2" in refused.text
+
+    asks_to_confirm = await respond(text="withdraw", identity=me, deps=deps)
+    assert "withdraw confirm" in asks_to_confirm.text
+    withdrawn = await respond(text="withdraw confirm", identity=me, deps=deps)
+    assert withdrawn.data["intent"] == "withdraw"
+    status = await respond(text="status", identity=me, deps=deps)
+    assert status.data["current_intent"]["version"] == 2
+
+
+async def test_chat_elections_need_a_verified_owner_and_an_open_offer(deps) -> None:
+    stranger = await respond(text="status", identity=Identity("email", "x@elsewhere"), deps=deps)
+    assert stranger.kind == "personal" and "verified" in stranger.text
+    assert "current_intent" not in stranger.data
+
+    deps.clock.set(datetime(2003, 7, 24, 17, tzinfo=PACIFIC))
+    late = await respond(text="tender G1", identity=Identity("slack", "U1", "E1"), deps=deps)
+    assert late.kind == "error"
+    assert "5:00 p.m. PDT on Thursday, July 24, 2003" in late.text
