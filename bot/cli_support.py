@@ -53,7 +53,7 @@ class UserError(Exception):
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
 def run(as_json: bool, work: Callable[[App], Awaitable[T]], settings: Settings | None = None) -> T:

@@ -32,7 +32,7 @@ from rapidfuzz import fuzz
 from bot.domain.deadlines import business_calendar, cancellation_date, new_grant_date
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_instant
-from knowledge.index import Index, Query, Vocabulary, tokens
+from knowledge.index import Index, Query, Vocabulary, tokens, words
 from knowledge.intents import PERSONAL_INTENTS, detect_intent
 from knowledge.parser import Entry, load_entries
 
@@ -135,7 +135,7 @@ def build_knowledge_base(entries: list[Entry], digest: str = "") -> KnowledgeBas
     for q in questions:
         terms = frozenset(tokens(q.question))
         mass = sum(index.idf.get(t, 0.0) for t in terms) or 1.0
-        question_terms.append((q.id, q.question.lower(), terms, mass))
+        question_terms.append((q.id, " ".join(words(q.question)), terms, mass))
     return KnowledgeBase(index, digest, questions, tuple(question_terms))
 
 
@@ -261,7 +261,7 @@ def _question_similarity(question: str, query: Query, kb: KnowledgeBase) -> dict
     sims = {}
     own = {t: kb.index.idf.get(t, 0.0) * w for t, w in query.terms.items()}
     own_mass = sum(own.get(t, 0.0) for t in query.own) + kb.index.max_idf * len(query.unknown)
-    lowered = question.lower()
+    lowered = " ".join(query.surface)  # spellings written out, typos repaired
     for entry_id, q_text, q_terms, q_mass in kb.question_terms:
         shared = sum(w for t, w in own.items() if t in q_terms)
         dice = 2 * shared / (own_mass + q_mass) if own_mass else 0.0

@@ -49,7 +49,8 @@ STOPWORDS = frozenset(
     hasnt havent werent simply people folks guys basically exactly whenever ahead scenario
     scenarios stuff anyone someone somebody kind sort bit lot lots etc able sure guess
     wondering wonder curious many much different difference differ explain mean means meaning
-    behind regarding concerning re via rest
+    behind regarding concerning re via rest gets getting gotten put puts putting whole
+    honestly literally just basically anyway anyways though tho
     """.split()  # noqa: SIM905 - a word list reads best as words
 )
 # Words that carry meaning in this domain although short or common.
@@ -164,10 +165,22 @@ class Vocabulary:
         groups: Sequence[_Group],
         generic: Iterable[str] = (),
         generic_weight: float = GENERIC_WEIGHT,
+        spelling: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.groups = tuple(groups)
         self.generic = frozenset(generic)  # stems of words that say little about the topic
         self.generic_weight = generic_weight
+        # chat spellings and abbreviations ("opts", "ppl", "w/") → the words they stand for
+        self.spelling = dict(spelling or {})
+
+    def normalize(self, surface: Sequence[str]) -> tuple[str, ...]:
+        """Surface words with chat spellings written out ("new opts" → "new options")."""
+        if not self.spelling:
+            return tuple(surface)
+        out: list[str] = []
+        for word in surface:
+            out += self.spelling.get(word, (word,))
+        return tuple(out)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Vocabulary:
@@ -187,7 +200,13 @@ class Vocabulary:
         ]
         generic = data.get("generic", {})
         stems = {t for w in generic.get("words", ()) for t in tokens(w)}
-        return cls(groups, stems, float(generic.get("weight", GENERIC_WEIGHT)))
+        spelling = {
+            w: tuple(words(v))
+            for key, v in data.get("spelling", {}).items()
+            for w in words(key)[:1]
+            if words(v)
+        }
+        return cls(groups, stems, float(generic.get("weight", GENERIC_WEIGHT)), spelling)
 
     def expand(self, surface: Sequence[str]) -> dict[str, float]:
         """Extra query terms (stem → weight) for the phrases found among ``surface`` words."""
@@ -222,11 +241,33 @@ class Vocabulary:
         return extra, by_word, consumed
 
 
+# a phrase still matches with up to this many filler words between two of its words
+# ("call the whole thing off" has "call … off")
+PHRASE_GAP = 2
+
+
 def _contains(seq: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
     n = len(phrase)
     if n == 1:
         return phrase[0] in seq
-    return any(seq[i : i + n] == phrase for i in range(len(seq) - n + 1))
+    for start in range(len(seq) - n + 1):
+        if seq[start] != phrase[0]:
+            continue
+        i = start + 1
+        for word in phrase[1:]:
+            gap = 0
+            while i < len(seq) and seq[i] != word and gap < PHRASE_GAP and _filler(seq[i]):
+                i, gap = i + 1, gap + 1
+            if i >= len(seq) or seq[i] != word:
+                break
+            i += 1
+        else:
+            return True
+    return False
+
+
+def _filler(word: str) -> bool:
+    return word in STOPWORDS and word not in _KEEP
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +343,7 @@ class Index:
     # --- queries ---------------------------------------------------------------------
 
     def query(self, text: str) -> Query:
-        surface = tuple(words(text))
+        surface = self.vocabulary.normalize(words(text))
         repaired = [self._repair(w) for w in surface]
         extra, by_word, consumed = self.vocabulary.expand_full(tuple(repaired))
         action = _action_word(repaired)

@@ -52,6 +52,8 @@ _PROCEDURE_QUESTION = _rx(
     r"\bwhat do i (need|have) to do\b",
     r"^\W*(is|are|can|may)\s+(there|it|options|grants)\b",
 )
+# "pull back my tender?": a bare verb asked as a question ("(can I) …?"), naming no grant
+_BARE_QUESTION = _rx(r"^[^0-9]{0,60}\?\s*$")
 _HYPOTHETICAL = _rx(r"\b(say|suppose|supposing|assuming|if|once|after|when|what if)\s+(i|we)\b")
 _POLITE_ACTION = (
     r"(please|pls|plz|kindly|can you|could you|would you|will you|go ahead and|i want to|i'd like "
@@ -170,7 +172,11 @@ def detect_intent(text: str) -> Intent:
         return Intent("help")
     if _CONTACTS.search(message):
         return Intent("contacts")
-    procedure = bool(_PROCEDURE_QUESTION.search(message) or _HYPOTHETICAL.search(message))
+    procedure = bool(
+        _PROCEDURE_QUESTION.search(message)
+        or _HYPOTHETICAL.search(message)
+        or _BARE_QUESTION.search(message)
+    )
     if not procedure or re.search(r"\b(please|pls|plz|for me)\b", message, re.I):
         if _WITHDRAW.search(message):
             return Intent("withdraw")

@@ -144,7 +144,11 @@ def test_malformed_roster_row_names_file_row_column_and_changes_nothing(demo_dir
 
 def test_console_demo_answers_grants_deadline_help(tmp_path: Path) -> None:
     proc = offerbot(
-        tmp_path, "demo", "--as", "E1001", stdin="help\ngrants\ndeadline\ncontacts\ntender G00002\nstatus\nwhen do my new options vest?\nquit\n"
+        tmp_path,
+        "demo",
+        "--as",
+        "E1001",
+        stdin="help\ngrants\ndeadline\ncontacts\ntender G00002\nstatus\nwhen do my new options vest?\nquit\n",
     )
     out = proc.stdout
     assert "E1001" in out
