@@ -148,7 +148,8 @@ def test_console_demo_answers_grants_deadline_help(tmp_path: Path) -> None:
         "demo",
         "--as",
         "E1001",
-        stdin="help\ngrants\ndeadline\ncontacts\ntender G00002\nstatus\nwhen do my new options vest?\nquit\n",
+        stdin="help\ngrants\ndeadline\ncontacts\ntender G00002\nstatus\n"
+        "when do my new options vest?\nquit\n",
     )
     out = proc.stdout
     assert "E1001" in out
