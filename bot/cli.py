@@ -300,10 +300,10 @@ def db_upgrade(as_json: bool = JsonOpt) -> None:
 
 def _register_command_modules() -> None:
     """Commands of the larger capabilities live in their own modules, registered here."""
-    from bot import cli_elections, cli_questions
+    from bot import cli_elections, cli_email, cli_questions, cli_slack
 
-    cli_questions.register(app, hr_app)
-    cli_elections.register(app, hr_app)
+    for module in (cli_questions, cli_elections, cli_email, cli_slack):
+        module.register(app, hr_app)
 
 
 _register_command_modules()
