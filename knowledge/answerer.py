@@ -54,6 +54,15 @@ ABSTAIN_BELOW = 0.36
 UNKNOWN_WORD_FACTOR = 0.6
 QUESTION_MATCH_OFFSET = 0.25
 SECONDARY_PENALTY = 0.15
+# a secondary document (the proxy statement) answers only when the question shares at least this
+# many distinct concepts with the entry: one generic word ("can I get a *raise*") that happens to
+# occur in the proxy's executive-pay or stock passages is not a topic the bot can answer
+SECONDARY_MIN_CONCEPTS = 2
+# … and one more when the asker speaks of themselves ("can I get a bonus this year"): the proxy
+# is about executives and stockholders, not an employee's own pay or benefits
+SECONDARY_FIRST_PERSON_EXTRA = 1
+SECONDARY_THIN_FACTOR = 0.3
+_FIRST_PERSON = frozenset({"i", "my", "me", "mine", "im", "ive", "id", "ill", "myself"})
 RANK_PRIOR = {
     "question": 1.0,
     "section": 1.0,
@@ -281,7 +290,19 @@ def _confidence(query: Query, best: Entry, sims: dict[str, float], kb: Knowledge
     confidence = max(coverage, qsim - QUESTION_MATCH_OFFSET)
     if best.source != "offer":  # a secondary document must match more clearly
         confidence -= SECONDARY_PENALTY
+        if not _secondary_supported(query, best, kb):
+            confidence *= SECONDARY_THIN_FACTOR
     return max(0.0, min(1.0, confidence))
+
+
+def _secondary_supported(query: Query, entry: Entry, kb: KnowledgeBase) -> bool:
+    """Whether a secondary-document entry shares enough distinct concepts with the question."""
+    present = kb.index.entry_terms(entry.id)
+    shared = sum(1 for _, alts in query.concepts if alts & present)
+    needed = SECONDARY_MIN_CONCEPTS
+    if _FIRST_PERSON & set(query.surface):
+        needed += SECONDARY_FIRST_PERSON_EXTRA
+    return shared >= needed
 
 
 def _about_tax(query: Query) -> bool:

@@ -143,6 +143,12 @@ _ADVICE = _rx(
     r"\b(tender|swap|exchange|participate)\s+or\s+(not|hold|keep|wait|stay|skip)\b|\bhold or "
     r"(swap|tender|exchange)\b|\b(keep|hold) or (swap|tender|exchange)\b",
     r"\bmakes? sense (for me )?to\b|\bdo you think (i|we) should\b|\b(in )?your opinion\b",
+    # "do u think swapping makes sense for someone in my position", "r u in favour of it"
+    r"\b(do|would|does)\s+(you|u|ya|anyone)\s+(think|reckon|believe|feel|suggest|say)\b[^?]*"
+    r"\b(tender\w*|swap\w*|exchang\w*|participat\w*|sense|worth|should|good|better|wise|smart)\b",
+    r"\b(tender\w*|swap\w*|exchang\w*|participat\w*|it|this)\s+makes?\s+sense\b",
+    r"\b(someone|somebody|people|employees?|a person)\s+(in|with)\s+my\s+(position|situation|"
+    r"shoes|circumstances)\b",
     r"\b(is|are) (this|it|the offer|the exchange|this exchange|this offer|the deal)\b[^?]*"
     r"\b(good for me|worth|beneficial|smart|favou?rable|advantageous|a good deal|rip)",
 )
