@@ -16,11 +16,10 @@ from pathlib import Path
 
 from bot.services.roster_import import import_roster
 from knowledge.demo_roster import generate_demo_roster, write_csv
+from knowledge.offer_terms import load_offer_terms
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.uow import UnitOfWork
-
-from knowledge.offer_terms import load_offer_terms
 
 
 async def main(employees: int) -> None:

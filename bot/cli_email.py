@@ -1,11 +1,76 @@
-"""`offerbot` commands for email (registered by `bot.cli`)."""
+"""`offerbot` commands for e-mail (registered by `bot.cli`): the background worker."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
 import typer
+
+from bot.bootstrap import App, ConfigurationError
+from bot.cli_support import JsonOpt, err, load_settings, out, print_json, run
 
 __all__ = ["register"]
 
 
 def register(app: typer.Typer, hr: typer.Typer) -> None:
     """Add this module's commands to the main app and to the `hr` group."""
+    app.command("worker")(worker)
+
+
+def worker(
+    once: bool = typer.Option(False, "--once", help="One pass (read mail, send due), then exit."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Read new mail, answer it, and deliver the due outbox (continuously unless --once)."""
+    from bot.worker import run_worker, worker_pass
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    async def one_pass(application: App) -> dict[str, Any]:
+        transports = application.outbox_transports()
+        try:
+            report = await worker_pass(application, transports)
+        finally:
+            for transport in transports.values():
+                close = getattr(transport, "aclose", None)
+                if close is not None:
+                    await close()
+        o = report.outbox
+        return {
+            "mail_read": report.mail_read,
+            "sent": o.sent,
+            "retried": o.retried,
+            "failed": o.failed,
+            "ambiguous": o.ambiguous,
+            "channels": sorted(transports),
+        }
+
+    async def forever(application: App) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await run_worker(application, stop=stop)
+
+    try:
+        if not once:
+            run(as_json, forever, load_settings())
+            return
+        result = run(as_json, one_pass, load_settings())
+    except ConfigurationError as exc:
+        err.print(f"error: invalid configuration: {exc}", style="red")
+        raise typer.Exit(2) from None
+    if as_json:
+        print_json(result)
+    else:
+        out.print(
+            f"mail read: {result['mail_read']}; sent {result['sent']}, retrying "
+            f"{result['retried']}, failed {result['failed']}, ambiguous {result['ambiguous']}."
+        )

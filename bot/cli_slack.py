@@ -1,11 +1,109 @@
-"""`offerbot` commands for slack (registered by `bot.cli`)."""
+"""`offerbot run` (Slack Socket Mode) and `offerbot serve` (Slack over HTTP), each next to the
+background worker (:func:`bot.worker.run_worker`) until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
 import typer
+
+from bot.bootstrap import App, ConfigurationError
+from bot.cli_support import err, load_settings, run
+from bot.worker import run_worker
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from handlers.slack.flows import SlackDeps
 
 __all__ = ["register"]
 
 
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on every platform
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _until_stopped(application: App, stop: asyncio.Event) -> None:
+    worker = asyncio.create_task(run_worker(application, stop=stop))
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait({worker, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    await worker  # a worker that crashed raises here, with its traceback
+
+
+def _configured(application: App, *, need: str) -> tuple[AsyncApp, SlackDeps]:
+    settings = application.settings
+    needed = {
+        "SLACK_BOT_TOKEN": settings.slack_bot_token,
+        "SLACK_APP_TOKEN": settings.slack_app_token,
+        "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
+    }
+    missing = [name for name in ("SLACK_BOT_TOKEN", need) if needed[name] is None]
+    if missing:
+        raise ConfigurationError(f"set {' and '.join(missing)} to connect to Slack")
+    return application.slack_app()
+
+
+def run_command() -> None:
+    """Connect to Slack with Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN) and run the worker."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    async def go(application: App) -> None:
+        bolt, _deps = _configured(application, need="SLACK_APP_TOKEN")
+        token = application.settings.slack_app_token
+        assert token is not None
+        handler = AsyncSocketModeHandler(bolt, app_token=token.get_secret_value())
+        stop = _stop_on_signals()
+        await handler.connect_async()
+        err.print("offerbot: connected to Slack (Socket Mode); Ctrl-C stops")
+        try:
+            await _until_stopped(application, stop)
+        finally:
+            await handler.close_async()
+
+    _guarded(go)
+
+
+def serve_command(
+    port: int = typer.Option(3000, "--port", min=1, max=65535, help="Port for /slack/events."),
+    host: str = typer.Option("0.0.0.0", "--host", help="Interface to listen on."),
+) -> None:
+    """Receive Slack over HTTP at /slack/events (SLACK_SIGNING_SECRET) and run the worker."""
+    from aiohttp import web
+
+    async def go(application: App) -> None:
+        bolt, _deps = _configured(application, need="SLACK_SIGNING_SECRET")
+        runner = web.AppRunner(bolt.web_app(path="/slack/events", port=port))
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        stop = _stop_on_signals()
+        err.print(f"offerbot: listening on http://{host}:{port}/slack/events; Ctrl-C stops")
+        try:
+            await _until_stopped(application, stop)
+        finally:
+            await runner.cleanup()
+
+    _guarded(go)
+
+
+def _guarded(go: Callable[[App], Awaitable[None]]) -> None:
+    try:
+        run(False, go, load_settings())
+    except ConfigurationError as exc:
+        err.print(f"error: {exc}", style="red")
+        raise typer.Exit(2) from None
+
+
 def register(app: typer.Typer, hr: typer.Typer) -> None:
     """Add this module's commands to the main app and to the `hr` group."""
+    app.command("run")(run_command)
+    app.command("serve")(serve_command)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.clock import parse_instant
 
@@ -39,6 +40,96 @@ class Settings(BaseSettings):
     )
     demo_seed: int = Field(2003, description="Seed of the deterministic demo roster.")
     demo_employees: int = Field(600, ge=10, le=100_000)
+
+    # --- e-mail (issue 6): IMAP inbox, SMTP outbox, HR mailbox --------------------------------
+    imap_host: str | None = Field(None, description="IMAP server; unset: the inbox is not read.")
+    imap_port: int = Field(993, ge=1, le=65535)
+    imap_user: str | None = None
+    imap_password: SecretStr | None = None
+    imap_tls: bool = Field(True, description="Implicit TLS; false only for a loopback server.")
+    imap_mailbox: str = Field("INBOX", description="The folder questions arrive in.")
+    imap_processed: str = Field(
+        "flag", description="Mark processed mail: 'flag' (\\Seen + $Offerbot) or 'move:FOLDER'."
+    )
+    imap_poll_seconds: float = Field(60.0, gt=0, description="Poll interval when IDLE is off.")
+    imap_idle: bool = Field(True, description="Wait with IMAP IDLE (re-issued every 25 min).")
+    smtp_host: str | None = Field(None, description="SMTP server; unset: e-mail is not sent.")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: str = Field(
+        "starttls", description="'starttls', 'implicit' (port 465) or 'false' (loopback only)."
+    )
+    smtp_timeout: float = Field(60.0, gt=0, description="Seconds per SMTP command.")
+    mail_from: str | None = Field(None, description="From address of every e-mail sent.")
+    mail_hostname: str = Field("offerbot.localhost", description="EHLO name, Message-ID domain.")
+    hr_mailbox: str | None = Field(None, description="HR's address: notices and alerts.")
+    mail_trusted_authserv_id: str | None = Field(
+        None, description="Trust sender identity only with DMARC pass from this authserv-id."
+    )
+    mail_rate_per_hour: int = Field(20, ge=1, description="Replies per sender per hour.")
+    outbox_concurrency: int = Field(4, ge=1, le=64)
+
+    @field_validator("smtp_tls")
+    @classmethod
+    def _smtp_tls_mode(cls, value: str) -> str:
+        value = value.strip().lower()
+        value = {"true": "starttls", "0": "false", "no": "false", "ssl": "implicit"}.get(
+            value, value
+        )
+        if value not in ("starttls", "implicit", "false"):
+            raise ValueError("OFFERBOT_SMTP_TLS must be starttls, implicit or false")
+        return value
+
+    @field_validator("imap_processed")
+    @classmethod
+    def _processed_mode(cls, value: str) -> str:
+        if value != "flag" and not (value.startswith("move:") and len(value) > 5):
+            raise ValueError("OFFERBOT_IMAP_PROCESSED must be 'flag' or 'move:FOLDER'")
+        return value
+
+    # --- end of e-mail settings ----------------------------------------------------------------
+
+    # --- Slack (issue 5): tokens, signing secret, Web API, HR admins -------------------------
+    # Slack's own variable names (no OFFERBOT_ prefix); the field names work as keywords too.
+    slack_bot_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token"),
+        description="Bot token (xoxb-…); unset: `offerbot run`/`serve` refuse to start.",
+    )
+    slack_app_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token"),
+        description="App-level token (xapp-…, connections:write) for Socket Mode.",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret"),
+        description="Verifies HTTP requests from Slack (`offerbot serve`).",
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/",
+        description="Slack Web API base URL; point it at a local server for offline runs.",
+    )
+    hr_admins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Slack user ids allowed to use /offer-admin (comma-separated)."
+    )
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("OFFERBOT_SLACK_API_URL must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("hr_admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+    # --- end of Slack settings -------------------------------------------------------------------
 
     @field_validator("now", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from bot.domain.hr_records import OutboxMessage
 
 __all__ = [
+    "AmbiguousDeliveryError",
     "Clock",
     "DeliveryError",
     "OutboxTransport",
@@ -48,3 +49,8 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Do not retry; tell HR."""
+
+
+class AmbiguousDeliveryError(DeliveryError):
+    """The outcome is unknown (e.g. a timeout after SMTP's final "."): retrying could send a
+    duplicate, so the sender marks it ``ambiguous`` and tells HR."""

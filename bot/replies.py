@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.domain.hr_records import Attachment
+
 __all__ = ["Action", "Citation", "Reply", "Table"]
 
 
@@ -45,3 +47,4 @@ class Reply:
     actions: tuple[Action, ...] = ()
     kind: str = "answer"  # "answer", "personal", "abstain", "no_advice", "error", "help"
     data: dict[str, object] = field(default_factory=dict)  # machine-readable payload (--json)
+    attachments: tuple[Attachment, ...] = ()  # files sent with the reply (a pre-filled form)

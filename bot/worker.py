@@ -2,19 +2,81 @@
 
 ``offerbot worker --once`` runs one pass and exits (tests, cron); ``offerbot run`` and
 ``offerbot serve`` run :func:`run_worker` until ``stop`` is set, next to the Slack listener.
+A pass reads new mail first, so the answers it queues go out in the same pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
 
 from bot.bootstrap import App
+from bot.ports import OutboxTransport
+from bot.services.outbox import DrainReport, drain_outbox
 
-__all__ = ["run_worker"]
+__all__ = ["PassReport", "run_worker", "worker_pass"]
+
+logger = logging.getLogger(__name__)
+
+OUTBOX_INTERVAL = 15.0  # seconds between outbox passes when running continuously
+
+
+@dataclass(slots=True)
+class PassReport:
+    mail_read: int
+    outbox: DrainReport
+
+
+async def worker_pass(app: App, transports: dict[str, OutboxTransport]) -> PassReport:
+    """Read new mail once, then send everything due."""
+    read = 0
+    watcher = app.inbox_watcher()
+    if watcher is not None:
+        read = await watcher.read_once()
+    return PassReport(mail_read=read, outbox=await _drain(app, transports))
 
 
 async def run_worker(app: App, *, once: bool = False, stop: asyncio.Event | None = None) -> None:
-    """One pass (``once``) or passes until ``stop`` is set. Nothing to do yet."""
-    if once:
-        return
-    await (stop or asyncio.Event()).wait()
+    """One pass (``once``) or passes until ``stop`` is set (the inbox watched with IDLE)."""
+    transports = app.outbox_transports()
+    try:
+        if once:
+            await worker_pass(app, transports)
+            return
+        stop = stop or asyncio.Event()
+        watcher = app.inbox_watcher()
+        async with asyncio.TaskGroup() as group:
+            if watcher is not None:
+                group.create_task(watcher.run(stop))
+            group.create_task(_outbox_loop(app, transports, stop))
+    finally:
+        for transport in transports.values():
+            close = getattr(transport, "aclose", None)
+            if close is not None:
+                await close()
+
+
+async def _outbox_loop(
+    app: App, transports: dict[str, OutboxTransport], stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        try:
+            await _drain(app, transports)
+        except Exception:  # the database may be briefly away: log once per pass, go on
+            logger.exception("outbox pass failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), OUTBOX_INTERVAL)
+
+
+async def _drain(app: App, transports: dict[str, OutboxTransport]) -> DrainReport:
+    from handlers.email.wiring import message_id_factory
+
+    return await drain_outbox(
+        uow=app.uow(),
+        transports=transports,
+        clock=app.clock,
+        message_id_for=message_id_factory(app),  # type: ignore[arg-type]
+        concurrency=app.settings.outbox_concurrency,
+    )

@@ -30,6 +30,7 @@ from bot.domain.elections import (
 from bot.domain.hr_records import (
     AcceptedTender,
     Attachment,
+    DeliveryState,
     HrTask,
     MessageKind,
     OutboxMessage,
@@ -47,6 +48,8 @@ from storage.models import (
 from storage.repositories import _flush, is_lock_error
 
 __all__ = [
+    "BULK_PRIORITY",
+    "TRANSACTIONAL_PRIORITY",
     "AcceptedTenderRepository",
     "ElectionRepository",
     "HrTaskRepository",
@@ -258,6 +261,10 @@ class HrTaskRepository:
         return sorted(closed)
 
 
+# Lower is sooner: receipts and confirmations go before reminders and broadcasts.
+TRANSACTIONAL_PRIORITY, BULK_PRIORITY = 0, 10
+
+
 def _message(row: OutboxRow, attachments: list[OutboxAttachmentRow]) -> OutboxMessage:
     return OutboxMessage(
         id=row.id,
@@ -278,6 +285,11 @@ def _message(row: OutboxRow, attachments: list[OutboxAttachmentRow]) -> OutboxMe
         sent_at=row.sent_at,
         attempts=row.attempts,
         last_error=row.last_error,
+        body_html=row.body_html,
+        in_reply_to=row.in_reply_to,
+        references=row.thread_references,
+        message_id=row.message_id,
+        state=DeliveryState(row.state),
     )
 
 
@@ -308,6 +320,13 @@ class OutboxRepository:
             sent_at=message.sent_at,
             attempts=message.attempts,
             last_error=message.last_error,
+            state=(DeliveryState.SENT if message.sent_at else message.state).value,
+            priority=BULK_PRIORITY if message.kind.is_bulk else TRANSACTIONAL_PRIORITY,
+            next_attempt_at=message.due_at,
+            message_id=message.message_id,
+            body_html=message.body_html,
+            in_reply_to=message.in_reply_to,
+            thread_references=message.references,
         )
         self.session.add(row)
         await _flush_racing(self.session, f"message {message.idempotency_key}")
@@ -353,6 +372,8 @@ class OutboxRepository:
             raise KeyError(idempotency_key)
         row.sent_at = at
         row.attempts += 1
+        row.state = DeliveryState.SENT.value
+        row.lease_until = row.lease_owner = None
         await _flush(self.session)
 
     async def _with_attachments(self, rows: list[OutboxRow]) -> list[OutboxMessage]:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -32,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.domain.elections import Delivery, FormKind, IntentKind, Transition
-from bot.domain.hr_records import MessageKind, TaskStatus
+from bot.domain.hr_records import DeliveryState, MessageKind, TaskStatus
 from bot.domain.roster import EmployeeClass, EmployeeStatus, OptionType
 
 __all__ = [
@@ -47,6 +48,8 @@ __all__ = [
     "FormReceiptRow",
     "GrantRow",
     "HrTaskRow",
+    "ImapStateRow",
+    "InboundMessageRow",
     "OfferStateRow",
     "OutboxAttachmentRow",
     "OutboxRow",
@@ -299,8 +302,10 @@ class OutboxRow(Base):
         CheckConstraint("channel IN ('email', 'slack')", name="channel"),
         CheckConstraint(_values_in("kind", MessageKind), name="kind"),
         CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        CheckConstraint(_values_in("state", DeliveryState), name="state"),
         Index(None, "sent_at", "due_at"),
         Index(None, "employee_id"),
+        Index(None, "state", "priority", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -317,6 +322,17 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # --- delivery (migration 0004) ---
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING.value)
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # 0 transactional, 10 bulk
+    next_attempt_at: Mapped[datetime]  # due_at, then pushed back by each retry's backoff
+    lease_until: Mapped[datetime | None]  # a sender claimed it until then
+    lease_owner: Mapped[str | None] = mapped_column(String(ID))
+    message_id: Mapped[str | None] = mapped_column(String(TEXT))  # fixed before attempt 1
+    delivery_id: Mapped[str | None] = mapped_column(String(TEXT))  # Message-ID, Slack ts
+    body_html: Mapped[str | None] = mapped_column(Text)
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    thread_references: Mapped[str | None] = mapped_column(Text)
 
 
 class OutboxAttachmentRow(Base):
@@ -341,3 +357,45 @@ class AcceptedTenderRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     line: Mapped[dict[str, Any]] = mapped_column(JSON)
     accepted_at: Mapped[datetime]
+
+
+# --- e-mail inbox (migration 0004) ------------------------------------------------------------
+
+
+class ImapStateRow(Base):
+    """How far the inbox was read: the last processed UID under one UIDVALIDITY."""
+
+    __tablename__ = "imap_state"
+
+    mailbox: Mapped[str] = mapped_column(String(TEXT), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
+
+
+class InboundMessageRow(Base):
+    """One processed inbound message. (mailbox, UIDVALIDITY, UID) and the content hash both
+    dedupe: a resync after UIDVALIDITY changes finds the same bytes under a new UID."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        UniqueConstraint("mailbox", "uidvalidity", "uid"),
+        Index(None, "content_hash"),
+        Index(None, "sender", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mailbox: Mapped[str] = mapped_column(String(TEXT))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    sender: Mapped[str] = mapped_column(String(EMAIL))  # normalized address, "" if none
+    employee_id: Mapped[str | None] = mapped_column(String(ID))
+    received_at: Mapped[datetime]  # the server's INTERNALDATE, else our clock
+    outcome: Mapped[str] = mapped_column(String(32))  # answered, ignored:<why>, unparseable
+
+
+# --- Slack (migration 0005): kept in their own module, registered on this metadata ------------
+from storage.slack_models import SlackEventRow, SlackUserRow  # noqa: E402
+
+__all__ += ["SlackEventRow", "SlackUserRow"]

@@ -30,6 +30,7 @@ from storage.elections_repo import (
     OutboxRepository,
 )
 from storage.errors import ConstraintViolationError, UnitOfWorkError, WriteConflictError
+from storage.mail_repo import DeliveryRepository, InboxRepository
 from storage.repositories import (
     AdjustmentRepository,
     AuditRepository,
@@ -56,6 +57,8 @@ class _Open:
     hr_tasks: HrTaskRepository
     outbox: OutboxRepository
     accepted: AcceptedTenderRepository
+    deliveries: DeliveryRepository
+    inbox: InboxRepository
 
     @classmethod
     def over(cls, session: AsyncSession) -> _Open:
@@ -71,6 +74,8 @@ class _Open:
             hr_tasks=HrTaskRepository(session),
             outbox=OutboxRepository(session),
             accepted=AcceptedTenderRepository(session),
+            deliveries=DeliveryRepository(session),
+            inbox=InboxRepository(session),
         )
 
 
@@ -173,6 +178,14 @@ class UnitOfWork:
     @property
     def accepted(self) -> AcceptedTenderRepository:
         return self._open().accepted
+
+    @property
+    def deliveries(self) -> DeliveryRepository:
+        return self._open().deliveries
+
+    @property
+    def inbox(self) -> InboxRepository:
+        return self._open().inbox
 
     def _open(self) -> _Open:
         state = self._current.get()

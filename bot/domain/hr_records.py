@@ -16,6 +16,7 @@ from bot.domain.elections import IntentLine
 __all__ = [
     "AcceptedTender",
     "Attachment",
+    "DeliveryState",
     "HrTask",
     "MessageKind",
     "OutboxMessage",
@@ -33,6 +34,24 @@ class MessageKind(StrEnum):
     HR_NOTICE = "hr_notice"  # to HR: a new intent, a form to expect
     RECEIPT_CONFIRMATION = "receipt_confirmation"  # to the employee, within 2 business days
     PROMISE_TO_GRANT = "promise_to_grant"  # to the employee after the offer closed (§6, p. 18)
+    ANSWER = "answer"  # a reply to a question received by e-mail
+    HR_ALERT = "hr_alert"  # to HR: a message could not be delivered, an e-mailed election
+    REMINDER = "reminder"  # bulk: a deadline reminder
+    EXTENSION_ANNOUNCEMENT = "extension_announcement"  # bulk: the offer was extended
+
+    @property
+    def is_bulk(self) -> bool:
+        """Bulk mail waits behind transactional mail (receipts, confirmations, answers)."""
+        return self in (MessageKind.REMINDER, MessageKind.EXTENSION_ANNOUNCEMENT)
+
+
+class DeliveryState(StrEnum):
+    """Where an outbox message is. ``pending`` rows are claimed with a lease while in flight."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # permanent refusal (5xx) or too many attempts; HR was alerted
+    AMBIGUOUS = "ambiguous"  # the connection died after the final "." — maybe delivered
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +84,12 @@ class OutboxMessage:
     attempts: int = 0
     last_error: str | None = None
     id: int | None = None
+    # e-mail: the reply's HTML part, threading, the Message-ID fixed before the first attempt
+    body_html: str | None = None
+    in_reply_to: str | None = None
+    references: str | None = None
+    message_id: str | None = None
+    state: DeliveryState = DeliveryState.PENDING
 
     def __post_init__(self) -> None:
         for name in ("created_at", "due_at", "sent_at"):

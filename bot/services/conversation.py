@@ -20,6 +20,7 @@ from bot.ports import Clock
 from bot.replies import Action, Reply
 from bot.services.answers import ask
 from bot.services.deadlines import deadlines_reply, get_deadlines
+from bot.services.election_attempts import not_an_election
 from bot.services.elections import (
     employee_status,
     intent_reply,
@@ -35,6 +36,7 @@ from bot.services.offer import current_terms
 __all__ = [
     "ConversationDeps",
     "contacts_reply",
+    "election_attempt_reply",
     "election_reply",
     "help_reply",
     "no_advice_reply",
@@ -207,8 +209,32 @@ async def election_reply(
         return Reply(text=str(exc), kind="error", data={"intent": intent})
 
 
-async def respond(*, text: str, identity: Identity, deps: ConversationDeps) -> Reply:
-    """Answer one message. Personal data only for a verified identity, only its own."""
+async def election_attempt_reply(
+    intent: str, text: str, identity: Identity, deps: ConversationDeps
+) -> Reply:
+    """An election tried through a channel that cannot make one (e-mail): nothing is recorded
+    as an intent; the reply explains, carries the pre-filled form when the verified owner named
+    grants, and the attempt is audited for HR."""
+    terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
+    return await not_an_election(
+        intent=intent,
+        text=text,
+        identity=identity,
+        uow=deps.uow,
+        terms=terms,
+        now=deps.clock.now(),
+        how=_how_elections_are_made(intent, terms),
+    )
+
+
+async def respond(
+    *, text: str, identity: Identity, deps: ConversationDeps, record_elections: bool = True
+) -> Reply:
+    """Answer one message. Personal data only for a verified identity, only its own.
+
+    ``record_elections=False`` (e-mail): "tender …" and "withdraw" are answered by
+    :func:`election_attempt_reply` instead of recording an intent.
+    """
     now = deps.clock.now()
     try:
         terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
@@ -234,6 +260,8 @@ async def respond(*, text: str, identity: Identity, deps: ConversationDeps) -> R
         return _with_intent(help_reply(terms), "help")
     if answered.kind == "contacts":
         return replace(contacts_reply(terms), citations=answered.citations, data=answered.data)
+    if intent in {"elect", "withdraw"} and not record_elections:
+        return await election_attempt_reply(str(intent), text, identity, deps)
     if intent in {"status", "elect", "withdraw"}:
         return await election_reply(str(intent), text, identity, deps)
     if intent == "grants":

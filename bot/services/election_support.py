@@ -34,8 +34,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-# Channels whose user is HR at a terminal (the CLI): they act for anyone.
-OPERATOR_CHANNELS = frozenset({"cli"})
+# Channels whose user is HR: at a terminal (the CLI), or a Slack user the Slack adapter found in
+# OFFERBOT_HR_ADMINS for this very request ("slack-hr"). They act for anyone.
+OPERATOR_CHANNELS = frozenset({"cli", "slack-hr"})
 _ATTEMPTS = 12
 
 

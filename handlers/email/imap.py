@@ -1,0 +1,320 @@
+"""The IMAP watcher (aioimaplib): read new mail once, or keep reading with IDLE or polling.
+
+* Position: the last processed UID under the mailbox's UIDVALIDITY is kept in the database by
+  the handler; a changed UIDVALIDITY rereads the whole folder (the content-hash dedupe skips
+  what was already answered).
+* IDLE is re-issued every ``idle_renew`` seconds (RFC 2177: before 29 minutes).
+* Watchdog: every step updates a progress stamp; when none is made for ``watchdog`` seconds the
+  session is cancelled and the client rebuilt (aioimaplib can hang on BYE during IDLE or a TLS
+  mismatch). Reconnects back off from 1 s to 60 s.
+* Processed messages are flagged (``\\Seen`` + ``$Offerbot``) or moved, after the database
+  committed them; a crash in between only means the message is read again and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import aioimaplib
+
+__all__ = ["ImapConfig", "ImapError", "ImapWatcher", "MessageHandler", "PositionReader"]
+
+logger = logging.getLogger(__name__)
+
+# (raw bytes, uid, uidvalidity, INTERNALDATE) → outcome
+MessageHandler = Callable[[bytes, int, int, datetime | None], Awaitable[str]]
+# mailbox → (uidvalidity, last uid) or None
+PositionReader = Callable[[], Awaitable[tuple[int, int] | None]]
+
+KEYWORD = "$Offerbot"
+_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
+_FETCH_HEAD = re.compile(rb"FETCH \(.*?UID (\d+)")
+_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+
+
+class ImapError(Exception):
+    """The server refused a command or the connection misbehaved."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImapConfig:
+    host: str
+    port: int
+    user: str
+    password: str
+    tls: bool = True
+    mailbox: str = "INBOX"
+    processed: str = "flag"  # "flag" or "move:FOLDER"
+    idle: bool = True
+    poll_seconds: float = 60.0
+    idle_renew: float = 25 * 60.0
+    watchdog: float = 30 * 60.0  # no progress for this long: rebuild the client
+    command_timeout: float = 30.0
+    max_failures_per_message: int = 3
+
+
+class ImapWatcher:
+    def __init__(
+        self, config: ImapConfig, *, handle: MessageHandler, position: PositionReader
+    ) -> None:
+        self.config = config
+        self._handle = handle
+        self._position = position
+        self._progress = time.monotonic()
+        self._failures: dict[tuple[int, int], int] = {}
+        self._client: aioimaplib.IMAP4 | None = None
+        self.sessions = 0  # connections made (tests watch reconnects)
+
+    # --- public -----------------------------------------------------------------------------
+
+    async def read_once(self) -> int:
+        """Connect, process every new message, log out; returns how many were handled."""
+        client = await self._connect()
+        try:
+            return await self._read_new(client)
+        finally:
+            await self._logout(client)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep reading until ``stop`` is set: reconnect with backoff, watchdog on progress."""
+        delay = 1.0
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await self._guarded(self._session(stop), stop)
+                delay = 1.0
+            except (TimeoutError, OSError, ImapError, aioimaplib.Abort, aioimaplib.Error) as exc:
+                logger.warning(
+                    "IMAP session ended (%s: %s); reconnecting in %.0f s",
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                if time.monotonic() - started > 60:
+                    delay = 1.0
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, 60.0)
+
+    # --- session ----------------------------------------------------------------------------
+
+    async def _guarded(self, session: Awaitable[None], stop: asyncio.Event) -> None:
+        """Run ``session``; cancel it when no progress is made for ``watchdog`` seconds."""
+        task = asyncio.ensure_future(session)
+        self._progress = time.monotonic()
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=min(1.0, self.config.watchdog))
+                if stop.is_set() and not task.done():
+                    await self._abandon(task)
+                    return
+                if not task.done() and time.monotonic() - self._progress > self.config.watchdog:
+                    await self._abandon(task)
+                    raise ImapError(f"no progress for {self.config.watchdog:g} s (watchdog)")
+            task.result()
+        finally:
+            if not task.done():
+                await self._abandon(task)
+
+    async def _abandon(self, task: asyncio.Future[None]) -> None:
+        """Cancel a session; close its socket first, since a hung aioimaplib client can hold
+        its state lock forever and never finish cancelling. Wait briefly, then let it go."""
+        if self._client is not None:
+            await self._drop(self._client)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=2.0)
+        if done:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                task.result()
+        else:
+            logger.warning("an IMAP session did not finish cancelling; abandoned")
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        client = await self._connect()
+        try:
+            await self._read_new(client)
+            while not stop.is_set():
+                if self.config.idle:
+                    await self._idle(client, stop)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.config.poll_seconds)
+                    await self._command(client.noop())
+                if not stop.is_set():
+                    await self._read_new(client)
+        finally:
+            await self._logout(client)
+
+    async def _idle(self, client: aioimaplib.IMAP4, stop: asyncio.Event) -> None:
+        """One IDLE round: until the server pushes something, ``idle_renew`` passes or stop."""
+        idle = await asyncio.wait_for(
+            client.idle_start(timeout=self.config.idle_renew), self.config.command_timeout
+        )
+        self._touch()
+        push = asyncio.ensure_future(client.wait_server_push(timeout=self.config.idle_renew + 5))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({push, stopping, idle}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if push.done() and not push.cancelled():
+            lines = push.result()
+            if isinstance(lines, list) and any(b"BYE" in bytes(x) for x in lines):
+                raise ImapError("server said BYE during IDLE")
+        else:
+            push.cancel()
+        if idle.done():
+            idle.result()  # the server ended IDLE by itself (or the connection dropped)
+            raise ImapError("IDLE ended by the server")
+        client.idle_done()
+        await asyncio.wait_for(idle, self.config.command_timeout)
+        self._touch()
+
+    async def _connect(self) -> aioimaplib.IMAP4:
+        c = self.config
+        lost = asyncio.Event()
+        kwargs = {
+            "host": c.host,
+            "port": c.port,
+            "timeout": c.command_timeout,
+            "conn_lost_cb": lambda _exc: lost.set(),
+        }
+        if c.tls:
+            client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
+                ssl_context=ssl.create_default_context(), **kwargs
+            )
+        else:
+            client = aioimaplib.IMAP4(**kwargs)
+        self._client = client
+        try:
+            await client.wait_hello_from_server()
+            await self._ok(client.login(c.user, c.password), "LOGIN")
+        except BaseException:
+            await self._drop(client)
+            raise
+        self.sessions += 1
+        self._touch()
+        return client
+
+    async def _read_new(self, client: aioimaplib.IMAP4) -> int:
+        c = self.config
+        selected = await self._ok(client.select(c.mailbox), f"SELECT {c.mailbox}")
+        uidvalidity = _uidvalidity(selected.lines)
+        known = await self._position()
+        last = known[1] if known and known[0] == uidvalidity else 0
+        if known and known[0] != uidvalidity:
+            logger.warning(
+                "UIDVALIDITY of %s changed (%s → %s): resync", c.mailbox, known[0], uidvalidity
+            )
+        found = await self._ok(client.uid_search(f"UID {last + 1}:*"), "UID SEARCH")
+        uids = sorted(
+            int(tok) for line in found.lines[:-1] for tok in bytes(line).split() if tok.isdigit()
+        )
+        handled = 0
+        for uid in (u for u in uids if u > last):
+            raw, internal = await self._fetch(client, uid)
+            self._touch()
+            if raw is None:
+                continue
+            key = (uidvalidity, uid)
+            try:
+                outcome = await self._handle(raw, uid, uidvalidity, internal)
+            except Exception:
+                self._failures[key] = self._failures.get(key, 0) + 1
+                if self._failures[key] < c.max_failures_per_message:
+                    raise
+                logger.exception("inbox uid %s failed %d times; skipped", uid, self._failures[key])
+                continue
+            handled += 1
+            if outcome != "duplicate":
+                await self._mark(client, uid)
+            self._touch()
+        return handled
+
+    async def _fetch(
+        self, client: aioimaplib.IMAP4, uid: int
+    ) -> tuple[bytes | None, datetime | None]:
+        response = await self._ok(
+            client.uid("fetch", str(uid), "(UID INTERNALDATE BODY.PEEK[])"), "UID FETCH"
+        )
+        raw: bytes | None = None
+        internal: datetime | None = None
+        lines = response.lines
+        for i, line in enumerate(lines):
+            if isinstance(line, bytes | bytearray) and _FETCH_HEAD.search(bytes(line)):
+                match = _INTERNALDATE.search(bytes(line))
+                internal = _internaldate(match.group(1).decode()) if match else None
+                if i + 1 < len(lines) and isinstance(lines[i + 1], bytearray):
+                    raw = bytes(lines[i + 1])
+                break
+        return raw, internal
+
+    async def _mark(self, client: aioimaplib.IMAP4, uid: int) -> None:
+        mode = self.config.processed
+        if mode.startswith("move:"):
+            folder = mode[5:]
+            response = await self._command(client.uid("copy", str(uid), folder))
+            if response.result == "OK":
+                await self._command(client.uid("store", str(uid), "+FLAGS", "(\\Deleted)"))
+                await self._command(client.expunge())
+                return
+            logger.warning(
+                "cannot move uid %s to %s: %s; flagging instead", uid, folder, response.lines
+            )
+        await self._command(client.uid("store", str(uid), "+FLAGS", f"(\\Seen {KEYWORD})"))
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _touch(self) -> None:
+        self._progress = time.monotonic()
+
+    async def _command(self, awaitable: Awaitable[aioimaplib.Response]) -> aioimaplib.Response:
+        response = await asyncio.wait_for(awaitable, self.config.command_timeout)
+        self._touch()
+        return response
+
+    async def _ok(
+        self, awaitable: Awaitable[aioimaplib.Response], what: str
+    ) -> aioimaplib.Response:
+        response = await self._command(awaitable)
+        if response.result != "OK":
+            raise ImapError(f"{what} refused: {response.result} {response.lines[-1:]!r}")
+        return response
+
+    async def _logout(self, client: aioimaplib.IMAP4) -> None:
+        with contextlib.suppress(Exception):
+            if client.has_pending_idle():
+                client.idle_done()
+            await asyncio.wait_for(client.logout(), 5)
+        await self._drop(client)
+
+    @staticmethod
+    async def _drop(client: aioimaplib.IMAP4) -> None:
+        transport = getattr(client.protocol, "transport", None)
+        if transport is not None:
+            transport.close()
+        for task in list(getattr(client, "tasks", ())):
+            task.cancel()
+
+
+def _uidvalidity(lines: list[bytes]) -> int:
+    for line in lines:
+        match = _UIDVALIDITY.search(bytes(line))
+        if match:
+            return int(match.group(1))
+    raise ImapError("the server sent no UIDVALIDITY")
+
+
+def _internaldate(value: str) -> datetime | None:
+    try:
+        return datetime.strptime(value.strip(), "%d-%b-%Y %H:%M:%S %z")
+    except ValueError:
+        return None

@@ -1,0 +1,209 @@
+"""One inbound message: dedupe, loop protection, who is asking, answer, queue the threaded reply.
+
+The reply is queued in the outbox in the same transaction that records the message as
+processed and advances the inbox position, so a crash either leaves the message unprocessed
+(it is read again) or fully answered (it is skipped) — never answered twice. Its idempotency
+key is the content hash, so even a resync that finds the same message under a new UID is a
+no-op.
+
+Personal data goes only to the address on file: a sender is verified when the From address
+matches an employee's address case-insensitively (and, when configured, our own server
+reported DMARC pass); the reply to a verified sender goes to the roster's address, never to
+the From or Reply-To as written. Anyone else gets general answers only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.domain.hr_records import MessageKind, OutboxMessage
+from bot.replies import Reply
+from bot.services.conversation import ConversationDeps, election_attempt_reply, respond
+from bot.services.identity import Identity
+from handlers.email.parse import (
+    InboundMail,
+    UnreadableMail,
+    dmarc_pass,
+    parse_mail,
+    why_not_answer,
+)
+from handlers.email.render import render_reply
+from storage.mail_repo import ImapPosition, InboundRecord
+
+__all__ = ["InboxConfig", "content_hash", "process_message"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxConfig:
+    mailbox: str = "INBOX"
+    own_addresses: frozenset[str] = field(default_factory=frozenset)
+    trusted_authserv_id: str | None = None
+    rate_per_hour: int = 20
+    company: str = "the company"  # the offer's company_short_name, set by the wiring
+
+
+def content_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+async def process_message(
+    raw: bytes,
+    *,
+    uid: int,
+    uidvalidity: int,
+    received_at: datetime | None,
+    deps: ConversationDeps,
+    config: InboxConfig,
+) -> str:
+    """Handle one message; returns its outcome ("answered", "duplicate", "ignored:…", …)."""
+    uow = deps.uow
+    digest = content_hash(raw)
+    now = deps.clock.now()
+    received = received_at or now  # the server's INTERNALDATE, never the sender's Date:
+    async with uow:
+        if await uow.inbox.seen(
+            mailbox=config.mailbox, uidvalidity=uidvalidity, uid=uid, content_hash=digest
+        ):
+            await _advance(uow, config, uidvalidity, uid, now)
+            await uow.commit()
+            return "duplicate"
+    try:
+        mail = parse_mail(raw)
+    except UnreadableMail as exc:
+        logger.warning("inbox uid %s: unreadable message skipped (%s)", uid, exc)
+        return await _finish(
+            uow, config, uidvalidity, uid, digest, "", None, received, now, "unparseable"
+        )
+    skip = why_not_answer(mail, own_addresses=set(config.own_addresses))
+    if skip is not None:
+        logger.info("inbox uid %s from %s: not answered (%s)", uid, mail.sender, skip)
+        return await _finish(
+            uow,
+            config,
+            uidvalidity,
+            uid,
+            digest,
+            mail.sender,
+            None,
+            received,
+            now,
+            f"ignored:{skip}",
+        )
+    async with uow:
+        employee = await uow.employees.by_email(mail.sender)
+        recent = await uow.inbox.answered_since(mail.sender, now - timedelta(hours=1))
+    if recent >= config.rate_per_hour:
+        logger.warning("inbox uid %s from %s: rate limit reached", uid, mail.sender)
+        return await _finish(
+            uow,
+            config,
+            uidvalidity,
+            uid,
+            digest,
+            mail.sender,
+            None,
+            received,
+            now,
+            "ignored:rate-limit",
+        )
+    verified = employee is not None and (
+        config.trusted_authserv_id is None or dmarc_pass(mail, config.trusted_authserv_id)
+    )
+    identity = Identity(
+        channel="email",
+        actor=mail.sender,
+        employee_id=employee.employee_id if verified and employee else None,
+    )
+    reply = await _answer(mail, identity, deps)
+    recipient = employee.email if verified and employee else mail.sender
+    subject = _reply_subject(mail.subject)
+    text, html = render_reply(reply, company=config.company, subject=subject)
+    references = " ".join((*mail.references, *([mail.message_id] if mail.message_id else [])))
+    answer = OutboxMessage(
+        idempotency_key=f"answer:{digest}",
+        channel="email",
+        recipient=recipient,
+        kind=MessageKind.ANSWER,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        in_reply_to=mail.message_id,
+        references=references or None,
+        created_at=now,
+        due_at=now,
+        employee_id=identity.employee_id,
+        attachments=reply.attachments,
+    )
+    return await _finish(
+        uow,
+        config,
+        uidvalidity,
+        uid,
+        digest,
+        mail.sender,
+        identity.employee_id,
+        received,
+        now,
+        "answered",
+        answer,
+    )
+
+
+async def _answer(mail: InboundMail, identity: Identity, deps: ConversationDeps) -> Reply:
+    text = mail.text or mail.subject
+    if mail.has_form_attachment:
+        # A scanned or filled-in form sent by e-mail: not an election (§4, p. 15).
+        return await election_attempt_reply("elect", text, identity, deps)
+    return await respond(text=text, identity=identity, deps=deps, record_elections=False)
+
+
+def _reply_subject(subject: str) -> str:
+    subject = " ".join(subject.split()) or "Your question about the option exchange"
+    return subject if subject.lower().startswith("re:") else f"Re: {subject}"
+
+
+async def _finish(
+    uow: object,
+    config: InboxConfig,
+    uidvalidity: int,
+    uid: int,
+    digest: str,
+    sender: str,
+    employee_id: str | None,
+    received: datetime,
+    now: datetime,
+    outcome: str,
+    reply: OutboxMessage | None = None,
+) -> str:
+    """One transaction: the reply (if any), the processed-message row, the new position."""
+    async with uow:  # type: ignore[attr-defined]
+        if reply is not None:
+            await uow.outbox.enqueue(reply)  # type: ignore[attr-defined]
+        await uow.inbox.record(  # type: ignore[attr-defined]
+            InboundRecord(
+                mailbox=config.mailbox,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                content_hash=digest,
+                sender=sender,
+                employee_id=employee_id,
+                received_at=received,
+                outcome=outcome,
+            )
+        )
+        await _advance(uow, config, uidvalidity, uid, now)
+        await uow.commit()  # type: ignore[attr-defined]
+    return outcome
+
+
+async def _advance(
+    uow: object, config: InboxConfig, uidvalidity: int, uid: int, now: datetime
+) -> None:
+    await uow.inbox.advance(  # type: ignore[attr-defined]
+        ImapPosition(config.mailbox, uidvalidity, uid), at=now
+    )

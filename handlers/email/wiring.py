@@ -1,0 +1,73 @@
+"""Build the e-mail parts from an :class:`~bot.bootstrap.App` (called by the composition root)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import parseaddr
+from typing import TYPE_CHECKING
+
+from bot.domain.hr_records import OutboxMessage
+from handlers.email.imap import ImapConfig, ImapWatcher
+from handlers.email.inbox import InboxConfig, process_message
+from handlers.email.render import new_message_id
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+
+__all__ = ["build_inbox_watcher", "inbox_config", "message_id_factory"]
+
+
+def inbox_config(app: App) -> InboxConfig:
+    s = app.settings
+    own = {parseaddr(a)[1].strip().lower() for a in (s.mail_from, s.imap_user, s.hr_mailbox) if a}
+    return InboxConfig(
+        mailbox=s.imap_mailbox,
+        own_addresses=frozenset(a for a in own if "@" in a),
+        trusted_authserv_id=s.mail_trusted_authserv_id,
+        rate_per_hour=s.mail_rate_per_hour,
+        company=app.base_terms.company_short_name,
+    )
+
+
+def build_inbox_watcher(app: App) -> ImapWatcher | None:
+    s = app.settings
+    if not s.imap_host:
+        return None
+    config = ImapConfig(
+        host=s.imap_host,
+        port=s.imap_port,
+        user=s.imap_user or "",
+        password=s.imap_password.get_secret_value() if s.imap_password else "",
+        tls=s.imap_tls,
+        mailbox=s.imap_mailbox,
+        processed=s.imap_processed,
+        idle=s.imap_idle,
+        poll_seconds=s.imap_poll_seconds,
+    )
+    inbox = inbox_config(app)
+
+    async def handle(raw: bytes, uid: int, uidvalidity: int, received: datetime | None) -> str:
+        return await process_message(
+            raw,
+            uid=uid,
+            uidvalidity=uidvalidity,
+            received_at=received,
+            deps=app.conversation(),
+            config=inbox,
+        )
+
+    async def position() -> tuple[int, int] | None:
+        async with app.uow() as uow:
+            found = await uow.inbox.position(inbox.mailbox)
+        return None if found is None else (found.uidvalidity, found.last_uid)
+
+    return ImapWatcher(config, handle=handle, position=position)
+
+
+def message_id_factory(app: App) -> object:
+    hostname = app.settings.mail_hostname
+
+    def message_id_for(message: OutboxMessage) -> str | None:
+        return new_message_id(hostname) if message.channel == "email" else None
+
+    return message_id_for

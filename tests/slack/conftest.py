@@ -1,0 +1,260 @@
+"""Slack fixtures: a local aiohttp server playing the Slack Web API, the demo roster in SQLite,
+and the real Bolt app behind its own aiohttp server, reached with signed HTTP requests."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import shutil
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.bootstrap import App, build
+from bot.clock import SimulatedClock, parse_instant
+from bot.config import Settings
+
+DEMO_NOW = "2003-07-10T09:00:00-07:00"
+SECRET = "test-signing-secret"
+HR_ADMIN = "U0HR01"
+TEAM = "T0001"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+Override = Callable[[dict[str, Any]], web.Response | None]
+
+
+@dataclass
+class FakeSlack:
+    """The Slack Web API on loopback: records every call; ``overrides[method]`` may answer first
+    (return None to fall through to the default answer)."""
+
+    base_url: str = ""
+    calls: list[Call] = field(default_factory=list)
+    overrides: dict[str, Override] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    def of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        async def enough() -> None:
+            async with self.changed:
+                await self.changed.wait_for(lambda: len(self.of(method)) >= count)
+
+        await asyncio.wait_for(enough(), timeout)
+        return self.of(method)
+
+    def user(self, user_id: str, **extra: Any) -> dict[str, Any]:
+        digits = user_id[1:]
+        return {
+            "id": user_id,
+            "team_id": TEAM,
+            "name": user_id.lower(),
+            "is_bot": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "profile": {"email": f"e{digits}@example.com"},
+            **self.users.get(user_id, {}),
+            **extra,
+        }
+
+    def answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "team_id": TEAM, "user_id": "UBOT", "bot_id": "BBOT", "team": "t"}
+        if method == "users.info":
+            return {"ok": True, "user": self.user(str(params.get("user")))}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + str(params.get("users", "X"))[1:]}}
+        if method in ("chat.postMessage", "chat.postEphemeral"):
+            return {"ok": True, "channel": params.get("channel"), "ts": f"{len(self.calls)}.0001"}
+        if method in ("views.open", "views.update", "views.publish"):
+            return {"ok": True, "view": {"id": f"V{len(self.calls):04d}", "hash": "h1"}}
+        if method == "files.getUploadURLExternal":
+            return {"ok": True, "upload_url": f"{self.base_url}upload/F1", "file_id": "F1"}
+        if method == "files.completeUploadExternal":
+            return {"ok": True, "files": [{"id": "F1", "title": "form"}]}
+        return {"ok": True}
+
+    async def handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        else:
+            params.update(await request.post())
+        for key in ("blocks", "view"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        async with self.changed:
+            self.calls.append(Call(method, params))
+            self.changed.notify_all()
+        override = self.overrides.get(method)
+        if override is not None:
+            response = override(params)
+            if response is not None:
+                return response
+        return web.json_response(self.answer(method, params))
+
+    async def upload(self, request: web.Request) -> web.Response:
+        await request.read()
+        async with self.changed:
+            self.calls.append(Call("upload", {}))
+            self.changed.notify_all()
+        return web.Response(text="OK")
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, int(port)
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    app = web.Application()
+    app.router.add_route("*", "/api/{method}", fake.handle)
+    app.router.add_post("/upload/{file}", fake.upload)
+    runner, port = await _serve(app)
+    fake.base_url = f"http://127.0.0.1:{port}/"
+    try:
+        yield fake
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo roster (`offerbot init --demo`) once per run; tests copy the file."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app as cli
+
+    folder = tmp_path_factory.mktemp("slack-demo")
+    db = folder / "template.db"
+    env = {
+        "OFFERBOT_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+        "OFFERBOT_NOW": DEMO_NOW,
+        "OFFERBOT_DEMO_EMPLOYEES": "20",
+    }
+    import os
+
+    cwd = Path.cwd()
+    os.chdir(folder)
+    try:
+        result = CliRunner().invoke(cli, ["init", "--demo", "--json"], env=env)
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0, result.output
+    return db
+
+
+@dataclass
+class SlackBot:
+    app: App
+    url: str  # the app's /slack/events endpoint
+    fake: FakeSlack
+    db_url: str
+    session: aiohttp.ClientSession
+
+    async def post(
+        self, body: str, *, content_type: str, secret: str = SECRET, age: int = 0, retry: int = 0
+    ) -> aiohttp.ClientResponse:
+        ts = str(int(time.time()) - age)
+        signature = hmac.new(
+            secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256
+        ).hexdigest()
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": f"v0={signature}",
+        }
+        if retry:
+            headers["X-Slack-Retry-Num"] = str(retry)
+            headers["X-Slack-Retry-Reason"] = "http_timeout"
+        response = await self.session.post(self.url, data=body.encode(), headers=headers)
+        await response.read()
+        return response
+
+    async def event(self, event: dict[str, Any], *, event_id: str = "Ev1", **kw: Any) -> Any:
+        envelope = {
+            "token": "x",
+            "team_id": TEAM,
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": event,
+            "authorizations": [{"team_id": TEAM, "user_id": "UBOT", "is_bot": True}],
+        }
+        return await self.post(json.dumps(envelope), content_type="application/json", **kw)
+
+    async def command(self, command: str, text: str, *, user: str) -> Any:
+        form = {
+            "command": command,
+            "text": text,
+            "user_id": user,
+            "team_id": TEAM,
+            "channel_id": "C0001",
+            "trigger_id": "trig-1",
+            "response_url": self.fake.base_url + "response",
+            "api_app_id": "A1",
+        }
+        return await self.post(urlencode(form), content_type="application/x-www-form-urlencoded")
+
+    async def interaction(self, payload: dict[str, Any]) -> Any:
+        payload = {"team": {"id": TEAM}, "api_app_id": "A1", "token": "x", **payload}
+        body = urlencode({"payload": json.dumps(payload)})
+        return await self.post(body, content_type="application/x-www-form-urlencoded")
+
+
+@pytest.fixture
+async def slack_bot(
+    fake_slack: FakeSlack, demo_db: Path, tmp_path: Path
+) -> AsyncIterator[SlackBot]:
+    db = tmp_path / "offerbot.db"
+    shutil.copy(demo_db, db)
+    db_url = f"sqlite+aiosqlite:///{db}"
+    settings = Settings(
+        database_url=db_url,
+        now=DEMO_NOW,
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        slack_api_url=fake_slack.base_url + "api/",
+        hr_admins=(HR_ADMIN,),
+    )
+    application = build(settings, clock=SimulatedClock(parse_instant(DEMO_NOW)))
+    bolt, _deps = application.slack_app()
+    runner, port = await _serve(bolt.web_app(path="/slack/events"))
+    session = aiohttp.ClientSession()
+    try:
+        yield SlackBot(
+            app=application,
+            url=f"http://127.0.0.1:{port}/slack/events",
+            fake=fake_slack,
+            db_url=db_url,
+            session=session,
+        )
+    finally:
+        await session.close()
+        await runner.cleanup()
+        await application.aclose()
