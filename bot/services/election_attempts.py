@@ -1,9 +1,9 @@
 """An election tried by e-mail ("I tender grant 1234", a scanned form attached).
 
-The offer accepts only a signed form delivered by fax or by hand (§4, p. 15), so nothing is
-recorded as an intent. The reply says so, gives the delivery instructions and — when the
-verified owner named their own grants — the pre-filled form to sign; the attempt goes to the
-audit log for HR.
+The offer accepts only a signed form delivered by fax or by hand (§4, p. 15), so the message
+itself is never an election. The reply says so and gives the delivery instructions; when the
+verified owner named their own grants, the intent is recorded (as from chat) so the pre-filled
+form they get has a real version; the attempt goes to the audit log for HR.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from typing import Any
 
 from bot.domain.elections import ElectionIntent, IntentLine, next_tender, next_withdrawal
 from bot.domain.errors import DomainError
-from bot.domain.hr_records import Attachment
 from bot.domain.records import AuditEntry
 from bot.domain.tender import validate_tender
 from bot.domain.terms import OfferTerms
 from bot.replies import Action, Reply
-from bot.services.election_intents import PDF, render_intent_form
+from bot.services.election_intents import IntentResult, record_intent, record_withdrawal
 from bot.services.election_support import load_person
-from bot.services.election_wording import FORM_TITLE, form_filename
+from bot.services.election_wording import FORM_TITLE
+from bot.services.errors import ServiceError
 from bot.services.identity import Identity
 
 __all__ = ["not_an_election"]
@@ -39,31 +39,47 @@ async def not_an_election(
     now: datetime,
     how: str,
 ) -> Reply:
-    """The reply to an attempted election (``intent`` "elect" or "withdraw"); audits it."""
-    form: ElectionIntent | None = None
-    attachment: Attachment | None = None
+    """The reply to an attempted election (``intent`` "elect" or "withdraw"); audits it.
+
+    When the verified owner names grants they may tender (or asks to withdraw), the intent is
+    recorded exactly as from chat, so the pre-filled form they receive carries a version HR can
+    match on receipt; the form goes out in the intent confirmation e-mail.
+    """
     named: list[str] = []
     problem = ""
-    async with uow:
-        if identity.employee_id is not None:
+    recorded: IntentResult | None = None
+    if identity.employee_id is not None:
+        async with uow:
             person = await load_person(uow, terms, identity.employee_id)
             history = await uow.elections.intents_for(identity.employee_id)
-            tokens = {t.upper() for t in _GRANT_TOKEN.findall(text)}
-            named = [
-                g.grant.grant_number
-                for g in person.assessment.grants
-                if g.grant.grant_number.upper() in tokens
-            ]
-            try:
-                form = _unrecorded_form(intent, named, person, history, identity, terms, now)
-            except DomainError as exc:
-                problem = str(exc)
-            if form is not None:
-                attachment = Attachment(
-                    filename=form_filename(form),
-                    content_type=PDF,
-                    content=render_intent_form(form, person.employee, terms),
+        tokens = {t.upper() for t in _GRANT_TOKEN.findall(text)}
+        named = [
+            g.grant.grant_number
+            for g in person.assessment.grants
+            if g.grant.grant_number.upper() in tokens
+        ]
+        try:
+            form = _unrecorded_form(intent, named, person, history, identity, terms, now)
+            if form is not None and intent == "withdraw":
+                recorded = await record_withdrawal(
+                    uow=uow,
+                    terms=terms,
+                    employee_id=identity.employee_id,
+                    identity=identity,
+                    now=now,
                 )
+            elif form is not None:
+                recorded = await record_intent(
+                    uow=uow,
+                    terms=terms,
+                    employee_id=identity.employee_id,
+                    grant_numbers=named,
+                    identity=identity,
+                    now=now,
+                )
+        except (DomainError, ServiceError) as exc:
+            problem = str(exc)
+    async with uow:
         await uow.audit.record(
             AuditEntry(
                 at=now,
@@ -75,21 +91,23 @@ async def not_an_election(
                     "intent": intent,
                     "grants_named": named,
                     "verified": identity.verified,
-                    "form_sent": attachment is not None,
-                    "recorded": False,
+                    "recorded": recorded is not None,
+                    "version": recorded.intent.version if recorded else None,
                 },
             )
         )
         await uow.commit()
     sentences = [
-        "This message is not an election and nothing was recorded: the offer accepts only a "
-        "signed form delivered by fax or by hand.",
+        "This message is not an election: the offer accepts only a signed form delivered by "
+        "fax or by hand.",
         how,
     ]
-    if form is not None:
+    if recorded is not None:
         sentences.append(
-            f"Attached is your pre-filled {FORM_TITLE[form.form]} for the grants you named; "
-            "check it, sign and date it, and deliver it as described above."
+            f"I recorded your intent (version {recorded.intent.version}), which is not an "
+            f"election either, and e-mailed you the pre-filled {FORM_TITLE[recorded.intent.form]} "
+            f"({recorded.form_filename}) in a separate message: check it, sign and date it, and "
+            "deliver it as described above."
         )
     elif identity.verified and intent == "elect" and not problem:
         sentences.append("Name the grants you mean (e.g. 'tender G1234') to get a pre-filled form.")
@@ -103,8 +121,12 @@ async def not_an_election(
         text=" ".join(sentences),
         actions=(Action("deadline", "Deadline"), Action("talk_to_hr", "Talk to HR")),
         kind="personal" if identity.verified else "answer",
-        data={"intent": intent, "is_election": False, "grants": named},
-        attachments=(attachment,) if attachment else (),
+        data={
+            "intent": intent,
+            "is_election": False,
+            "grants": named,
+            "intent_version": recorded.intent.version if recorded else None,
+        },
     )
 
 

@@ -131,25 +131,31 @@ async def test_auto_replies_lists_bounces_and_our_own_mail_are_not_answered(
     )
 
 
-async def test_an_election_by_email_is_not_recorded_but_gets_the_form(
+async def test_an_election_by_email_is_not_an_election_but_records_the_intent_and_sends_the_form(
     mail_app: App, smtp: tuple[SmtpRecorder, int], imap_port: int
 ) -> None:
+    """The signed form the owner gets carries a version HR can match on receipt."""
     recorder, _ = smtp
     await deliver(
         imap_port,
         mail(sender=E1, subject="my election", body="I tender grant G2", message_id="<e1@x>"),
     )
     await run_worker(mail_app, once=True)
-    [reply] = recorder.to(E1)
-    text = reply.get_body(("plain",)).get_content()
-    assert "not an election" in text and "fax" in text
-    [pdf] = [p for p in reply.iter_attachments() if p.get_content_type() == "application/pdf"]
-    assert pdf.get_content().startswith(b"%PDF")
+    sent = recorder.to(E1)
+    replies = [m for m in sent if m["In-Reply-To"] == "<e1@x>"]
+    assert len(replies) == 1
+    text = replies[0].get_body(("plain",)).get_content()
+    assert "not an election" in text and "fax" in text and "version 1" in text
+    pdfs = [
+        p for m in sent for p in m.iter_attachments() if p.get_content_type() == "application/pdf"
+    ]
+    assert len(pdfs) == 1 and pdfs[0].get_content().startswith(b"%PDF")
     async with mail_app.uow() as uow:
-        assert await uow.elections.intents_for("E1") == []
+        [intent] = await uow.elections.intents_for("E1")
         audit = await uow.audit.recent(subject="E1")
-    assert [a.action for a in audit] == ["election.attempt_by_message"]
-    assert audit[0].detail["grants_named"] == ["G2"] and audit[0].detail["recorded"] is False
+    assert intent.version == 1 and intent.channel == "email"
+    [attempt] = [a for a in audit if a.action == "election.attempt_by_message"]
+    assert attempt.detail["grants_named"] == ["G2"] and attempt.detail["recorded"] is True
 
 
 async def test_a_uidvalidity_change_resyncs_without_answering_twice(
