@@ -377,17 +377,7 @@ class OutboxRepository:
         await _flush(self.session)
 
     async def _with_attachments(self, rows: list[OutboxRow]) -> list[OutboxMessage]:
-        ids = [row.id for row in rows]
-        by_message: dict[int, list[OutboxAttachmentRow]] = {i: [] for i in ids}
-        if ids:
-            attachments = await self.session.scalars(
-                select(OutboxAttachmentRow)
-                .where(OutboxAttachmentRow.message_id.in_(ids))
-                .order_by(OutboxAttachmentRow.id)
-            )
-            for a in attachments:
-                by_message[a.message_id].append(a)
-        return [_message(row, by_message[row.id]) for row in rows]
+        return await messages_with_attachments(self.session, rows)
 
 
 def _accepted(row: AcceptedTenderRow) -> AcceptedTender:
@@ -448,3 +438,20 @@ class AcceptedTenderRepository:
             .order_by(AcceptedTenderRow.grant_number)
         )
         return [_accepted(row) for row in rows]
+
+
+async def messages_with_attachments(
+    session: AsyncSession, rows: list[OutboxRow]
+) -> list[OutboxMessage]:
+    """Outbox rows as domain messages, their attachments loaded in one query."""
+    ids = [row.id for row in rows]
+    by_message: dict[int, list[OutboxAttachmentRow]] = {i: [] for i in ids}
+    if ids:
+        attachments = await session.scalars(
+            select(OutboxAttachmentRow)
+            .where(OutboxAttachmentRow.message_id.in_(ids))
+            .order_by(OutboxAttachmentRow.id)
+        )
+        for a in attachments:
+            by_message[a.message_id].append(a)
+    return [_message(row, by_message[row.id]) for row in rows]

@@ -17,8 +17,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.hr_records import DeliveryState, OutboxMessage
-from storage.elections_repo import _message
-from storage.models import ImapStateRow, InboundMessageRow, OutboxAttachmentRow, OutboxRow
+from storage.elections_repo import _message, messages_with_attachments
+from storage.models import ImapStateRow, InboundMessageRow, OutboxRow
 from storage.repositories import _flush
 
 __all__ = ["DeliveryRepository", "ImapPosition", "InboundRecord", "InboxRepository"]
@@ -123,17 +123,7 @@ class DeliveryRepository:
         return row
 
     async def _with_attachments(self, rows: list[OutboxRow]) -> list[OutboxMessage]:
-        ids = [row.id for row in rows]
-        by_message: dict[int, list[OutboxAttachmentRow]] = {i: [] for i in ids}
-        if ids:
-            attachments = await self.session.scalars(
-                select(OutboxAttachmentRow)
-                .where(OutboxAttachmentRow.message_id.in_(ids))
-                .order_by(OutboxAttachmentRow.id)
-            )
-            for a in attachments:
-                by_message[a.message_id].append(a)
-        return [_message(row, by_message[row.id]) for row in rows]
+        return await messages_with_attachments(self.session, rows)
 
 
 @dataclass(frozen=True, slots=True)

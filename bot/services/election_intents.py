@@ -285,27 +285,38 @@ def intent_json(result: IntentResult, terms: OfferTerms) -> dict[str, Any]:
     }
 
 
+def intent_tables(
+    intent: ElectionIntent | None, new_option_shares: dict[str, int], *, title: str
+) -> tuple[Table, ...]:
+    """The grants an intent names, as one table (none for a withdrawal)."""
+    if intent is None or not intent.lines:
+        return ()
+    return (
+        Table(
+            headers=("Grant", "Granted", "Price", "Unexercised", "New option"),
+            rows=tuple(
+                (
+                    line.grant_number,
+                    line.grant_date.isoformat(),
+                    f"${line.exercise_price:,.2f}",
+                    format_shares(line.unexercised_shares),
+                    format_shares(new_option_shares.get(line.grant_number, 0)),
+                )
+                for line in intent.lines
+            ),
+            title=title,
+        ),
+    )
+
+
 def intent_reply(result: IntentResult, terms: OfferTerms) -> Reply:
     """The confirmation any channel shows right after an intent is recorded."""
     sentences = intent_sentences(result.intent, terms)
-    tables: tuple[Table, ...] = ()
-    if result.intent.lines:
-        tables = (
-            Table(
-                headers=("Grant", "Granted", "Price", "Unexercised", "New option"),
-                rows=tuple(
-                    (
-                        line.grant_number,
-                        line.grant_date.isoformat(),
-                        f"${line.exercise_price:,.2f}",
-                        format_shares(line.unexercised_shares),
-                        format_shares(result.new_option_shares.get(line.grant_number, 0)),
-                    )
-                    for line in result.intent.lines
-                ),
-                title=f"{FORM_TITLE[result.intent.form]}, version {result.intent.version}",
-            ),
-        )
+    tables = intent_tables(
+        result.intent,
+        result.new_option_shares,
+        title=f"{FORM_TITLE[result.intent.form]}, version {result.intent.version}",
+    )
     return Reply(
         text=" ".join(sentences[:3]),
         tables=tables,

@@ -26,7 +26,8 @@ from bot.domain.records import AuditEntry
 from bot.domain.roster import Employee
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_instant, format_shares
-from bot.replies import Action, Reply, Table
+from bot.replies import Action, Reply
+from bot.services.election_intents import intent_tables
 from bot.services.election_receipts import effective_summary
 from bot.services.election_support import (
     authorize_self_or_operator,
@@ -269,24 +270,9 @@ def status_reply(s: ElectionStatus, terms: OfferTerms) -> Reply:
         )
     else:
         head += f" The offer closed at {deadline_text(terms)}."
-    tables: tuple[Table, ...] = ()
-    if latest is not None and latest.lines:
-        tables = (
-            Table(
-                headers=("Grant", "Granted", "Price", "Unexercised", "New option"),
-                rows=tuple(
-                    (
-                        line.grant_number,
-                        line.grant_date.isoformat(),
-                        f"${line.exercise_price:,.2f}",
-                        format_shares(line.unexercised_shares),
-                        format_shares(s.new_option_shares.get(line.grant_number, 0)),
-                    )
-                    for line in latest.lines
-                ),
-                title=f"Version {latest.version}",
-            ),
-        )
+    tables = intent_tables(
+        latest, s.new_option_shares, title=f"Version {latest.version}" if latest else ""
+    )
     return Reply(
         text=head,
         tables=tables,
