@@ -118,6 +118,7 @@ class App:
             mail_from=s.mail_from,
             hostname=s.mail_hostname,
             tls=s.smtp_tls,
+            ca_file=s.smtp_ca_file,
             user=s.smtp_user,
             password=s.smtp_password.get_secret_value() if s.smtp_password else None,
             timeout=s.smtp_timeout,

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     imap_user: str | None = None
     imap_password: SecretStr | None = None
     imap_tls: bool = Field(True, description="Implicit TLS; false only for a loopback server.")
+    imap_ca_file: str | None = Field(
+        None, description="PEM CA bundle to verify the IMAP server; unset: the system store."
+    )
     imap_mailbox: str = Field("INBOX", description="The folder questions arrive in.")
     imap_processed: str = Field(
         "flag", description="Mark processed mail: 'flag' (\\Seen + $Offerbot) or 'move:FOLDER'."
@@ -59,6 +62,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_tls: str = Field(
         "starttls", description="'starttls', 'implicit' (port 465) or 'false' (loopback only)."
+    )
+    smtp_ca_file: str | None = Field(
+        None, description="PEM CA bundle to verify the SMTP server; unset: the system store."
     )
     smtp_timeout: float = Field(60.0, gt=0, description="Seconds per SMTP command.")
     mail_from: str | None = Field(None, description="From address of every e-mail sent.")

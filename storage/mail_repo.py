@@ -143,6 +143,7 @@ class InboundRecord:
     employee_id: str | None
     received_at: datetime
     outcome: str
+    processed_at: datetime | None = None  # our clock: what rate limits count in
 
 
 @dataclass(slots=True)
@@ -196,18 +197,23 @@ class InboxRepository:
                 employee_id=record.employee_id,
                 received_at=record.received_at,
                 outcome=record.outcome,
+                processed_at=record.processed_at,
             )
         )
         await _flush(self.session)
 
     async def answered_since(self, sender: str, since: datetime) -> int:
-        """How many messages from ``sender`` were answered since ``since`` (the rate limit)."""
+        """How many messages from ``sender`` were answered since ``since`` (the rate limit).
+
+        Counted on our own clock (``processed_at``): the server's INTERNALDATE is another time
+        base, and the limit is about how often *we* answer.
+        """
         query = (
             select(func.count())
             .select_from(InboundMessageRow)
             .where(
                 InboundMessageRow.sender == sender,
-                InboundMessageRow.received_at >= since,
+                InboundMessageRow.processed_at >= since,
                 InboundMessageRow.outcome == "answered",
             )
         )

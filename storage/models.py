@@ -382,6 +382,7 @@ class InboundMessageRow(Base):
         UniqueConstraint("mailbox", "uidvalidity", "uid"),
         Index(None, "content_hash"),
         Index(None, "sender", "received_at"),
+        Index(None, "sender", "processed_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -393,6 +394,7 @@ class InboundMessageRow(Base):
     employee_id: Mapped[str | None] = mapped_column(String(ID))
     received_at: Mapped[datetime]  # the server's INTERNALDATE, else our clock
     outcome: Mapped[str] = mapped_column(String(32))  # answered, ignored:<why>, unparseable
+    processed_at: Mapped[datetime | None]  # our clock when handled (rate limits count in it)
 
 
 # --- Slack (migration 0005): kept in their own module, registered on this metadata ------------

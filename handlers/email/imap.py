@@ -51,6 +51,7 @@ class ImapConfig:
     user: str
     password: str
     tls: bool = True
+    ca_file: str | None = None  # PEM bundle to verify the server; None: the system store
     mailbox: str = "INBOX"
     processed: str = "flag"  # "flag" or "move:FOLDER"
     idle: bool = True
@@ -181,18 +182,14 @@ class ImapWatcher:
     async def _connect(self) -> aioimaplib.IMAP4:
         c = self.config
         lost = asyncio.Event()
-        kwargs = {
-            "host": c.host,
-            "port": c.port,
-            "timeout": c.command_timeout,
-            "conn_lost_cb": lambda _exc: lost.set(),
-        }
-        if c.tls:
-            client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
-                ssl_context=ssl.create_default_context(), **kwargs
-            )
-        else:
-            client = aioimaplib.IMAP4(**kwargs)
+        # IMAP4 with an ssl_context is implicit TLS (IMAP4_SSL takes no conn_lost_cb).
+        client = aioimaplib.IMAP4(
+            host=c.host,
+            port=c.port,
+            timeout=c.command_timeout,
+            conn_lost_cb=lambda _exc: lost.set(),
+            ssl_context=ssl.create_default_context(cafile=c.ca_file) if c.tls else None,
+        )
         self._client = client
         try:
             await client.wait_hello_from_server()
@@ -261,15 +258,35 @@ class ImapWatcher:
         mode = self.config.processed
         if mode.startswith("move:"):
             folder = mode[5:]
-            response = await self._command(client.uid("copy", str(uid), folder))
+            response = await self._move(client, uid, folder)
             if response.result == "OK":
-                await self._command(client.uid("store", str(uid), "+FLAGS", "(\\Deleted)"))
-                await self._command(client.expunge())
                 return
             logger.warning(
                 "cannot move uid %s to %s: %s; flagging instead", uid, folder, response.lines
             )
         await self._command(client.uid("store", str(uid), "+FLAGS", f"(\\Seen {KEYWORD})"))
+
+    async def _move(self, client: aioimaplib.IMAP4, uid: int, folder: str) -> aioimaplib.Response:
+        """UID MOVE (RFC 6851) or COPY + \\Deleted + (UID) EXPUNGE; a missing folder is
+        created once when the server answers [TRYCREATE]."""
+        for attempt in range(2):
+            if client.has_capability("MOVE"):
+                response = await self._command(client.uid("move", str(uid), folder))
+            else:
+                response = await self._command(client.uid("copy", str(uid), folder))
+                if response.result == "OK":
+                    await self._command(client.uid("store", str(uid), "+FLAGS", "(\\Deleted)"))
+                    if client.has_capability("UIDPLUS"):
+                        await self._command(client.uid("expunge", str(uid)))
+                    else:
+                        await self._command(client.expunge())
+            if response.result == "OK" or attempt:
+                return response
+            if not any(b"TRYCREATE" in bytes(line) for line in response.lines):
+                return response
+            created = await self._command(client.create(folder))
+            logger.info("created IMAP folder %s for processed mail: %s", folder, created.result)
+        return response  # pragma: no cover - the loop always returns
 
     # --- plumbing ---------------------------------------------------------------------------
 

@@ -194,6 +194,7 @@ async def _finish(
                 employee_id=employee_id,
                 received_at=received,
                 outcome=outcome,
+                processed_at=now,
             )
         )
         await _advance(uow, config, uidvalidity, uid, now)

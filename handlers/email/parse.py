@@ -110,13 +110,14 @@ def why_not_answer(mail: InboundMail, *, own_addresses: set[str]) -> str | None:
 
 
 def dmarc_pass(mail: InboundMail, authserv_id: str) -> bool:
-    """``Authentication-Results: <authserv_id>; … dmarc=pass`` added by our own server."""
+    """``Authentication-Results: <authserv_id> [version]; … dmarc=pass`` added by our own
+    server. Only the topmost header carrying that authserv-id counts (RFC 8601 §5: it is the
+    one our server prepended last); one further down may have been forged by the sender."""
     for result in mail.headers["authentication-results"].split(" ;; "):
         head, _, rest = result.partition(";")
-        if head.strip().lower() == authserv_id.lower() and re.search(
-            r"\bdmarc\s*=\s*pass\b", rest, re.I
-        ):
-            return True
+        words = head.split()
+        if words and words[0].lower() == authserv_id.lower():
+            return re.search(r"\bdmarc\s*=\s*pass\b", rest, re.I) is not None
     return False
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -30,7 +31,7 @@ from bot.ports import (
 )
 from handlers.email.render import build_email
 
-__all__ = ["SmtpConfig", "SmtpTransport"]
+__all__ = ["SmtpConfig", "SmtpTransport", "tls_context"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class SmtpConfig:
     mail_from: str
     hostname: str  # EHLO name (no getfqdn() per connection) and Message-ID domain
     tls: str = "starttls"  # "starttls" | "implicit" | "false"
+    ca_file: str | None = None  # PEM bundle to verify the server; None: the system store
     user: str | None = None
     password: str | None = None
     timeout: float = 60.0
@@ -130,6 +132,7 @@ class SmtpTransport:
             local_hostname=c.hostname,
             use_tls=c.tls == "implicit",
             start_tls=c.tls == "starttls",
+            tls_context=tls_context(c.ca_file) if c.tls != "false" else None,
             timeout=c.timeout,
         )
         try:
@@ -151,6 +154,11 @@ class SmtpTransport:
         await _step(client, lambda: client.mail(envelope_from), before_data=True)
         await _step(client, lambda: client.rcpt(recipient), before_data=True)
         await _step(client, lambda: client.data(data), before_data=False)
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """A verifying client context: the system's CAs, or only those in ``ca_file``."""
+    return ssl.create_default_context(cafile=ca_file)
 
 
 class _Stale(Exception):

@@ -39,6 +39,7 @@ def build_inbox_watcher(app: App) -> ImapWatcher | None:
         user=s.imap_user or "",
         password=s.imap_password.get_secret_value() if s.imap_password else "",
         tls=s.imap_tls,
+        ca_file=s.imap_ca_file,
         mailbox=s.imap_mailbox,
         processed=s.imap_processed,
         idle=s.imap_idle,

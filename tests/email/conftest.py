@@ -15,6 +15,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.services.offer import load_offer
 from storage.migrate import upgrade
+from tests.email.certs import ServerCerts, make_certs
 from tests.email.servers import (
     IMAP_PASSWORD,
     IMAP_USER,
@@ -46,6 +47,26 @@ async def smtp() -> AsyncIterator[tuple[SmtpRecorder, int]]:
 def dovecot_server() -> Iterator[Dovecot]:
     with running_dovecot() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> ServerCerts:
+    """A throwaway CA and a certificate for 127.0.0.1, for the TLS tests."""
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="session")
+def dovecot_tls_server(certs: ServerCerts) -> Iterator[Dovecot]:
+    """A second Dovecot: implicit TLS only (ssl = required), with the test certificate."""
+    with running_dovecot(tls=(certs.cert_file, certs.key_file)) as server:
+        yield server
+
+
+@pytest.fixture
+async def imaps_port(dovecot_tls_server: Dovecot, certs: ServerCerts) -> int:
+    """The TLS Dovecot with an empty INBOX."""
+    await clear_mailbox(dovecot_tls_server.port, tls=certs.client_context())
+    return dovecot_tls_server.port
 
 
 @pytest.fixture

@@ -14,18 +14,21 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import aioimaplib
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.servers import SCRIPTS, free_port, skip_or_fail
 
@@ -45,6 +48,8 @@ class SmtpRecorder:
     scripted: dict[str, list[str]] = field(default_factory=dict)
     stall_seconds: float = 0.0  # after the final ".", before answering (one message)
     connections: int = 0
+    logins: list[tuple[str, str, bool]] = field(default_factory=list)  # (mechanism, user, tls)
+    encrypted: list[bool] = field(default_factory=list)  # per accepted message: over TLS?
 
     def messages(self) -> list[EmailMessage]:
         return [message_from_bytes(d, policy=policy.default) for _, _, d in self.accepted]  # type: ignore[misc]
@@ -66,19 +71,76 @@ class SmtpRecorder:
             await asyncio.sleep(stall)
             return "250 OK (too late)"
         data = envelope.original_content or b""
+        self.encrypted.append(_over_tls(server))
         self.accepted.append((envelope.mail_from or "", list(envelope.rcpt_tos), data))
         return "250 OK"
 
 
+def _over_tls(server: SMTP) -> bool:
+    transport = server.transport
+    return transport is not None and transport.get_extra_info("ssl_object") is not None
+
+
+@dataclass(frozen=True)
+class SmtpAuth:
+    """AUTH the test server demands: one user, and the mechanisms it does not offer."""
+
+    user: str
+    password: str
+    exclude: tuple[str, ...] = ()
+
+
 class _CountingSMTP(SMTP):
-    def __init__(self, recorder: SmtpRecorder) -> None:
-        super().__init__(recorder, hostname="smtp.test", ident="test-smtpd")
+    def __init__(self, recorder: SmtpRecorder, **kwargs: Any) -> None:
+        super().__init__(recorder, hostname="smtp.test", ident="test-smtpd", **kwargs)
         recorder.connections += 1
 
 
-async def start_smtp(recorder: SmtpRecorder) -> tuple[asyncio.AbstractServer, int]:
+async def start_smtp(
+    recorder: SmtpRecorder,
+    *,
+    tls: str = "false",
+    context: ssl.SSLContext | None = None,
+    auth: SmtpAuth | None = None,
+) -> tuple[asyncio.AbstractServer, int]:
+    """``tls``: "false" (plain), "starttls" (STARTTLS required before MAIL/AUTH) or
+    "implicit" (TLS from the first byte, as on port 465); ``context`` is the server's."""
+    kwargs: dict[str, Any] = {}
+    if tls == "starttls":
+        kwargs.update(tls_context=context, require_starttls=True)
+    if auth is not None:
+
+        def authenticate(
+            server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+        ) -> AuthResult:
+            ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+                auth.user.encode(),
+                auth.password.encode(),
+            )
+            if ok:
+                recorder.logins.append((mechanism, auth.user, _over_tls(server)))
+            return AuthResult(success=ok, handled=False)
+
+        kwargs.update(
+            authenticator=authenticate,
+            auth_required=True,
+            # aiosmtpd only knows about STARTTLS; under implicit TLS the socket already is
+            auth_require_tls=tls != "implicit",
+            auth_exclude_mechanism=auth.exclude,
+        )
+
+    def protocol() -> _CountingSMTP:
+        with warnings.catch_warnings():  # "AUTH while not requiring TLS": it is TLS already
+            warnings.simplefilter("ignore", UserWarning)
+            return _CountingSMTP(recorder, **kwargs)
+
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _CountingSMTP(recorder), "127.0.0.1", 0)
+    server = await loop.create_server(
+        protocol,
+        "127.0.0.1",
+        0,
+        ssl=context if tls == "implicit" else None,
+    )
     return server, int(server.sockets[0].getsockname()[1])
 
 
@@ -87,11 +149,18 @@ class Dovecot:
     base: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    tls: tuple[Path, Path] | None = None  # (certificate, key): implicit TLS (imaps) only
 
     def start(self, timeout: float = 20.0) -> None:
         log = (self.base / "stdout.log").open("ab")
         self.process = subprocess.Popen(
-            ["sh", str(SCRIPTS / "start_dovecot.sh"), str(self.base / "dc"), str(self.port)],
+            [
+                "sh",
+                str(SCRIPTS / "start_dovecot.sh"),
+                str(self.base / "dc"),
+                str(self.port),
+                *(str(p) for p in self.tls or ()),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -123,12 +192,13 @@ class Dovecot:
 
 
 @contextmanager
-def running_dovecot() -> Iterator[Dovecot]:
+def running_dovecot(tls: tuple[Path, Path] | None = None) -> Iterator[Dovecot]:
+    """A Dovecot on loopback: plain IMAP, or with ``tls=(cert, key)`` implicit TLS only."""
     if not Path(DOVECOT).exists():
         skip_or_fail(DOVECOT_HINT)
     base = Path(tempfile.mkdtemp(prefix="offerbot-imap-"))
     base.chmod(0o755)  # as root, Dovecot's own users must reach it
-    server = Dovecot(base=base, port=free_port())
+    server = Dovecot(base=base, port=free_port(), tls=tls)
     try:
         server.start()
         yield server
@@ -137,16 +207,22 @@ def running_dovecot() -> Iterator[Dovecot]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-async def imap_client(port: int) -> aioimaplib.IMAP4:
-    client = aioimaplib.IMAP4(host="127.0.0.1", port=port, timeout=10)
+async def imap_client(port: int, tls: ssl.SSLContext | None = None) -> aioimaplib.IMAP4:
+    client = (
+        aioimaplib.IMAP4(host="127.0.0.1", port=port, timeout=10)
+        if tls is None
+        else aioimaplib.IMAP4_SSL(host="127.0.0.1", port=port, timeout=10, ssl_context=tls)
+    )
     await client.wait_hello_from_server()
     await client.login(IMAP_USER, IMAP_PASSWORD)
     return client
 
 
-async def deliver(port: int, raw: bytes, mailbox: str = "INBOX") -> None:
+async def deliver(
+    port: int, raw: bytes, mailbox: str = "INBOX", tls: ssl.SSLContext | None = None
+) -> None:
     """Put a message into the test mailbox (IMAP APPEND needs CRLF line endings)."""
-    client = await imap_client(port)
+    client = await imap_client(port, tls)
     try:
         data = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         response = await client.append(data, mailbox=mailbox)
@@ -165,10 +241,14 @@ async def flags_of(port: int, mailbox: str = "INBOX") -> list[str]:
         await client.logout()
 
 
-async def clear_mailbox(port: int, mailbox: str = "INBOX") -> None:
-    client = await imap_client(port)
+async def clear_mailbox(
+    port: int, mailbox: str = "INBOX", tls: ssl.SSLContext | None = None
+) -> None:
+    client = await imap_client(port, tls)
     try:
-        await client.select(mailbox)
+        selected = await client.select(mailbox)
+        if selected.result != "OK":
+            return  # no such folder: nothing to clear
         await client.store("1:*", "+FLAGS", "(\\Deleted)")
         await client.expunge()
     finally:

@@ -198,3 +198,46 @@ async def test_a_corpus_of_malformed_messages_never_stops_the_inbox(
     html_only = recorder.to("a6@example.org")
     assert html_only and "alert(1)" not in html_only[0].get_body(("plain",)).get_content()
     assert "ignored:report" in outcomes and "ignored:no-sender" in outcomes
+
+
+async def test_each_sender_gets_at_most_the_configured_replies_per_hour(
+    tmp_path, smtp: tuple[SmtpRecorder, int], imap_port: int, clock
+) -> None:
+    """Loop and abuse protection: a flood from one address is not answered beyond the limit."""
+    from datetime import timedelta
+
+    from tests.email.conftest import mail_settings, make_app
+
+    recorder, port = smtp
+    app = await make_app(
+        mail_settings(tmp_path, smtp_port=port, imap_port=imap_port, mail_rate_per_hour=2), clock
+    )
+    try:
+        for n in range(3):
+            await deliver(
+                imap_port,
+                mail(
+                    sender=E1,
+                    subject=f"q{n}",
+                    body="When does the offer expire?",
+                    message_id=f"<flood{n}@x>",
+                ),
+            )
+        await run_worker(app, once=True)
+        assert len(recorder.to(E1)) == 2
+
+        clock.advance(timedelta(hours=1, minutes=1))
+        await deliver(
+            imap_port,
+            mail(
+                sender=E1,
+                subject="later",
+                body="When does the offer expire?",
+                message_id="<later@x>",
+            ),
+        )
+        await run_worker(app, once=True)
+        assert len(recorder.to(E1)) == 3
+        assert [m["In-Reply-To"] for m in recorder.to(E1)][-1] == "<later@x>"
+    finally:
+        await app.aclose()

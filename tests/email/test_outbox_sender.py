@@ -229,3 +229,54 @@ async def test_one_connection_is_reused_for_many_messages(
     assert report.sent == n and len(recorder.accepted) == n
     assert recorder.connections <= 4
     print(f"\n{n} messages over {recorder.connections} connection(s): {n / elapsed:.0f} msg/s")
+
+
+async def test_550_falls_back_to_slack_for_the_employee(
+    tmp_path: Path, smtp: tuple[SmtpRecorder, int], clock: ManualClock
+) -> None:
+    """With Slack configured, a permanently failed e-mail is queued again as a Slack DM to the
+    employee's Slack user id (same kind and text), in the transaction that marks it failed.
+    The Slack API here is a closed port: the DM itself stays pending (retried), which is
+    the Slack transport's business, not this test's."""
+    recorder, port = smtp
+    app = await make_app(
+        mail_settings(
+            tmp_path,
+            smtp_port=port,
+            imap_port=None,
+            slack_bot_token="xoxb-test",
+            slack_api_url=f"http://127.0.0.1:{free_port()}/api/",
+        ),
+        clock,
+    )
+    try:
+        recorder.scripted[E1] = ["550 5.1.1 No such user"]
+        message = _message("c1", MessageKind.RECEIPT_CONFIRMATION, app)
+        await _enqueue(app, message)
+        transports = app.outbox_transports()
+        assert set(transports) == {"email", "slack"}
+        report = await _drain(app, transports)
+        assert report.failed == 1
+        assert (await _row(app, "c1")).state is DeliveryState.FAILED
+        fallback = await _row(app, "slack_fallback:c1")
+        assert fallback.channel == "slack"
+        assert fallback.recipient == "U1"  # E1's Slack user id on the roster, not the address
+        assert fallback.kind is MessageKind.RECEIPT_CONFIRMATION
+        assert fallback.employee_id == "E1"
+        assert fallback.body_text == message.body_text
+        assert fallback.state is not DeliveryState.FAILED
+        [alert] = recorder.to(HR)  # HR is alerted as well
+        assert "could not be delivered" in alert["Subject"]
+    finally:
+        await app.aclose()
+
+
+async def test_550_without_slack_queues_no_fallback(
+    smtp_app: App, smtp: tuple[SmtpRecorder, int]
+) -> None:
+    recorder, _ = smtp
+    recorder.scripted[E1] = ["550 5.1.1 No such user"]
+    await _enqueue(smtp_app, _message("c2", MessageKind.RECEIPT_CONFIRMATION, smtp_app))
+    await _drain(smtp_app, smtp_app.outbox_transports())
+    async with smtp_app.uow() as uow:
+        assert await uow.deliveries.get("slack_fallback:c2") is None
