@@ -16,11 +16,12 @@ from bot.cli_support import err, load_settings, run
 from bot.worker import run_worker
 
 if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
     from slack_bolt.async_app import AsyncApp
 
     from handlers.slack.flows import SlackDeps
 
-__all__ = ["register"]
+__all__ = ["register", "socket_mode_handler"]
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -53,15 +54,22 @@ def _configured(application: App, *, need: str) -> tuple[AsyncApp, SlackDeps]:
     return application.slack_app()
 
 
-def run_command() -> None:
-    """Connect to Slack with Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN) and run the worker."""
+def socket_mode_handler(application: App) -> AsyncSocketModeHandler:
+    """The Socket Mode handler `offerbot run` connects: the Bolt app over the app token's socket
+    (``apps.connections.open`` through the app's own Web API client, so its base URL applies)."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+    bolt, _deps = _configured(application, need="SLACK_APP_TOKEN")
+    token = application.settings.slack_app_token
+    assert token is not None
+    return AsyncSocketModeHandler(bolt, app_token=token.get_secret_value())
+
+
+def run_command() -> None:
+    """Connect to Slack with Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN) and run the worker."""
+
     async def go(application: App) -> None:
-        bolt, _deps = _configured(application, need="SLACK_APP_TOKEN")
-        token = application.settings.slack_app_token
-        assert token is not None
-        handler = AsyncSocketModeHandler(bolt, app_token=token.get_secret_value())
+        handler = socket_mode_handler(application)
         stop = _stop_on_signals()
         await handler.connect_async()
         err.print("offerbot: connected to Slack (Socket Mode); Ctrl-C stops")

@@ -205,6 +205,12 @@ class SlackDeps:
         return {"response_action": "update", "view": view}
 
     async def withdraw_view(self, identity: Identity) -> dict[str, Any]:
+        """The confirmation step, or why there is nothing to withdraw (closed offer)."""
+        deps, now = self.conversation, self.now()
+        terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
+        deadlines = get_deadlines(terms, now=now)
+        if not deadlines.is_open:
+            return blocks.closed_modal(deadlines_reply(deadlines, terms, now=now).text)
         reply = await self.reply_to("withdraw", identity)
         if not identity.verified:
             return blocks.notice_modal("Withdraw", reply)

@@ -48,6 +48,8 @@ class FakeSlack:
     overrides: dict[str, Override] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    envelopes: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)  # to send
+    acks: list[dict[str, Any]] = field(default_factory=list)  # what came back on the socket
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -85,6 +87,8 @@ class FakeSlack:
             return {"ok": True, "channel": params.get("channel"), "ts": f"{len(self.calls)}.0001"}
         if method in ("views.open", "views.update", "views.publish"):
             return {"ok": True, "view": {"id": f"V{len(self.calls):04d}", "hash": "h1"}}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.base_url.replace("http", "ws", 1) + "socket"}
         if method == "files.getUploadURLExternal":
             return {"ok": True, "upload_url": f"{self.base_url}upload/F1", "file_id": "F1"}
         if method == "files.completeUploadExternal":
@@ -112,11 +116,48 @@ class FakeSlack:
         return web.json_response(self.answer(method, params))
 
     async def upload(self, request: web.Request) -> web.Response:
-        await request.read()
+        """The URL files.getUploadURLExternal hands out: the file's bytes, recorded."""
+        content = await request.read()
         async with self.changed:
-            self.calls.append(Call("upload", {}))
+            self.calls.append(
+                Call("upload", {"file": request.match_info["file"], "bytes": content})
+            )
             self.changed.notify_all()
-        return web.Response(text="OK")
+        return web.Response(text="OK - " + str(len(content)))
+
+    async def socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Says ``hello``, then sends each queued envelope; records what the app sends back."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {}})
+
+        async def pump() -> None:
+            while True:
+                await ws.send_json(await self.envelopes.get())
+
+        sender = asyncio.create_task(pump())
+        try:
+            async for message in ws:
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    async with self.changed:
+                        self.acks.append(json.loads(message.data))
+                        self.changed.notify_all()
+        finally:
+            sender.cancel()
+        return ws
+
+    async def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        def found() -> dict[str, Any] | None:
+            return next((a for a in self.acks if a.get("envelope_id") == envelope_id), None)
+
+        async def wait() -> None:
+            async with self.changed:
+                await self.changed.wait_for(lambda: found() is not None)
+
+        await asyncio.wait_for(wait(), timeout)
+        ack = found()
+        assert ack is not None
+        return ack
 
 
 async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
@@ -134,6 +175,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     app = web.Application()
     app.router.add_route("*", "/api/{method}", fake.handle)
     app.router.add_post("/upload/{file}", fake.upload)
+    app.router.add_get("/socket", fake.socket)
     runner, port = await _serve(app)
     fake.base_url = f"http://127.0.0.1:{port}/"
     try:
@@ -228,21 +270,27 @@ class SlackBot:
 
 
 @pytest.fixture
+def slack_now() -> str:
+    """The app's starting instant; parametrize ``slack_now`` to run after the deadline."""
+    return DEMO_NOW
+
+
+@pytest.fixture
 async def slack_bot(
-    fake_slack: FakeSlack, demo_db: Path, tmp_path: Path
+    fake_slack: FakeSlack, demo_db: Path, tmp_path: Path, slack_now: str
 ) -> AsyncIterator[SlackBot]:
     db = tmp_path / "offerbot.db"
     shutil.copy(demo_db, db)
     db_url = f"sqlite+aiosqlite:///{db}"
     settings = Settings(
         database_url=db_url,
-        now=DEMO_NOW,
+        now=slack_now,
         slack_bot_token="xoxb-test",
         slack_signing_secret=SECRET,
         slack_api_url=fake_slack.base_url + "api/",
         hr_admins=(HR_ADMIN,),
     )
-    application = build(settings, clock=SimulatedClock(parse_instant(DEMO_NOW)))
+    application = build(settings, clock=SimulatedClock(parse_instant(slack_now)))
     bolt, _deps = application.slack_app()
     runner, port = await _serve(bolt.web_app(path="/slack/events"))
     session = aiohttp.ClientSession()
