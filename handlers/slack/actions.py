@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -49,11 +50,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     ) -> None:
         """Open the election modal at once, then fill it in."""
         await ack()
-        opened = await client.views_open(
-            trigger_id=body["trigger_id"], view=blocks.loading_modal("Record intent")
-        )
-        view = await deps.election_view(await identity_of(body, client, context))
-        await client.views_update(view_id=opened["view"]["id"], view=view)
+        identity = identity_of(body, client, context)
+        await _open_then_fill(client, body, "Record intent", deps.election_view, identity)
 
     @app.action(blocks.HOME_ACTIONS["withdraw"])
     async def on_withdraw(
@@ -61,11 +59,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     ) -> None:
         """Open the withdrawal confirmation."""
         await ack()
-        opened = await client.views_open(
-            trigger_id=body["trigger_id"], view=blocks.loading_modal("Withdraw")
-        )
-        view = await deps.withdraw_view(await identity_of(body, client, context))
-        await client.views_update(view_id=opened["view"]["id"], view=view)
+        identity = identity_of(body, client, context)
+        await _open_then_fill(client, body, "Withdraw", deps.withdraw_view, identity)
 
     @app.action(blocks.HOME_ACTIONS["form"])
     async def on_form(
@@ -87,3 +82,17 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         await client.chat_postMessage(
             channel=channel, text=blocks.reply_text(reply), blocks=blocks.reply_blocks(reply)
         )
+
+
+async def _open_then_fill(
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    title: str,
+    build: Callable[[Any], Awaitable[dict[str, Any]]],
+    identity: Awaitable[Any],
+) -> None:
+    """``views.open`` first (the trigger_id expires in 3 s), then the slow part fills it in."""
+    opened = await client.views_open(
+        trigger_id=body["trigger_id"], view=blocks.loading_modal(title)
+    )
+    await client.views_update(view_id=opened["view"]["id"], view=await build(await identity))
