@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +20,13 @@ from bot.domain.eligibility import REASON_TEXT, PersonAssessment
 from bot.domain.errors import TenderError
 from bot.domain.terms import OfferTerms
 
-__all__ = ["TenderLine", "TenderSelection", "split_groups", "validate_tender"]
+__all__ = [
+    "TenderLine",
+    "TenderSelection",
+    "grants_named_in",
+    "split_groups",
+    "validate_tender",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,17 @@ class TenderSelection:
     grant_numbers: tuple[str, ...]
     unexercised_shares: int
     new_option_shares: int
+
+
+_GRANT_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+
+
+def grants_named_in(text: str, assessment: PersonAssessment) -> list[str]:
+    """The person's own grant numbers that a message names ("tender G00002 and g00003")."""
+    tokens = {t.upper() for t in _GRANT_TOKEN.findall(text)}
+    return [
+        g.grant.grant_number for g in assessment.grants if g.grant.grant_number.upper() in tokens
+    ]
 
 
 def split_groups(assessment: PersonAssessment) -> dict[str, tuple[str, ...]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.errors import DomainError
+from bot.domain.tender import grants_named_in
 from bot.domain.terms import OfferTerms
 from bot.ports import Clock
 from bot.replies import Action, Reply
@@ -125,7 +126,6 @@ def _how_elections_are_made(intent: str, terms: OfferTerms) -> str:
     )
 
 
-_GRANT_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _CONFIRM = re.compile(r"\bconfirm(ed)?\b", re.I)
 # Chat commands (the console and Slack show them): a message that starts with one is that action.
 _COMMANDS = {"status": "status", "withdraw": "withdraw", "tender": "elect", "elect": "elect"}
@@ -178,10 +178,7 @@ async def election_reply(
         assessment = await my_grants(
             uow=deps.uow, terms=terms, employee_id=employee_id, identity=identity, now=now
         )
-        named = {t.upper() for t in _GRANT_TOKEN.findall(text)}
-        chosen = [
-            g.grant.grant_number for g in assessment.grants if g.grant.grant_number.upper() in named
-        ]
+        chosen = grants_named_in(text, assessment)
         if not chosen:
             eligible = ", ".join(g.grant.grant_number for g in assessment.eligible_grants)
             how = (

@@ -8,14 +8,13 @@ form they get has a real version; the attempt goes to the audit log for HR.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from bot.domain.elections import ElectionIntent, IntentLine, next_tender, next_withdrawal
 from bot.domain.errors import DomainError
 from bot.domain.records import AuditEntry
-from bot.domain.tender import validate_tender
+from bot.domain.tender import grants_named_in, validate_tender
 from bot.domain.terms import OfferTerms
 from bot.replies import Action, Reply
 from bot.services.election_intents import IntentResult, record_intent, record_withdrawal
@@ -25,8 +24,6 @@ from bot.services.errors import ServiceError
 from bot.services.identity import Identity
 
 __all__ = ["not_an_election"]
-
-_GRANT_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
 
 async def not_an_election(
@@ -52,12 +49,7 @@ async def not_an_election(
         async with uow:
             person = await load_person(uow, terms, identity.employee_id)
             history = await uow.elections.intents_for(identity.employee_id)
-        tokens = {t.upper() for t in _GRANT_TOKEN.findall(text)}
-        named = [
-            g.grant.grant_number
-            for g in person.assessment.grants
-            if g.grant.grant_number.upper() in tokens
-        ]
+        named = grants_named_in(text, person.assessment)
         try:
             form = _unrecorded_form(intent, named, person, history, identity, terms, now)
             if form is not None and intent == "withdraw":

@@ -65,6 +65,27 @@ async def process_message(
     digest = content_hash(raw)
     now = deps.clock.now()
     received = received_at or now  # the server's INTERNALDATE, never the sender's Date:
+
+    async def finish(
+        sender: str,
+        outcome: str,
+        employee_id: str | None = None,
+        reply: OutboxMessage | None = None,
+    ) -> str:
+        return await _finish(
+            uow,
+            config,
+            uidvalidity,
+            uid,
+            digest,
+            sender,
+            employee_id,
+            received,
+            now,
+            outcome,
+            reply,
+        )
+
     async with uow:
         if await uow.inbox.seen(
             mailbox=config.mailbox, uidvalidity=uidvalidity, uid=uid, content_hash=digest
@@ -76,41 +97,17 @@ async def process_message(
         mail = parse_mail(raw)
     except UnreadableMail as exc:
         logger.warning("inbox uid %s: unreadable message skipped (%s)", uid, exc)
-        return await _finish(
-            uow, config, uidvalidity, uid, digest, "", None, received, now, "unparseable"
-        )
+        return await finish("", "unparseable")
     skip = why_not_answer(mail, own_addresses=set(config.own_addresses))
     if skip is not None:
         logger.info("inbox uid %s from %s: not answered (%s)", uid, mail.sender, skip)
-        return await _finish(
-            uow,
-            config,
-            uidvalidity,
-            uid,
-            digest,
-            mail.sender,
-            None,
-            received,
-            now,
-            f"ignored:{skip}",
-        )
+        return await finish(mail.sender, f"ignored:{skip}")
     async with uow:
         employee = await uow.employees.by_email(mail.sender)
         recent = await uow.inbox.answered_since(mail.sender, now - timedelta(hours=1))
     if recent >= config.rate_per_hour:
         logger.warning("inbox uid %s from %s: rate limit reached", uid, mail.sender)
-        return await _finish(
-            uow,
-            config,
-            uidvalidity,
-            uid,
-            digest,
-            mail.sender,
-            None,
-            received,
-            now,
-            "ignored:rate-limit",
-        )
+        return await finish(mail.sender, "ignored:rate-limit")
     verified = employee is not None and (
         config.trusted_authserv_id is None or dmarc_pass(mail, config.trusted_authserv_id)
     )
@@ -139,19 +136,7 @@ async def process_message(
         employee_id=identity.employee_id,
         attachments=reply.attachments,
     )
-    return await _finish(
-        uow,
-        config,
-        uidvalidity,
-        uid,
-        digest,
-        mail.sender,
-        identity.employee_id,
-        received,
-        now,
-        "answered",
-        answer,
-    )
+    return await finish(mail.sender, "answered", identity.employee_id, answer)
 
 
 async def _answer(mail: InboundMail, identity: Identity, deps: ConversationDeps) -> Reply:

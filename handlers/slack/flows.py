@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -18,11 +19,13 @@ from bot.clock import parse_instant
 from bot.domain.elections import Delivery, FormKind
 from bot.domain.errors import DomainError
 from bot.domain.records import AuditEntry
+from bot.domain.terms import OfferTerms
 from bot.replies import Reply
 from bot.services.conversation import ConversationDeps, respond
 from bot.services.deadlines import deadlines_reply, get_deadlines
 from bot.services.election_preview import preview_tender
 from bot.services.elections import (
+    IntentResult,
     employee_status,
     hr_report,
     intent_reply,
@@ -184,25 +187,20 @@ class SlackDeps:
         self, identity: Identity, grant_numbers: list[str], *, key: str
     ) -> dict[str, Any] | None:
         """Step 2 submitted: record the intent once per view submission."""
-        deps = self.conversation
-        terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
-        claim = self.claim(key, kind="election", user_id=identity.actor)
-        try:
-            result = await record_intent(
-                uow=claim,
+        return await self._record_once(
+            identity,
+            key=key,
+            kind="election",
+            title="Intent recorded",
+            record=lambda uow, terms, now: record_intent(
+                uow=uow,
                 terms=terms,
                 employee_id=identity.employee_id or "",
                 grant_numbers=grant_numbers,
                 identity=identity,
-                now=self.now(),
-            )
-        except DuplicateDeliveryError:
-            return None
-        except (DomainError, ServiceError) as exc:
-            reply = Reply(text=str(exc), kind="error")
-            return {"response_action": "update", "view": blocks.notice_modal("Not recorded", reply)}
-        view = blocks.notice_modal("Intent recorded", intent_reply(result, terms))
-        return {"response_action": "update", "view": view}
+                now=now,
+            ),
+        )
 
     async def withdraw_view(self, identity: Identity) -> dict[str, Any]:
         """The confirmation step, or why there is nothing to withdraw (closed offer)."""
@@ -217,23 +215,42 @@ class SlackDeps:
         return blocks.withdraw_modal(reply.text)
 
     async def withdraw_record(self, identity: Identity, *, key: str) -> dict[str, Any] | None:
-        deps = self.conversation
-        terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
-        claim = self.claim(key, kind="withdrawal", user_id=identity.actor)
-        try:
-            result = await record_withdrawal(
-                uow=claim,
+        return await self._record_once(
+            identity,
+            key=key,
+            kind="withdrawal",
+            title="Withdrawal recorded",
+            record=lambda uow, terms, now: record_withdrawal(
+                uow=uow,
                 terms=terms,
                 employee_id=identity.employee_id or "",
                 identity=identity,
-                now=self.now(),
-            )
+                now=now,
+            ),
+        )
+
+    async def _record_once(
+        self,
+        identity: Identity,
+        *,
+        key: str,
+        kind: str,
+        title: str,
+        record: Callable[[Any, OfferTerms, datetime], Awaitable[IntentResult]],
+    ) -> dict[str, Any] | None:
+        """Run ``record`` in a unit of work that also claims ``key`` (a view submission), so a
+        repeated submission records nothing; the modal shows the result or the broken rule."""
+        deps = self.conversation
+        terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
+        claim = self.claim(key, kind=kind, user_id=identity.actor)
+        try:
+            result = await record(claim, terms, self.now())
         except DuplicateDeliveryError:
             return None
         except (DomainError, ServiceError) as exc:
             reply = Reply(text=str(exc), kind="error")
             return {"response_action": "update", "view": blocks.notice_modal("Not recorded", reply)}
-        view = blocks.notice_modal("Withdrawal recorded", intent_reply(result, terms))
+        view = blocks.notice_modal(title, intent_reply(result, terms))
         return {"response_action": "update", "view": view}
 
     # --- home buttons ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 from bot.domain.eligibility import PersonAssessment, assess
 from bot.domain.errors import DomainError, OfferClosedError, TenderError
 from bot.domain.roster import EmployeeClass, Grant, OptionType
-from bot.domain.tender import TenderLine, split_groups, validate_tender
+from bot.domain.tender import TenderLine, grants_named_in, split_groups, validate_tender
 from bot.domain.terms import OfferTerms
 
 from .examples import employee, grant, q12_grants
@@ -239,3 +239,11 @@ class TestRefusals:
     def test_every_refusal_is_a_domain_error(self) -> None:
         assert issubclass(TenderError, DomainError)
         assert issubclass(OfferClosedError, DomainError)
+
+
+def test_grants_named_in_a_message_are_only_the_persons_own(q12: PersonAssessment) -> None:
+    """Chat and e-mail name grants in free text ("tender g1 and G3"); only own grants count."""
+    numbers = [g.grant.grant_number for g in q12.grants]
+    text = f"please tender {numbers[0].lower()} and {numbers[2]}, not X-999"
+    assert grants_named_in(text, q12) == [numbers[0], numbers[2]]
+    assert grants_named_in("nothing here", q12) == []
