@@ -45,7 +45,7 @@ from storage.models import (
     OutboxAttachmentRow,
     OutboxRow,
 )
-from storage.repositories import _flush, is_lock_error
+from storage.repositories import _chunks, _flush, is_lock_error
 
 __all__ = [
     "BULK_PRIORITY",
@@ -342,6 +342,53 @@ class OutboxRepository:
         await _flush(self.session)
         return True
 
+    async def enqueue_many(self, messages: Iterable[OutboxMessage]) -> int:
+        """Bulk :meth:`enqueue` for broadcasts (no attachments): keys already present are
+        skipped, so a broadcast enqueued again after a crash adds only what is missing.
+        Returns how many rows were added."""
+        added = 0
+        for chunk in _chunks(list(messages), 500):
+            keys = [m.idempotency_key for m in chunk]
+            existing = set(
+                await self.session.scalars(
+                    select(OutboxRow.idempotency_key).where(OutboxRow.idempotency_key.in_(keys))
+                )
+            )
+            rows = []
+            for m in chunk:
+                if m.idempotency_key in existing:
+                    continue
+                if m.attachments:
+                    raise ValueError("enqueue_many takes messages without attachments")
+                existing.add(m.idempotency_key)
+                rows.append(
+                    {
+                        "idempotency_key": m.idempotency_key,
+                        "channel": m.channel,
+                        "recipient": m.recipient,
+                        "kind": m.kind.value,
+                        "subject": m.subject,
+                        "body_text": m.body_text,
+                        "employee_id": m.employee_id,
+                        "reference": m.reference,
+                        "created_at": m.created_at,
+                        "due_at": m.due_at,
+                        "sent_at": None,
+                        "attempts": 0,
+                        "state": DeliveryState.PENDING.value,
+                        "priority": BULK_PRIORITY if m.kind.is_bulk else TRANSACTIONAL_PRIORITY,
+                        "next_attempt_at": m.due_at,
+                        "message_id": m.message_id,
+                        "body_html": m.body_html,
+                        "in_reply_to": m.in_reply_to,
+                        "thread_references": m.references,
+                    }
+                )
+            if rows:
+                await self.session.execute(_insert_ignoring_duplicates(self.session), rows)
+                added += len(rows)
+        return added
+
     async def for_employee(self, employee_id: str) -> list[OutboxMessage]:
         """Oldest first, with attachments."""
         rows = list(
@@ -438,6 +485,17 @@ class AcceptedTenderRepository:
             .order_by(AcceptedTenderRow.grant_number)
         )
         return [_accepted(row) for row in rows]
+
+
+def _insert_ignoring_duplicates(session: AsyncSession) -> Any:
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING in the session's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(OutboxRow).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(OutboxRow).on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
 async def messages_with_attachments(

@@ -306,6 +306,7 @@ class OutboxRow(Base):
         Index(None, "sent_at", "due_at"),
         Index(None, "employee_id"),
         Index(None, "state", "priority", "next_attempt_at"),
+        Index(None, "reference"),  # migration 0007: copies of one communication
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -401,3 +402,8 @@ class InboundMessageRow(Base):
 from storage.slack_models import SlackEventRow, SlackUserRow  # noqa: E402
 
 __all__ += ["SlackEventRow", "SlackUserRow"]
+
+# --- deadlines in motion (migration 0007): jobs, amendments, communications ---------------------
+from storage.scheduler_models import AmendmentRow, CommunicationRow, JobRow  # noqa: E402
+
+__all__ += ["AmendmentRow", "CommunicationRow", "JobRow"]

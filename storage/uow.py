@@ -40,6 +40,7 @@ from storage.repositories import (
     QuestionRepository,
     is_lock_error,
 )
+from storage.scheduler_repo import AmendmentRepository, CommunicationRepository, JobRepository
 
 __all__ = ["UnitOfWork"]
 
@@ -59,6 +60,9 @@ class _Open:
     accepted: AcceptedTenderRepository
     deliveries: DeliveryRepository
     inbox: InboxRepository
+    jobs: JobRepository
+    amendments: AmendmentRepository
+    communications: CommunicationRepository
 
     @classmethod
     def over(cls, session: AsyncSession) -> _Open:
@@ -76,6 +80,9 @@ class _Open:
             accepted=AcceptedTenderRepository(session),
             deliveries=DeliveryRepository(session),
             inbox=InboxRepository(session),
+            jobs=JobRepository(session),
+            amendments=AmendmentRepository(session),
+            communications=CommunicationRepository(session),
         )
 
 
@@ -186,6 +193,18 @@ class UnitOfWork:
     @property
     def inbox(self) -> InboxRepository:
         return self._open().inbox
+
+    @property
+    def jobs(self) -> JobRepository:
+        return self._open().jobs
+
+    @property
+    def amendments(self) -> AmendmentRepository:
+        return self._open().amendments
+
+    @property
+    def communications(self) -> CommunicationRepository:
+        return self._open().communications
 
     def _open(self) -> _Open:
         state = self._current.get()
