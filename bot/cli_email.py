@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 from typing import Any
 
@@ -28,10 +27,6 @@ def worker(
     """Read new mail, answer it, and deliver the due outbox (continuously unless --once)."""
     from bot.worker import run_worker, worker_pass
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
     async def one_pass(application: App) -> dict[str, Any]:
         transports = application.outbox_transports()
         try:
@@ -49,6 +44,11 @@ def worker(
             "failed": o.failed,
             "ambiguous": o.ambiguous,
             "channels": sorted(transports),
+            "jobs": {
+                "ran": report.jobs.ran,
+                "retried": report.jobs.retried,
+                "failed": report.jobs.failed,
+            },
         }
 
     async def forever(application: App) -> None:

@@ -2,7 +2,8 @@
 
 ``offerbot worker --once`` runs one pass and exits (tests, cron); ``offerbot run`` and
 ``offerbot serve`` run :func:`run_worker` until ``stop`` is set, next to the Slack listener.
-A pass reads new mail first, so the answers it queues go out in the same pass.
+A pass reads new mail first and runs due jobs (reminders, broadcasts, SLA checks) next, so the
+messages they queue go out in the same pass.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from bot.bootstrap import App
 from bot.ports import OutboxTransport
+from bot.scheduler import SchedulerReport, run_due_jobs
 from bot.services.outbox import DrainReport, drain_outbox
 
 __all__ = ["PassReport", "run_worker", "worker_pass"]
@@ -21,21 +23,24 @@ __all__ = ["PassReport", "run_worker", "worker_pass"]
 logger = logging.getLogger(__name__)
 
 OUTBOX_INTERVAL = 15.0  # seconds between outbox passes when running continuously
+SCHEDULER_INTERVAL = 30.0  # seconds between looks at the jobs table
 
 
 @dataclass(slots=True)
 class PassReport:
     mail_read: int
     outbox: DrainReport
+    jobs: SchedulerReport
 
 
 async def worker_pass(app: App, transports: dict[str, OutboxTransport]) -> PassReport:
-    """Read new mail once, then send everything due."""
+    """Read new mail once, run the due jobs, then send everything due."""
     read = 0
     watcher = app.inbox_watcher()
     if watcher is not None:
         read = await watcher.read_once()
-    return PassReport(mail_read=read, outbox=await _drain(app, transports))
+    jobs = await _run_jobs(app)
+    return PassReport(mail_read=read, outbox=await _drain(app, transports), jobs=jobs)
 
 
 async def run_worker(app: App, *, once: bool = False, stop: asyncio.Event | None = None) -> None:
@@ -51,6 +56,7 @@ async def run_worker(app: App, *, once: bool = False, stop: asyncio.Event | None
             if watcher is not None:
                 group.create_task(watcher.run(stop))
             group.create_task(_outbox_loop(app, transports, stop))
+            group.create_task(_scheduler_loop(app, stop))
     finally:
         for transport in transports.values():
             close = getattr(transport, "aclose", None)
@@ -68,6 +74,22 @@ async def _outbox_loop(
             logger.exception("outbox pass failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), OUTBOX_INTERVAL)
+
+
+async def _scheduler_loop(app: App, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await _run_jobs(app)
+        except Exception:  # the database may be briefly away: log once per pass, go on
+            logger.exception("scheduler pass failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SCHEDULER_INTERVAL)
+
+
+async def _run_jobs(app: App) -> SchedulerReport:
+    return await run_due_jobs(
+        uow=app.uow(), clock=app.clock, settings=app.settings, base_terms=app.base_terms
+    )
 
 
 async def _drain(app: App, transports: dict[str, OutboxTransport]) -> DrainReport:
