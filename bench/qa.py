@@ -4,28 +4,105 @@
 
 Runs both in the same process over the developer set (default ../shared/eval/dev_questions.jsonl)
 and prints the tuning / held-out split the thresholds were calibrated on (ids ≡ 0 mod 3 held out).
+:func:`qa_rows` gives ``bench/run.py`` its rows (offerbot only, no baseline).
 """
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
-from knowledge.answerer import answer, build_knowledge_base
-from knowledge.evaluation import EvalItem, evaluate, family, load_items, percentile
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench.table import NO_DB, Row, row
+from knowledge.answerer import KnowledgeBase, answer, build_knowledge_base
+from knowledge.evaluation import (
+    EvalItem,
+    evaluate,
+    family,
+    load_items,
+    percentile,
+)
 from knowledge.offer_terms import bundled_offer_dir, load_offer_terms
 from knowledge.parser import load_entries
 
+__all__ = ["DEFAULT", "QaFigures", "qa_figures", "qa_rows"]
+
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev_questions.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class QaFigures:
+    questions: int
+    asks: int  # questions × rounds
+    top1: float  # faq+advice, 0..1
+    p50_ms: float
+    p99_ms: float
+
+
+def _ours(kb: KnowledgeBase) -> Callable[[str], dict[str, Any]]:
+    terms = load_offer_terms()
+
+    def ask(question: str) -> dict[str, Any]:
+        return answer(question, kb=kb, terms=terms).payload()
+
+    return ask
+
+
+def qa_figures(path: Path = DEFAULT, *, rounds: int = 20) -> QaFigures:
+    """Top-1 accuracy over the file, and latency per question over ``rounds`` passes (after
+    three warm-up passes, as a running bot has its typo-repair caches warm)."""
+    items = load_items(path)
+    ask = _ours(
+        build_knowledge_base(load_entries(bundled_offer_dir(), "offer.txt", ("proxy-2003.txt",)))
+    )
+    for _ in range(3):
+        for item in items:
+            ask(item.question)
+    report = evaluate(items, ask)
+    latencies = []
+    for _ in range(rounds):
+        for item in items:
+            started = time.perf_counter()
+            ask(item.question)
+            latencies.append((time.perf_counter() - started) * 1000)
+    return QaFigures(
+        questions=len(items),
+        asks=len(latencies),
+        top1=report.top1,
+        p50_ms=percentile(latencies, 50),
+        p99_ms=percentile(latencies, 99),
+    )
+
+
+def qa_rows(quick: bool, path: Path = DEFAULT) -> list[Row]:
+    """Question answering has no database and no target: p50, p99, top-1 accuracy."""
+    figures = qa_figures(path, rounds=2 if quick else 20)
+    note = f"{figures.questions} dev questions × {figures.asks // figures.questions} rounds"
+    return [
+        row("question answering p50", db=NO_DB, value=figures.p50_ms, unit="ms", note=note),
+        row("question answering p99", db=NO_DB, value=figures.p99_ms, unit="ms", note=note),
+        row(
+            "question answering top-1 (faq+advice)",
+            db=NO_DB,
+            value=figures.top1 * 100,
+            unit="%",
+            note=path.name,
+        ),
+    ]
 
 
 def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
     items = load_items(path)
     offer_dir = bundled_offer_dir()
-    terms = load_offer_terms()
 
     builds = []
     for _ in range(5):
@@ -36,9 +113,7 @@ def main() -> None:
         f"index build (parse + index, offer + proxy): median {statistics.median(builds):.0f} ms,"
         f" max {max(builds):.0f} ms"
     )
-
-    def ours(q: str) -> dict:
-        return answer(q, kb=kb, terms=terms).payload()
+    ours = _ours(kb)
 
     def baseline(q: str) -> dict:
         ranked = kb.index.baseline(q)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.clock import SimulatedClock, SystemClock
+from bot.clock import AnchoredClock, SimulatedClock, SystemClock
 from bot.config import Settings
 from bot.domain.terms import OfferTerms
 from bot.ports import Clock, OutboxTransport
@@ -33,6 +33,8 @@ class ConfigurationError(Exception):
 
 
 def build_clock(settings: Settings) -> Clock:
+    if settings.now is not None and settings.now_anchor is not None:
+        return AnchoredClock(settings.now, settings.now_anchor)
     if settings.now is not None:
         return SimulatedClock(settings.now)
     return SystemClock()
@@ -73,6 +75,7 @@ class App:
             ),
             api_url=settings.slack_api_url,
             hr_admins=settings.hr_admins,
+            settings=settings,
         )
 
     # --- e-mail (issue 6) ---------------------------------------------------------------
@@ -98,10 +101,10 @@ class App:
         client = slack_client(
             token=self.settings.slack_bot_token.get_secret_value(),
             base_url=self.settings.slack_api_url,
+            max_rate_limit_retries=0,  # the transport's limiter handles 429s for every sender
         )
-        return SlackOutboxTransport(
-            client, SlackIdentities(self.conversation()), SlackRateLimiter()
-        )
+        limiter = SlackRateLimiter(self.settings.slack_rate_per_second)
+        return SlackOutboxTransport(client, SlackIdentities(self.conversation()), limiter)
 
     def email_transport(self) -> OutboxTransport | None:
         """The SMTP transport, when OFFERBOT_SMTP_HOST and OFFERBOT_MAIL_FROM are set."""

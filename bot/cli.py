@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,11 @@ from bot.bootstrap import App
 from bot.cli_support import JsonOpt, UserError, err, load_settings, operator, out, print_json, run
 from bot.config import LOCAL_ENV_FILE
 from bot.domain.new_option import vesting_schedule
+from bot.logging_setup import configure_from_settings
 from bot.services.deadlines import deadlines_json, deadlines_reply, get_deadlines
 from bot.services.grants import grants_json, grants_reply, my_grants
 from bot.services.offer import current_terms, load_offer
+from bot.services.planning import refresh_plan
 from bot.services.roster_import import ImportResult, import_roster
 from handlers.console.render import render_reply
 from knowledge.offer_terms import load_offer_terms
@@ -44,6 +46,12 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 hr_app = typer.Typer(help="HR administration.", no_args_is_help=True)
 app.add_typer(hr_app, name="hr")
+
+
+@app.callback()
+def _configure_logging() -> None:
+    """Logging (OFFERBOT_LOG_FORMAT, OFFERBOT_LOG_LEVEL) is set up once, before any command."""
+    configure_from_settings()
 
 
 def _import_with_progress(
@@ -101,11 +109,18 @@ async def _init(application: App, *, demo: bool, quiet: bool) -> dict[str, Any]:
         digest=application.terms_digest,
         now=now,
     )
+    plan = await refresh_plan(
+        uow=application.uow(),
+        base_terms=application.base_terms,
+        settings=application.settings,
+        now=now,
+    )
     result: dict[str, Any] = {
         "database": application.engine.url.render_as_string(hide_password=True),
         "revision": await current_revision(application.engine),
         "offer_id": state.offer_id,
         "expiration": state.expiration.astimezone(application.base_terms.deadline_zone).isoformat(),
+        "planned": {"reminders": plan.reminders, "digests": plan.digests},
     }
     if demo:
         roster = generate_demo_roster(
@@ -140,7 +155,9 @@ def _prepare_demo_clock() -> None:
             for line in LOCAL_ENV_FILE.read_text().splitlines()
             if not line.startswith("OFFERBOT_NOW=")
         ]
-    lines.append(f"OFFERBOT_NOW={DEMO_NOW}")
+    # Anchored: every later command shares one simulated time that started now.
+    anchor = datetime.now(UTC).isoformat(timespec="seconds")
+    lines.append(f"OFFERBOT_NOW={DEMO_NOW}@{anchor}")
     LOCAL_ENV_FILE.write_text("\n".join(lines) + "\n")
 
 
@@ -300,9 +317,27 @@ def db_upgrade(as_json: bool = JsonOpt) -> None:
 
 def _register_command_modules() -> None:
     """Commands of the larger capabilities live in their own modules, registered here."""
-    from bot import cli_elections, cli_email, cli_questions, cli_slack
+    from bot import (
+        cli_communications,
+        cli_elections,
+        cli_email,
+        cli_metrics,
+        cli_offer_admin,
+        cli_ops,
+        cli_questions,
+        cli_slack,
+    )
 
-    for module in (cli_questions, cli_elections, cli_email, cli_slack):
+    for module in (
+        cli_questions,
+        cli_elections,
+        cli_email,
+        cli_slack,
+        cli_metrics,
+        cli_ops,
+        cli_communications,
+        cli_offer_admin,
+    ):
         module.register(app, hr_app)
 
 

@@ -7,7 +7,7 @@ builds the app, awaits one service from ``bot.services.elections`` and prints th
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -216,6 +216,7 @@ def receive(
             via=via,
             identity=operator(),
             now=a.clock.now(),
+            sla_alert_before=timedelta(hours=a.settings.receipt_sla_alert_hours),
         )
         return result, terms
 

@@ -88,9 +88,13 @@ def serve_command(
     """Receive Slack over HTTP at /slack/events (SLACK_SIGNING_SECRET) and run the worker."""
     from aiohttp import web
 
+    from handlers.http_ops import add_ops_routes
+
     async def go(application: App) -> None:
         bolt, _deps = _configured(application, need="SLACK_SIGNING_SECRET")
-        runner = web.AppRunner(bolt.web_app(path="/slack/events", port=port))
+        web_app = bolt.web_app(path="/slack/events", port=port)
+        add_ops_routes(web_app, application)  # GET /healthz, GET /metrics
+        runner = web.AppRunner(web_app)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         stop = _stop_on_signals()

@@ -42,6 +42,21 @@ class SimulatedClock:
         return self._start + timedelta(seconds=elapsed)
 
 
+class AnchoredClock:
+    """Simulated time shared by several processes: it stood at ``start`` at the real instant
+    ``anchor`` and advances with the system clock. The demo writes both, so an `hr extend` and
+    a `worker --once` run one after the other agree on what "now" is (a per-process
+    :class:`SimulatedClock` restarts at ``start`` in each process)."""
+
+    def __init__(self, start: datetime, anchor: datetime) -> None:
+        if start.tzinfo is None or anchor.tzinfo is None:
+            raise ValueError("start and anchor must be timezone-aware")
+        self._offset = start.astimezone(UTC) - anchor.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+
 class ManualClock:
     """A clock that only moves when told to."""
 

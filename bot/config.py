@@ -7,11 +7,11 @@ the program at start-up with a message naming the variable instead of failing la
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.clock import parse_instant
@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     )
     now: datetime | None = Field(
         None, description="Start a simulated clock at this ISO instant (demo and staging)."
+    )
+    # Internal: filled from OFFERBOT_NOW=<simulated>@<real anchor>, so that a NOW set in the
+    # environment replaces both and is never shifted by an anchor left in the demo's env file.
+    now_anchor: datetime | None = Field(
+        None,
+        validation_alias="offerbot_internal_now_anchor",
+        exclude=True,
+        description="The real instant at which the simulated clock stood at OFFERBOT_NOW.",
     )
     offer_dir: Path | None = Field(
         None, description="Folder holding offer.toml and the offer text; default: bundled."
@@ -137,7 +145,140 @@ class Settings(BaseSettings):
 
     # --- end of Slack settings -------------------------------------------------------------------
 
-    @field_validator("now", mode="before")
+    # --- scheduler, reminders, extensions (issue 7) ------------------------------------------
+
+    # reminders
+    reminders_enabled: bool = Field(True, description="Plan and send deadline reminders.")
+    reminder_business_days: Annotated[tuple[int, ...], NoDecode] = Field(
+        (10, 5, 2, 1),
+        description="Remind N business days before the expiration date (comma-separated), "
+        "and on the expiration day itself.",
+    )
+    reminder_time: time = Field(
+        time(9, 0), description="Local time of each reminder, in the offer's deadline zone."
+    )
+    quiet_hours: Annotated[tuple[time, time] | None, NoDecode] = Field(
+        (time(20, 0), time(8, 0)),
+        description="HH:MM-HH:MM in the deadline zone: no reminder goes out then (empty = off).",
+    )
+
+    @field_validator("reminder_business_days", mode="before")
+    @classmethod
+    def _reminder_days(cls, value: object) -> object:
+        from bot.domain.reminders import parse_business_days
+
+        return parse_business_days(value) if isinstance(value, str) else value
+
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _quiet_hours(cls, value: object) -> object:
+        from bot.domain.reminders import parse_quiet_hours
+
+        return parse_quiet_hours(value) if isinstance(value, str) else value
+
+    # extensions and amendments
+    two_person_rule: bool = Field(
+        False,
+        description="An extension's announcement waits for a second HR admin's approval.",
+    )
+
+    # receipt SLA and HR digest
+    receipt_sla_alert_hours: float = Field(
+        15.0,
+        ge=0,
+        le=240,
+        description="Alert HR this many hours before a receipt confirmation's deadline if it "
+        "is not sent yet (15: 9:00 a.m. Eastern on the SLA's last business day).",
+    )
+    digests_enabled: bool = Field(True, description="Send HR a digest each business day.")
+    digest_time: str = Field(
+        "08:00", description="HH:MM, in the offer's deadline zone (Pacific), of the HR digest."
+    )
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        try:
+            return datetime.strptime(value.strip(), "%H:%M").strftime("%H:%M")
+        except ValueError:
+            raise ValueError("OFFERBOT_DIGEST_TIME must be HH:MM, e.g. 08:00") from None
+
+    # broadcast delivery
+    slack_rate_per_second: float = Field(
+        8.0,
+        gt=0,
+        le=100,
+        description="Outbound Slack API calls per second, for all senders together (one pace; "
+        "a 429's Retry-After pauses every sender).",
+    )
+    announcement_channel: str | None = Field(
+        None,
+        description="Slack channel id (C…) that also gets one post per offer announcement.",
+    )
+
+    @field_validator("announcement_channel", mode="before")
+    @classmethod
+    def _channel_id(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or value.strip()[:1] not in ("C", "G"):
+            raise ValueError("OFFERBOT_ANNOUNCEMENT_CHANNEL must be a Slack channel id (C…)")
+        return value.strip()
+
+    # --- end of scheduler settings ----------------------------------------------------------------
+
+    # --- operations: logs, metrics (issue 8) ---------------------------------------------------
+    log_format: str = Field(
+        "text", description="'text' (one readable line per record) or 'json' (JSON lines)."
+    )
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("text", "json"):
+            raise ValueError("OFFERBOT_LOG_FORMAT must be text or json")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("OFFERBOT_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value
+
+    # replicas: several `offerbot worker`/`run`/`serve` processes on one PostgreSQL database
+    worker_interval: float = Field(
+        15.0, gt=0, description="Seconds between outbox passes (the scheduler: twice this)."
+    )
+    outbox_lease_seconds: float = Field(
+        600.0,
+        ge=1,
+        description="How long a claimed outbox row or job stays with its replica; a crashed "
+        "replica's work is taken again after it. Keep it well above one claim batch's send time.",
+    )
+    imap_lock_retry_seconds: float = Field(
+        30.0, gt=0, description="How often a replica not reading the mailbox tries to take over."
+    )
+
+    # --- end of operations settings ---------------------------------------------------------------
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_anchor(cls, data: object) -> object:
+        """``OFFERBOT_NOW=2003-07-10T09:00:00-07:00@2026-11-23T23:50:00+00:00``: the simulated
+        instant and the real instant it stood there; processes given the same value share one
+        simulated time (`init --demo` writes it this way)."""
+        if isinstance(data, dict):
+            now = data.get("now")
+            if isinstance(now, str) and "@" in now:
+                simulated, _, anchor = now.partition("@")
+                data = {**data, "now": simulated, "offerbot_internal_now_anchor": anchor}
+        return data
+
+    @field_validator("now", "now_anchor", mode="before")
     @classmethod
     def _aware_now(cls, value: object) -> object:
         if value in (None, ""):

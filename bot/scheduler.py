@@ -131,13 +131,14 @@ async def run_due_jobs(
         settings=settings,
         base_terms=base_terms,
         owner=owner,
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
         progress=progress,
     )
     kinds = list(kinds) if kinds is not None else None
     for _ in range(max_rounds):
         async with uow:
             claimed = await uow.jobs.claim_due(
-                now=clock.now(), owner=owner, lease=LEASE, limit=batch, kinds=kinds
+                now=clock.now(), owner=owner, lease=ctx.lease, limit=batch, kinds=kinds
             )
             await uow.commit()
         if not claimed:

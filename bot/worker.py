@@ -12,16 +12,20 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.bootstrap import App
 from bot.ports import OutboxTransport
 from bot.scheduler import SchedulerReport, run_due_jobs
+from bot.services.errors import OfferNotLoadedError
 from bot.services.outbox import DrainReport, drain_outbox
+from bot.services.planning import refresh_plan
 
 __all__ = ["PassReport", "run_worker", "worker_pass"]
 
 logger = logging.getLogger(__name__)
 
+# Defaults; OFFERBOT_WORKER_INTERVAL sets the outbox's, and the scheduler keeps this ratio.
 OUTBOX_INTERVAL = 15.0  # seconds between outbox passes when running continuously
 SCHEDULER_INTERVAL = 30.0  # seconds between looks at the jobs table
 
@@ -73,7 +77,7 @@ async def _outbox_loop(
         except Exception:  # the database may be briefly away: log once per pass, go on
             logger.exception("outbox pass failed")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), OUTBOX_INTERVAL)
+            await asyncio.wait_for(stop.wait(), app.settings.worker_interval)
 
 
 async def _scheduler_loop(app: App, stop: asyncio.Event) -> None:
@@ -83,10 +87,19 @@ async def _scheduler_loop(app: App, stop: asyncio.Event) -> None:
         except Exception:  # the database may be briefly away: log once per pass, go on
             logger.exception("scheduler pass failed")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), SCHEDULER_INTERVAL)
+            every = app.settings.worker_interval * SCHEDULER_INTERVAL / OUTBOX_INTERVAL
+            await asyncio.wait_for(stop.wait(), every)
 
 
 async def _run_jobs(app: App) -> SchedulerReport:
+    """Bring the plan in step with the live offer (idempotent), then run what is due."""
+    try:
+        await refresh_plan(
+            uow=app.uow(), base_terms=app.base_terms, settings=app.settings, now=app.clock.now()
+        )
+    except OfferNotLoadedError:
+        logger.warning("no offer loaded yet (run `offerbot init`): nothing is scheduled")
+        return SchedulerReport()
     return await run_due_jobs(
         uow=app.uow(), clock=app.clock, settings=app.settings, base_terms=app.base_terms
     )
@@ -101,4 +114,5 @@ async def _drain(app: App, transports: dict[str, OutboxTransport]) -> DrainRepor
         clock=app.clock,
         message_id_for=message_id_factory(app),  # type: ignore[arg-type]
         concurrency=app.settings.outbox_concurrency,
+        lease=timedelta(seconds=app.settings.outbox_lease_seconds),
     )

@@ -520,9 +520,10 @@ def live_date_notes(text: str, terms: OfferTerms) -> tuple[str, ...]:
     calendar = business_calendar(terms)
     notes = []
     original_day = terms.original_expiration.astimezone(zone).date()
-    if _long_date(original_day) in text:
+    lowered = text.lower()  # the cover page and headings are in capitals
+    if _long_date(original_day).lower() in lowered:
         notes.append(
-            f"The offer has been extended: it now expires at "
+            f"Update: the offer was extended; it now expires at "
             f"{format_instant(terms.expiration, zone)}. The document's date, "
             f"{format_instant(terms.original_expiration, zone)}, no longer holds."
         )
@@ -534,7 +535,7 @@ def live_date_notes(text: str, terms: OfferTerms) -> tuple[str, ...]:
             new_grant_date(terms, calendar),
         ),
     ):
-        if old != new and _long_date(old) in text:
+        if old != new and _long_date(old).lower() in lowered:
             notes.append(
                 f"After the extension the expected {label} is {_long_date(new)}; the document's "
                 f"{_long_date(old)} no longer holds."

@@ -141,9 +141,13 @@ class _Generator:
     def name(self) -> str:
         first, last = _get(self.spec, "names.first"), _get(self.spec, "names.last")
         name = f"{self.rng.choice(first)} {self.rng.choice(last)}"
+        tries = 0
         while name in self.used_names:
             given, family = name.split(" ", 1)
             name = f"{given} {self.rng.choice('ABCDEFGHJKLMNPRSTVW')}. {family.split(' ')[-1]}"
+            tries += 1
+            if tries > 50:  # every initial taken (large rosters): a numbered suffix always is new
+                name = f"{given} {family.split(' ')[-1]} {len(self.used_names) + 1}"
         self.used_names.add(name)
         return name
 

@@ -9,19 +9,49 @@ log that makes reading the inbox idempotent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, Table, bindparam, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.hr_records import DeliveryState, OutboxMessage
+from bot.domain.hr_records import Attachment, DeliveryState, MessageKind, OutboxMessage
 from storage.elections_repo import _message, messages_with_attachments
-from storage.models import ImapStateRow, InboundMessageRow, OutboxRow
-from storage.repositories import _flush
+from storage.errors import WriteConflictError
+from storage.models import ImapStateRow, InboundMessageRow, OutboxAttachmentRow, OutboxRow
+from storage.repositories import _flush, is_lock_error
 
 __all__ = ["DeliveryRepository", "ImapPosition", "InboundRecord", "InboxRepository"]
+
+
+_OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
+# What the sender needs of a row (not lease_owner, delivery_id).
+_COLUMNS = (
+    "id",
+    "idempotency_key",
+    "channel",
+    "recipient",
+    "kind",
+    "subject",
+    "body_text",
+    "created_at",
+    "due_at",
+    "employee_id",
+    "reference",
+    "sent_at",
+    "attempts",
+    "last_error",
+    "body_html",
+    "in_reply_to",
+    "thread_references",
+    "message_id",
+    "state",
+)
+_KINDS = {k.value: k for k in MessageKind}
+_STATES = {s.value: s for s in DeliveryState}
 
 
 @dataclass(slots=True)
@@ -42,39 +72,95 @@ class DeliveryRepository:
 
         Each claim counts as an attempt (a crash mid-send still counts). A row without a
         Message-ID gets ``message_id_for(row)`` here, before its first attempt, and keeps it.
+        A few statements per batch whatever its size (no ORM objects): the sender claims
+        hundreds of rows at a time during a broadcast.
         """
-        query = (
-            select(OutboxRow)
-            .where(
-                OutboxRow.state == DeliveryState.PENDING.value,
-                OutboxRow.next_attempt_at <= now,
-                OutboxRow.channel.in_(list(channels)),
-                or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now),
+        t = _OUTBOX
+        ids = list(
+            await self.session.scalars(
+                select(OutboxRow.id)
+                .where(
+                    OutboxRow.state == DeliveryState.PENDING.value,
+                    OutboxRow.next_attempt_at <= now,
+                    OutboxRow.channel.in_(list(channels)),
+                    or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now),
+                )
+                .order_by(OutboxRow.priority, OutboxRow.next_attempt_at, OutboxRow.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             )
-            .order_by(OutboxRow.priority, OutboxRow.next_attempt_at, OutboxRow.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
         )
-        rows = list(await self.session.scalars(query))
-        for row in rows:
-            row.lease_until = now + lease
-            row.lease_owner = owner
-            row.attempts += 1
-            if row.message_id is None:
-                row.message_id = message_id_for(_message(row, []))
+        if not ids:
+            return []
+        await self._write(
+            update(t)
+            .where(t.c.id.in_(ids))
+            .values(lease_until=now + lease, lease_owner=owner, attempts=t.c.attempts + 1)
+        )
+        found = {
+            m.id: m
+            for m in await self._messages(
+                select(*(t.c[name] for name in _COLUMNS)).where(t.c.id.in_(ids))
+            )
+        }
+        messages = [found[i] for i in ids if i in found]  # in claim order
+        fixed: list[dict[str, object]] = []
+        for message in messages:
+            if message.message_id is None:
+                message_id = message_id_for(message)
+                if message_id is not None:
+                    fixed.append({"row_id": message.id, "message_id": message_id})
+                    # a message built just now and not shared yet: set the field in place
+                    # (a frozen dataclass; replace() would copy every field of every row)
+                    object.__setattr__(message, "message_id", message_id)
+        if fixed:
+            await self._write(
+                update(t)
+                .where(t.c.id == bindparam("row_id"))
+                .values(message_id=bindparam("message_id")),
+                fixed,
+            )
         await _flush(self.session)
-        return await self._with_attachments(rows)
+        return messages
 
     async def delivered(
         self, message_id: int, *, at: datetime, delivery_id: str | None = None
     ) -> None:
-        row = await self._row(message_id)
-        row.state = DeliveryState.SENT.value
-        row.sent_at = at
-        row.delivery_id = delivery_id
-        row.lease_until = row.lease_owner = None
-        row.last_error = None
-        await _flush(self.session)
+        await self.delivered_many([(message_id, delivery_id)], at=at)
+
+    async def delivered_many(
+        self, delivered: Sequence[tuple[int, str | None]], *, at: datetime
+    ) -> None:
+        """Mark rows ``sent`` at ``at``: (row id, delivery id) each.
+
+        A delivery id of None means "the row's Message-ID" (e-mail is delivered under the
+        Message-ID fixed at its claim; Slack rows have none). Those take one statement however
+        many they are — the sender marks a broadcast 200 rows at a time, one transaction and
+        one fsync each — and only ids that differ (a Slack ``ts``) are written one by one.
+        """
+        if not delivered:
+            return
+        t = _OUTBOX
+        await self._write(
+            update(t)
+            .where(t.c.id.in_([row_id for row_id, _ in delivered]))
+            .values(
+                state=DeliveryState.SENT.value,
+                sent_at=at,
+                delivery_id=t.c.message_id,
+                lease_until=None,
+                lease_owner=None,
+                last_error=None,
+            )
+        )
+        explicit = [{"row_id": i, "delivery": d} for i, d in delivered if d is not None]
+        if explicit:
+            await self._write(
+                update(t)
+                .where(t.c.id == bindparam("row_id"))
+                .values(delivery_id=bindparam("delivery")),
+                explicit,
+            )
 
     async def retry_at(self, message_id: int, *, when: datetime, error: str) -> None:
         """A transient failure: pending again from ``when`` (the Message-ID stays)."""
@@ -115,6 +201,59 @@ class DeliveryRepository:
             )
         )
         return await self.session.scalar(query) or 0
+
+    async def _write(self, statement: Any, parameters: Any = None) -> None:
+        """A write; SQLite's "database is locked" becomes :class:`WriteConflictError`."""
+        try:
+            await self.session.execute(statement, parameters)
+        except OperationalError as error:
+            if is_lock_error(error):
+                raise WriteConflictError(f"a concurrent write won: {error.orig}") from error
+            raise
+
+    async def _messages(self, query: Select[Any]) -> list[OutboxMessage]:
+        """Messages from a select of :data:`_COLUMNS`, attachments loaded in one query."""
+        rows = list(await self.session.execute(query))
+        ids = [r.id for r in rows]
+        files: dict[int, list[Attachment]] = {}
+        if ids:
+            found = await self.session.execute(
+                select(
+                    OutboxAttachmentRow.message_id,
+                    OutboxAttachmentRow.filename,
+                    OutboxAttachmentRow.content_type,
+                    OutboxAttachmentRow.content,
+                )
+                .where(OutboxAttachmentRow.message_id.in_(ids))
+                .order_by(OutboxAttachmentRow.id)
+            )
+            for owner, filename, content_type, content in found:
+                files.setdefault(owner, []).append(Attachment(filename, content_type, content))
+        return [
+            OutboxMessage(
+                id=r.id,
+                idempotency_key=r.idempotency_key,
+                channel=r.channel,
+                recipient=r.recipient,
+                kind=_KINDS[r.kind],
+                subject=r.subject,
+                body_text=r.body_text,
+                created_at=r.created_at,
+                due_at=r.due_at,
+                employee_id=r.employee_id,
+                reference=r.reference,
+                attachments=tuple(files.get(r.id, ())),
+                sent_at=r.sent_at,
+                attempts=r.attempts,
+                last_error=r.last_error,
+                body_html=r.body_html,
+                in_reply_to=r.in_reply_to,
+                references=r.thread_references,
+                message_id=r.message_id,
+                state=_STATES[r.state],
+            )
+            for r in rows
+        ]
 
     async def _row(self, message_id: int) -> OutboxRow:
         row = await self.session.get(OutboxRow, message_id)

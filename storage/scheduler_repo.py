@@ -330,12 +330,21 @@ class CommunicationRepository:
             for ref, channel, queued, n_sent, n_failed, first, last in rows:
                 entry = found.setdefault(
                     ref,
-                    {"queued": 0, "sent": 0, "failed": 0, "first": None, "last": None, "by": {}},
+                    {
+                        "queued": 0,
+                        "sent": 0,
+                        "failed": 0,
+                        "first": None,
+                        "last": None,
+                        "by": {},
+                        "queued_by": {},
+                    },
                 )
                 entry["queued"] += int(queued)
                 entry["sent"] += int(n_sent or 0)
                 entry["failed"] += int(n_failed or 0)
                 entry["by"][channel] = int(n_sent or 0)
+                entry["queued_by"][channel] = int(queued)
                 if first is not None and (entry["first"] is None or first < entry["first"]):
                     entry["first"] = first
                 if last is not None and (entry["last"] is None or last > entry["last"]):
@@ -348,6 +357,7 @@ class CommunicationRepository:
                 first_sent_at=_aware(e["first"]),
                 last_sent_at=_aware(e["last"]),
                 by_channel=e["by"],
+                queued_by_channel=e["queued_by"],
             )
             for ref, e in found.items()
         }

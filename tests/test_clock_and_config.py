@@ -71,3 +71,31 @@ def test_local_env_file_is_read_but_the_environment_wins(
     assert Settings().now == parse_instant("2003-07-10T09:00:00-07:00")
     monkeypatch.setenv("OFFERBOT_NOW", "2003-07-20T09:00:00-07:00")
     assert Settings().now == parse_instant("2003-07-20T09:00:00-07:00")
+
+
+def test_anchored_now_is_shared_between_processes_and_never_shifts_an_env_now(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.bootstrap import build_clock
+    from bot.clock import AnchoredClock, SimulatedClock
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OFFERBOT_NOW", raising=False)
+    anchor = datetime.now(UTC) - timedelta(minutes=30)
+    (tmp_path / ".offerbot").mkdir()
+    (tmp_path / ".offerbot" / "offerbot.env").write_text(
+        f"OFFERBOT_NOW=2003-07-10T09:00:00-07:00@{anchor.isoformat()}\n"
+    )
+    settings = Settings()
+    assert settings.now == parse_instant("2003-07-10T09:00:00-07:00")
+    assert settings.now_anchor == anchor
+    clock = build_clock(settings)
+    assert isinstance(clock, AnchoredClock)
+    # 30 real minutes after the anchor: every process built from this file agrees.
+    elapsed = clock.now() - parse_instant("2003-07-10T09:00:00-07:00")
+    assert timedelta(minutes=30) <= elapsed < timedelta(minutes=31)
+    monkeypatch.setenv("OFFERBOT_NOW", "2003-07-20T09:00:00-07:00")
+    plain = Settings()
+    assert plain.now_anchor is None and isinstance(build_clock(plain), SimulatedClock)

@@ -8,7 +8,7 @@ delivered copy is in the outbox, linked by ``reference``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 __all__ = ["Communication", "CommunicationStats"]
@@ -42,3 +42,4 @@ class CommunicationStats:
     first_sent_at: datetime | None
     last_sent_at: datetime | None
     by_channel: dict[str, int]  # channel → sent
+    queued_by_channel: dict[str, int] = field(default_factory=dict)  # channel → copies

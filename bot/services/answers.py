@@ -18,6 +18,7 @@ from bot.domain.terms import OfferTerms
 from bot.ports import Clock
 from bot.replies import Action, Citation, Reply
 from bot.services.identity import Identity
+from bot.services.metrics import count_question
 from bot.services.offer import current_terms
 from knowledge.answerer import Answer, answer, knowledge_base
 from knowledge.offer_terms import bundled_offer_dir
@@ -38,13 +39,17 @@ async def ask(
     clock: Clock,
     base_terms: OfferTerms,
     offer_dir: Path | None = None,
+    record_abstention: bool = True,
 ) -> Reply:
-    """Answer ``text`` from the offer; an abstention is stored for ``offerbot hr unanswered``."""
+    """Answer ``text`` from the offer; an abstention is stored for ``offerbot hr unanswered``
+    (unless ``record_abstention`` is off: the text is a command such as "tender G2", which the
+    conversation handles, not a question HR should see)."""
     terms = await current_terms(uow=uow, terms=base_terms)
     kb = knowledge_base(offer_dir or bundled_offer_dir())
     result = answer(text, kb=kb, terms=terms)
+    count_question(channel=identity.channel)
     reply = reply_of(result)
-    if result.abstained:
+    if result.abstained and record_abstention:
         async with uow:
             await uow.questions.record_unanswered(
                 UnansweredQuestion(

@@ -20,6 +20,7 @@ from bot.domain.terms import OfferTerms
 from bot.ports import Clock
 from bot.replies import Action, Reply
 from bot.services.answers import ask
+from bot.services.deadline_follow_ups import note_deadline_asked
 from bot.services.deadlines import deadlines_reply, get_deadlines
 from bot.services.election_attempts import not_an_election
 from bot.services.elections import (
@@ -230,9 +231,28 @@ async def respond(
     """Answer one message. Personal data only for a verified identity, only its own.
 
     ``record_elections=False`` (e-mail): "tender …" and "withdraw" are answered by
-    :func:`election_attempt_reply` instead of recording an intent.
+    :func:`election_attempt_reply` instead of recording an intent. A verified employee told
+    the deadline on Slack or e-mail is noted, to hear from us if it changes.
     """
+    reply = await _respond(
+        text=text, identity=identity, deps=deps, record_elections=record_elections
+    )
+    await note_deadline_asked(
+        uow=deps.uow,
+        identity=identity,
+        reply=reply,
+        base_terms=deps.base_terms,
+        now=deps.clock.now(),
+    )
+    return reply
+
+
+async def _respond(
+    *, text: str, identity: Identity, deps: ConversationDeps, record_elections: bool
+) -> Reply:
     now = deps.clock.now()
+    command = _COMMAND.match(text)
+    first_person = bool(_FIRST_PERSON_ELECTION.search(text)) and not text.rstrip().endswith("?")
     try:
         terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
         answered = await ask(
@@ -242,16 +262,16 @@ async def respond(
             clock=deps.clock,
             base_terms=deps.base_terms,
             offer_dir=deps.offer_dir,
+            record_abstention=not (command or first_person),
         )
     except ServiceError as exc:
         return Reply(text=str(exc), kind="error")
     intent = answered.data.get("intent")
-    command = _COMMAND.match(text)
     if answered.kind == "no_advice":
         pass  # "should I tender?" asks for advice, never records anything
     elif command:
         intent = _COMMANDS[command.group(1).lower()]
-    elif _FIRST_PERSON_ELECTION.search(text) and not text.rstrip().endswith("?"):
+    elif first_person:
         intent = "elect"
     if answered.kind == "help":
         return _with_intent(help_reply(terms), "help")

@@ -1,14 +1,15 @@
 """HR records that a signed form arrived (Offer §4, p. 15-16; §5, p. 17-18; §6, p. 19).
 
 Late forms are refused, quoting the deadline. A form of an older version received after a later
-one is recorded but does not replace it. Recording queues the receipt confirmation e-mail, due
-by the end of the second business day after receipt, and closes HR's task for that version.
+one is recorded but does not replace it. Recording queues the receipt confirmation e-mail, sent
+at once and due by the end of the second business day after receipt (the SLA, watched by
+:mod:`bot.services.receipt_sla`), and closes HR's task for that version.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.domain.deadlines import business_calendar, receipt_confirmation_due
@@ -33,6 +34,7 @@ from bot.services.election_support import (
 from bot.services.election_wording import FORM_TITLE, receipt_confirmation_text
 from bot.services.errors import NotFoundError
 from bot.services.identity import Identity
+from bot.services.receipt_sla import DEFAULT_ALERT_BEFORE, track_confirmation
 
 __all__ = ["ReceiptResult", "effective_summary", "receipt_json", "receipt_reply", "record_receipt"]
 
@@ -70,7 +72,10 @@ async def record_receipt(
     via: Delivery,
     identity: Identity,
     now: datetime,
+    sla_alert_before: timedelta = DEFAULT_ALERT_BEFORE,
 ) -> ReceiptResult:
+    """``sla_alert_before``: how long before the confirmation's deadline HR is alerted if it
+    is not sent yet (``Settings.receipt_sla_alert_hours``)."""
     require_operator(identity)
     calendar = business_calendar(terms)
 
@@ -130,6 +135,15 @@ async def record_receipt(
                     employee_id=employee_id,
                     reference=f"v{version}",
                 )
+            )
+            await track_confirmation(
+                uow,
+                employee_id=employee_id,
+                version=version,
+                confirmation_key=key,
+                due_at=due_at,
+                now=now,
+                alert_before=sla_alert_before,
             )
             await uow.audit.record(
                 AuditEntry(

@@ -36,8 +36,6 @@ from bot.services.roster_csv import (
 )
 from storage.errors import ConstraintViolationError
 
-_BATCH = 500  # rows per upsert call (storage chunks its SELECT … IN the same way)
-
 __all__ = [
     "EMPLOYEE_COLUMNS",
     "GRANT_COLUMNS",
@@ -156,20 +154,6 @@ def _sorted_errors(errors: Iterable[RosterError], order: dict[str, int]) -> list
     return sorted(errors, key=lambda e: (order.get(e.file, len(order)), e.row or 0))
 
 
-async def _upsert_in_batches(
-    items: list[Any], upsert: Callable[[list[Any]], Any], tick: Callable[[int], None]
-) -> UpsertCounts:
-    inserted = updated = unchanged = 0
-    for start in range(0, len(items), _BATCH):
-        batch = items[start : start + _BATCH]
-        counts = await upsert(batch)
-        inserted += counts.inserted
-        updated += counts.updated
-        unchanged += counts.unchanged
-        tick(len(batch))
-    return UpsertCounts(inserted=inserted, updated=updated, unchanged=unchanged)
-
-
 async def import_roster(
     *,
     uow: Any,
@@ -213,10 +197,8 @@ async def import_roster(
         if progress is not None:
             progress(0, total)
         try:
-            employee_counts = await _upsert_in_batches(
-                employees.items, uow.employees.upsert_many, tick
-            )
-            grant_counts = await _upsert_in_batches(kept_grants, uow.grants.upsert_many, tick)
+            employee_counts = await uow.employees.upsert_many(employees.items, progress=tick)
+            grant_counts = await uow.grants.upsert_many(kept_grants, progress=tick)
         except ConstraintViolationError as exc:
             # The checks above should leave nothing for the database to refuse; if it still
             # does (two rows swapping e-mail addresses, say), the transaction is gone: say so.

@@ -9,6 +9,9 @@
   mismatch). Reconnects back off from 1 s to 60 s.
 * Processed messages are flagged (``\\Seen`` + ``$Offerbot``) or moved, after the database
   committed them; a crash in between only means the message is read again and skipped.
+* Replicas: with a :class:`MailboxLock` (``storage.locks``) only the replica holding it reads
+  the mailbox; the others try again every ``lock_retry`` seconds and take over when the holder
+  stops or dies (its database connection, and with it the lock, goes away).
 """
 
 from __future__ import annotations
@@ -22,10 +25,18 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import aioimaplib
 
-__all__ = ["ImapConfig", "ImapError", "ImapWatcher", "MessageHandler", "PositionReader"]
+__all__ = [
+    "ImapConfig",
+    "ImapError",
+    "ImapWatcher",
+    "MailboxLock",
+    "MessageHandler",
+    "PositionReader",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +53,19 @@ _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 
 class ImapError(Exception):
     """The server refused a command or the connection misbehaved."""
+
+
+class MailboxLock(Protocol):
+    """One reader of the mailbox across replicas (``storage.locks``). ``acquire`` never waits;
+    it raises :class:`OSError` (``ConnectionError``) when the database is unreachable."""
+
+    async def acquire(self) -> bool: ...
+
+    async def alive(self) -> bool: ...
+
+    async def release(self) -> None: ...
+
+    async def holder(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +88,19 @@ class ImapConfig:
 
 class ImapWatcher:
     def __init__(
-        self, config: ImapConfig, *, handle: MessageHandler, position: PositionReader
+        self,
+        config: ImapConfig,
+        *,
+        handle: MessageHandler,
+        position: PositionReader,
+        lock: MailboxLock | None = None,
+        lock_retry: float = 30.0,
     ) -> None:
         self.config = config
         self._handle = handle
         self._position = position
+        self._lock = lock
+        self._lock_retry = lock_retry
         self._progress = time.monotonic()
         self._failures: dict[tuple[int, int], int] = {}
         self._client: aioimaplib.IMAP4 | None = None
@@ -77,15 +109,88 @@ class ImapWatcher:
     # --- public -----------------------------------------------------------------------------
 
     async def read_once(self) -> int:
-        """Connect, process every new message, log out; returns how many were handled."""
-        client = await self._connect()
+        """Connect, process every new message, log out; returns how many were handled.
+
+        Reads nothing (returns 0) while another replica holds the mailbox lock: it is reading.
+        """
+        if self._lock is not None and not await self._lock.acquire():
+            logger.info("IMAP %s is being read by another replica; skipped", self.config.mailbox)
+            return 0
         try:
-            return await self._read_new(client)
+            client = await self._connect()
+            try:
+                return await self._read_new(client)
+            finally:
+                await self._logout(client)
         finally:
-            await self._logout(client)
+            if self._lock is not None:
+                await self._lock.release()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Keep reading until ``stop`` is set: reconnect with backoff, watchdog on progress."""
+        """Keep reading until ``stop`` is set: reconnect with backoff, watchdog on progress.
+
+        With a lock, read only while holding it: wait for it (retrying every ``lock_retry``
+        seconds), and stop reading if it is lost until it is taken again.
+        """
+        if self._lock is None:
+            await self._watch(stop)
+            return
+        lock, mailbox, waiting = self._lock, self.config.mailbox, False
+        while not stop.is_set():
+            try:
+                acquired = await lock.acquire()
+            except OSError as exc:
+                logger.warning("IMAP %s lock: %s; retrying in %g s", mailbox, exc, self._lock_retry)
+                acquired = False
+            if not acquired:
+                if not waiting:
+                    waiting = True
+                    logger.info(
+                        "IMAP %s is read by another replica (%s); retrying every %g s",
+                        mailbox,
+                        await self._holder(),
+                        self._lock_retry,
+                    )
+                await _pause(stop, self._lock_retry)
+                continue
+            waiting = False
+            logger.info("IMAP %s: took the mailbox lock; this replica reads it", mailbox)
+            try:
+                await self._watch_holding(lock, stop)
+            finally:
+                await lock.release()
+
+    async def _holder(self) -> str:
+        assert self._lock is not None
+        try:
+            return await self._lock.holder() or "holder unknown"
+        except OSError:
+            return "holder unknown"
+
+    async def _watch_holding(self, lock: MailboxLock, stop: asyncio.Event) -> None:
+        """Read while the lock stays held; checked every ``lock_retry`` seconds."""
+        session_stop = asyncio.Event()
+
+        async def keep() -> None:
+            while not stop.is_set():
+                await _pause(stop, self._lock_retry)
+                if not stop.is_set() and not await lock.alive():
+                    logger.warning(
+                        "IMAP %s: mailbox lock lost; not reading until it is taken again",
+                        self.config.mailbox,
+                    )
+                    break
+            session_stop.set()
+
+        keeper = asyncio.create_task(keep())
+        try:
+            await self._watch(session_stop)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def _watch(self, stop: asyncio.Event) -> None:
         delay = 1.0
         while not stop.is_set():
             started = time.monotonic()
@@ -320,6 +425,12 @@ class ImapWatcher:
             transport.close()
         for task in list(getattr(client, "tasks", ())):
             task.cancel()
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds``, or less if ``stop`` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def _uidvalidity(lines: list[bytes]) -> int:

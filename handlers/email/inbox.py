@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain.hr_records import MessageKind, OutboxMessage
+from bot.logging_setup import fingerprint
 from bot.replies import Reply
 from bot.services.conversation import ConversationDeps, election_attempt_reply, respond
 from bot.services.identity import Identity
@@ -100,13 +101,13 @@ async def process_message(
         return await finish("", "unparseable")
     skip = why_not_answer(mail, own_addresses=set(config.own_addresses))
     if skip is not None:
-        logger.info("inbox uid %s from %s: not answered (%s)", uid, mail.sender, skip)
+        logger.info("inbox uid %s from %s: not answered (%s)", uid, fingerprint(mail.sender), skip)
         return await finish(mail.sender, f"ignored:{skip}")
     async with uow:
         employee = await uow.employees.by_email(mail.sender)
         recent = await uow.inbox.answered_since(mail.sender, now - timedelta(hours=1))
     if recent >= config.rate_per_hour:
-        logger.warning("inbox uid %s from %s: rate limit reached", uid, mail.sender)
+        logger.warning("inbox uid %s from %s: rate limit", uid, fingerprint(mail.sender))
         return await finish(mail.sender, "ignored:rate-limit")
     verified = employee is not None and (
         config.trusted_authserv_id is None or dmarc_pass(mail, config.trusted_authserv_id)

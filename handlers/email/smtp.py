@@ -26,10 +26,11 @@ from bot.domain.hr_records import OutboxMessage
 from bot.ports import (
     AmbiguousDeliveryError,
     Clock,
+    DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from handlers.email.render import build_email
+from handlers.email.wire import LayoutCache, email_bytes
 
 __all__ = ["SmtpConfig", "SmtpTransport", "tls_context"]
 
@@ -63,21 +64,23 @@ class SmtpTransport:
         self._clock = clock
         self._idle: list[aiosmtplib.SMTP] = []
         self._slots = asyncio.Semaphore(max_connections)
+        self._envelope_from = parseaddr(config.mail_from)[1]
+        self._layouts = LayoutCache()  # templates rendered once per kind and subject
+        self.max_connections = max_connections
         self.connections_opened = 0  # for tests and logs: reuse means few
 
     async def send(self, message: OutboxMessage) -> str | None:
         recipient = self._recipient(message)
-        mail = build_email(
+        data = email_bytes(
             message,
             sender=self.config.mail_from,
             recipient=recipient,
             company=self.config.company,
             now=self._clock.now(),
+            layouts=self._layouts,
         )
-        data = mail.as_bytes()
-        envelope_from = parseaddr(self.config.mail_from)[1]
         async with self._slots:
-            await self._send_reusing(envelope_from, recipient, data)
+            await self._send_reusing(self._envelope_from, recipient, data)
         return message.message_id
 
     async def aclose(self) -> None:
@@ -112,15 +115,21 @@ class SmtpTransport:
             except _Stale:
                 client.close()
                 raise TransientDeliveryError("the SMTP server closed the connection") from None
-            except BaseException:
-                self._release(client)
+            except BaseException as error:
+                self._release(client, error)
                 raise
-        except BaseException:
-            self._release(client)
+        except BaseException as error:
+            self._release(client, error)
             raise
         self._release(client)
 
-    def _release(self, client: aiosmtplib.SMTP) -> None:
+    def _release(self, client: aiosmtplib.SMTP, error: BaseException | None = None) -> None:
+        """Back to the pool — unless something other than a mapped SMTP reply interrupted
+        the transaction (a cancelled task, a bug): then where it stopped is unknown (after
+        MAIL, before RCPT…), and the next message on it would get "503 nested MAIL"."""
+        if error is not None and not isinstance(error, DeliveryError):
+            client.close()
+            return
         if client.is_connected:
             self._idle.append(client)
 

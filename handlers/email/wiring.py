@@ -10,6 +10,7 @@ from bot.domain.hr_records import OutboxMessage
 from handlers.email.imap import ImapConfig, ImapWatcher
 from handlers.email.inbox import InboxConfig, process_message
 from handlers.email.render import new_message_id
+from storage.locks import advisory_lock
 
 if TYPE_CHECKING:
     from bot.bootstrap import App
@@ -62,7 +63,19 @@ def build_inbox_watcher(app: App) -> ImapWatcher | None:
             found = await uow.inbox.position(inbox.mailbox)
         return None if found is None else (found.uidvalidity, found.last_uid)
 
-    return ImapWatcher(config, handle=handle, position=position)
+    # One reader per mailbox across replicas (PostgreSQL advisory lock; SQLite: single worker).
+    lock = advisory_lock(
+        app.engine,
+        f"imap-watcher:{config.user}@{config.host}:{config.port}/{config.mailbox}",
+        purpose="imap",
+    )
+    return ImapWatcher(
+        config,
+        handle=handle,
+        position=position,
+        lock=lock,
+        lock_retry=s.imap_lock_retry_seconds,
+    )
 
 
 def message_id_factory(app: App) -> object:

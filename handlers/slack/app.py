@@ -13,6 +13,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.config import Settings
 from bot.services.conversation import ConversationDeps
 from handlers.slack import actions, app_home, commands, ignored, messages, views
 from handlers.slack.flows import SlackDeps
@@ -45,6 +46,7 @@ def build_slack_app(
     api_url: str,
     hr_admins: frozenset[str] | tuple[str, ...] = (),
     process_before_response: bool = False,
+    settings: Settings | None = None,
 ) -> tuple[AsyncApp, SlackDeps]:
     """The AsyncApp with every surface registered, and the deps its listeners share."""
     client = slack_client(token=token, base_url=api_url)
@@ -58,6 +60,7 @@ def build_slack_app(
         conversation=conversation,
         identities=SlackIdentities(conversation),
         hr_admins=frozenset(hr_admins),
+        settings=settings,
     )
     for surface in SURFACES:
         surface.register(app, deps)

@@ -139,6 +139,8 @@ class HomeContent:
 def home_view(content: HomeContent) -> dict[str, Any]:
     blocks: list[Block] = [{"type": "header", "text": _plain("Your option exchange", 150)}]
     blocks += _sections(content.deadline.text)
+    if content.deadline.notes:  # e.g. "the offer was extended"
+        blocks += _context(content.deadline.notes)
     if content.grants is None:
         blocks += _context(
             [

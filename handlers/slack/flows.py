@@ -10,17 +10,19 @@ import logging
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import parse_instant
+from bot.config import Settings
 from bot.domain.elections import Delivery, FormKind
 from bot.domain.errors import DomainError
 from bot.domain.records import AuditEntry
 from bot.domain.terms import OfferTerms
 from bot.replies import Reply
+from bot.services.amendment_wording import amendment_reply
 from bot.services.conversation import ConversationDeps, respond
 from bot.services.deadlines import deadlines_reply, get_deadlines
 from bot.services.election_preview import preview_tender
@@ -39,6 +41,7 @@ from bot.services.elections import (
     status_reply,
 )
 from bot.services.errors import ServiceError
+from bot.services.extension import approve_amendment, extend_offer, reject_amendment
 from bot.services.grants import grants_reply, my_grants
 from bot.services.identity import Identity
 from bot.services.offer import current_terms
@@ -53,7 +56,9 @@ logger = logging.getLogger(__name__)
 
 ADMIN_USAGE = (
     "Usage: /offer-admin report | unanswered | "
-    "receive EMPLOYEE_ID election|withdrawal VERSION fax|hand RECEIVED_AT (ISO with offset)"
+    "receive EMPLOYEE_ID election|withdrawal VERSION fax|hand RECEIVED_AT (ISO with offset) | "
+    "extend NEW_EXPIRATION (ISO with offset) [MESSAGE] | approve AMENDMENT_ID | "
+    "reject AMENDMENT_ID"
 )
 
 
@@ -62,6 +67,7 @@ class SlackDeps:
     conversation: ConversationDeps
     identities: SlackIdentities
     hr_admins: frozenset[str]
+    settings: Settings | None = None  # extensions: the two-person rule, reminder planning
 
     def now(self) -> datetime:
         return self.conversation.clock.now()
@@ -368,13 +374,66 @@ class SlackDeps:
                     via=Delivery(args[4].lower()),
                     identity=identity,
                     now=now,
+                    **self._sla_setting(),
                 )
                 return receipt_reply(result, terms)
+            if command in ("extend", "approve", "reject") and len(args) >= 2:
+                return await self._amend(identity, command, args[1], " ".join(args[2:]))
         except (DomainError, ServiceError) as exc:
             return Reply(text=str(exc), kind="error")
         except ValueError as exc:
             return Reply(text=f"{exc}. {ADMIN_USAGE}", kind="error")
         return Reply(text=ADMIN_USAGE, kind="help")
+
+    def _sla_setting(self) -> dict[str, timedelta]:
+        """HR's alert point before a receipt confirmation's deadline, when configured."""
+        if self.settings is None:
+            return {}
+        return {"sla_alert_before": timedelta(hours=self.settings.receipt_sla_alert_hours)}
+
+    async def _amend(self, identity: Identity, command: str, target: str, message: str) -> Reply:
+        """extend ISO [MESSAGE] (always announced) | approve ID | reject ID."""
+        deps, now = self.conversation, self.now()
+        if self.settings is None:
+            return Reply(text="Extensions are not configured in this Slack app.", kind="error")
+        if command == "extend":
+            result = await extend_offer(
+                uow=deps.uow,
+                base_terms=deps.base_terms,
+                settings=self.settings,
+                identity=identity,
+                new_expiration=parse_instant(target),
+                announce=True,
+                message=message,
+                now=now,
+                render_email=_email_renderer(deps.base_terms),
+            )
+        elif command == "approve":
+            result = await approve_amendment(
+                uow=deps.uow,
+                base_terms=deps.base_terms,
+                identity=identity,
+                amendment_id=int(target),
+                now=now,
+                render_email=_email_renderer(deps.base_terms),
+            )
+        else:
+            result = await reject_amendment(
+                uow=deps.uow,
+                base_terms=deps.base_terms,
+                identity=identity,
+                amendment_id=int(target),
+                now=now,
+            )
+        return amendment_reply(result)
+
+
+def _email_renderer(terms: OfferTerms) -> Callable[[Reply, str], tuple[str, str]]:
+    """E-mailed deadline follow-ups look like every other e-mailed answer."""
+    from handlers.email.render import render_reply
+
+    company = terms.company_short_name
+    return lambda reply, subject: render_reply(reply, company=company, subject=subject)
 
 
 def _report_text(report: dict[str, Any]) -> str:

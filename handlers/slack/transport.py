@@ -1,10 +1,12 @@
-"""The outbox's Slack channel: delivers ``channel == "slack"`` rows as DMs, one global pace."""
+"""The outbox's Slack channel: delivers ``channel == "slack"`` rows as DMs or channel posts, at one
+global pace that every sender shares, Retry-After included."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
     from bot.domain.hr_records import OutboxMessage
 
 __all__ = ["SlackOutboxTransport", "SlackRateLimiter"]
+
+_T = TypeVar("_T")
 
 # Slack errors that no retry will fix
 _PERMANENT = frozenset(
@@ -35,49 +39,95 @@ _PERMANENT = frozenset(
 
 
 class SlackRateLimiter:
-    """One pace for every outbound message (Slack allows about one message per second per
-    channel and throttles bursts per workspace): at most ``per_second`` sends, globally."""
+    """One pace for every outbound Slack call (Slack allows about one message per second per
+    channel and throttles bursts per workspace): at most ``per_second`` calls, globally, in
+    the order they asked. A ``429`` sets one shared "not before" instant (:meth:`retry_after`):
+    no sender calls again until its ``Retry-After`` has passed.
 
-    def __init__(self, per_second: float = 1.0) -> None:
+    ``monotonic`` and ``sleep`` are injectable so tests run on a fake clock and never sleep.
+    """
+
+    def __init__(
+        self,
+        per_second: float = 8.0,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        if per_second <= 0:
+            raise ValueError("per_second must be positive")
+        self.per_second = per_second
         self._interval = 1.0 / per_second
-        self._next = 0.0
+        self._monotonic, self._sleep = monotonic, sleep
+        self._next = float("-inf")  # the earliest instant of the next call (the pace)
+        self._not_before = float("-inf")  # the latest Retry-After we were given
         self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            delay = self._next - now
-            self._next = max(now, self._next) + self._interval
-        if delay > 0:
-            await asyncio.sleep(delay)
+        """Return when this caller may make one call (waiters are served in order)."""
+        async with self._lock:  # held while sleeping: later callers queue behind this one
+            while True:
+                now = self._monotonic()
+                start = max(self._next, self._not_before)
+                if start <= now:
+                    break
+                await self._sleep(start - now)  # then look again: a 429 may have moved it
+            self._next = now + self._interval
+
+    def retry_after(self, seconds: float) -> None:
+        """Slack said ``429 Retry-After: seconds``: nobody calls before then."""
+        self._not_before = max(self._not_before, self._monotonic() + max(seconds, 0.0))
+
+    @property
+    def not_before(self) -> float:
+        return self._not_before
 
 
 class SlackOutboxTransport:
     """:class:`bot.ports.OutboxTransport` for Slack. ``recipient`` is a Slack user id (the DM is
-    opened once and cached) or a channel id. Returns the message ``ts``."""
+    opened once — ``conversations.open`` at the limiter's pace — and cached) or a channel id
+    (posted to directly). Returns the message ``ts``.
+
+    Every Web API call waits for the shared :class:`SlackRateLimiter`; a ``429`` tells the
+    limiter its ``Retry-After`` and the call is made again after it (``rate_limit_retries``
+    times), then the message is left to the outbox's backoff. The client given here should not
+    retry 429s itself (``slack_client(max_rate_limit_retries=0)``).
+    """
 
     channel = "slack"
 
     def __init__(
-        self, client: AsyncWebClient, identities: SlackIdentities, limiter: SlackRateLimiter
+        self,
+        client: AsyncWebClient,
+        identities: SlackIdentities,
+        limiter: SlackRateLimiter,
+        *,
+        rate_limit_retries: int = 3,
     ) -> None:
         self._client, self._identities, self._limiter = client, identities, limiter
+        self._retries = rate_limit_retries
+        self._dm_channels: dict[str, str] = {}
+        # the outbox claims only what this pace sends in about five seconds
+        self.claim_batch = max(2, int(limiter.per_second * 5))
 
     async def send(self, message: OutboxMessage) -> str | None:
         try:
             target = message.recipient
             if target[:1] in ("U", "W"):
-                target = await self._identities.dm_channel(target, client=self._client)
-            await self._limiter.wait()
+                target = await self._dm_channel(target)
             text = (
                 f"*{message.subject}*\n{message.body_text}"
                 if message.subject
                 else message.body_text
             )
-            response = await self._client.chat_postMessage(channel=target, text=text)
+            response = await self._call(
+                lambda: self._client.chat_postMessage(channel=target, text=text)
+            )
             for attachment in message.attachments:
-                await self._client.files_upload_v2(
-                    channel=target, content=attachment.content, filename=attachment.filename
+                await self._call(
+                    lambda a=attachment: self._client.files_upload_v2(  # type: ignore[misc]
+                        channel=target, content=a.content, filename=a.filename
+                    )
                 )
         except SlackApiError as error:
             code = str(error.response.get("error", ""))
@@ -87,3 +137,34 @@ class SlackOutboxTransport:
         except (TimeoutError, OSError) as error:
             raise TransientDeliveryError(f"Slack unreachable: {error}") from error
         return str(response.get("ts") or "") or None
+
+    async def _dm_channel(self, user_id: str) -> str:
+        cached = self._dm_channels.get(user_id)
+        if cached is None:
+            cached = await self._call(
+                lambda: self._identities.dm_channel(user_id, client=self._client)
+            )
+            self._dm_channels[user_id] = cached
+        return cached
+
+    async def _call(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """One Web API call at the shared pace; after a 429, again once Retry-After passed."""
+        for attempt in range(self._retries + 1):
+            await self._limiter.wait()
+            try:
+                return await call()
+            except SlackApiError as error:
+                if error.response.status_code != 429:
+                    raise
+                self._limiter.retry_after(_retry_after(error))
+                if attempt == self._retries:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _retry_after(error: SlackApiError) -> float:
+    value = (error.response.headers or {}).get("Retry-After")
+    try:
+        return max(float(value), 1.0) if value is not None else 1.0
+    except ValueError:
+        return 1.0

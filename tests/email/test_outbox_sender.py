@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 from pathlib import Path
+
+from sqlalchemy import event
 
 from bot.bootstrap import App
 from bot.clock import ManualClock
@@ -280,3 +283,93 @@ async def test_550_without_slack_queues_no_fallback(
     await _drain(smtp_app, smtp_app.outbox_transports())
     async with smtp_app.uow() as uow:
         assert await uow.deliveries.get("slack_fallback:c2") is None
+
+
+async def test_delivered_rows_are_marked_in_batches_not_one_transaction_each(
+    smtp_app: App, smtp: tuple[SmtpRecorder, int]
+) -> None:
+    recorder, _ = smtp
+    n = 60
+    await _enqueue(smtp_app, *(_message(f"b{i}", MessageKind.REMINDER, smtp_app) for i in range(n)))
+    commits = 0
+
+    def count(_connection: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    event.listen(smtp_app.engine.sync_engine, "commit", count)
+    try:
+        report = await drain_outbox(
+            uow=smtp_app.uow(),
+            transports=smtp_app.outbox_transports(),
+            clock=smtp_app.clock,
+            message_id_for=message_id_factory(smtp_app),  # type: ignore[arg-type]
+            concurrency=4,
+            batch=30,
+            mark_every=20,
+        )
+    finally:
+        event.remove(smtp_app.engine.sync_engine, "commit", count)
+    assert report.sent == n and len(recorder.accepted) == n
+    # 2 claims of 30 + a last look, and the "sent" marks in batches of 20: a handful of
+    # commits, where one transaction per message would be 60 more
+    assert commits <= 12
+    rows = [await _row(smtp_app, f"b{i}") for i in range(n)]
+    assert all(r.state is DeliveryState.SENT and r.sent_at is not None for r in rows)
+    assert {r.message_id for r in rows} == {m["Message-ID"] for m in recorder.messages()}
+
+
+class _HeldSlack:
+    """A Slack transport that sends nothing until released (a slow, rate-limited channel)."""
+
+    channel = "slack"
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.sent: list[str] = []
+
+    async def send(self, message: OutboxMessage) -> str | None:
+        await self.release.wait()
+        self.sent.append(message.idempotency_key)
+        return f"ts-{len(self.sent)}"
+
+
+async def test_a_slow_slack_channel_does_not_hold_up_email(
+    smtp_app: App, smtp: tuple[SmtpRecorder, int]
+) -> None:
+    recorder, _ = smtp
+    now = smtp_app.clock.now()
+    dms = [
+        OutboxMessage(
+            idempotency_key=f"dm{i}",
+            channel="slack",
+            recipient="U1",
+            kind=MessageKind.REMINDER,
+            subject="s",
+            body_text="b",
+            created_at=now,
+            due_at=now,
+        )
+        for i in range(5)
+    ]
+    mails = [_message(f"m{i}", MessageKind.REMINDER, smtp_app) for i in range(20)]
+    await _enqueue(smtp_app, *dms, *mails)  # the DMs first: older, yet they must not block
+    slack = _HeldSlack()
+    drain = asyncio.create_task(
+        drain_outbox(
+            uow=smtp_app.uow(),
+            transports={"email": smtp_app.outbox_transports()["email"], "slack": slack},
+            clock=smtp_app.clock,
+            message_id_for=message_id_factory(smtp_app),  # type: ignore[arg-type]
+            concurrency=2,
+        )
+    )
+    while len(recorder.accepted) < 20:  # every e-mail goes out while Slack is stuck
+        assert not drain.done()
+        await asyncio.sleep(0.01)
+    assert slack.sent == []
+    slack.release.set()
+    report = await drain
+    assert report.sent == 25 and sorted(slack.sent) == [f"dm{i}" for i in range(5)]
+    dm = await _row(smtp_app, "dm0")
+    assert dm.state is DeliveryState.SENT and dm.message_id is None  # no Message-ID on Slack

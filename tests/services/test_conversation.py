@@ -220,6 +220,8 @@ async def test_chat_records_an_intent_but_never_calls_it_an_election(deps) -> No
     assert withdrawn.data["intent"] == "withdraw"
     status = await respond(text="status", identity=me, deps=deps)
     assert status.data["current_intent"]["version"] == 2
+    async with deps.uow as uow:  # commands are not questions HR should see as unanswered
+        assert await uow.questions.unanswered() == []
 
 
 async def test_chat_elections_need_a_verified_owner_and_an_open_offer(deps) -> None:

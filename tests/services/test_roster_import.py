@@ -4,6 +4,7 @@ database (SQLite, and PostgreSQL where the server is installed)."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
@@ -283,6 +284,33 @@ def test_bytes_that_are_not_utf8_name_the_file_row_and_column(tmp_path: Path) ->
     assert (error.file, error.row, error.column) == ("staff.csv", 3, "name")
     assert "not valid UTF-8" in error.message
     assert [e.employee_id for e in parsed.items] == ["E1", "E3"]
+
+
+def test_a_control_character_inside_a_cell_is_named_but_one_at_its_edge_is_trimmed() -> None:
+    employees = [list(r) for r in EMPLOYEES]
+    employees[0][1] = "Ada\x07Quillmore"  # a bell inside the name
+    employees[1][1] = "\x1cBram Tindleby\x1f"  # separators Python counts as white space
+    employees[2][4] = "U\x85S"  # a C1 control inside the country
+    parsed = parse_employees(_lines(EMPLOYEE_COLUMNS, employees), file_name="employees.csv")
+    assert [(e.row, e.column) for e in parsed.errors] == [(2, "name"), (4, "country")]
+    assert all("control character" in e.message for e in parsed.errors)
+    (kept,) = parsed.items
+    assert kept.name == "Bram Tindleby"
+
+
+def test_parsing_leaves_the_garbage_collector_as_it_found_it() -> None:
+    """Reading pauses the cyclic collector (it only slows a large file down), then resumes it;
+    a caller that had it off keeps it off."""
+    lines = _lines(GRANT_COLUMNS, GRANTS)
+    assert gc.isenabled()
+    parse_grants(lines)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        parse_employees(_lines(EMPLOYEE_COLUMNS, EMPLOYEES))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_a_missing_or_empty_file_is_an_error_not_an_exception(tmp_path: Path) -> None:

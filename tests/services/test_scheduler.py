@@ -77,7 +77,9 @@ async def test_failing_job_retries_with_backoff_then_fails_and_alerts_hr(
     async with uow:
         job = await uow.jobs.get("x")
         alerts = await uow.outbox.by_kind(MessageKind.HR_ALERT)
-    assert job is not None and job.state is JobState.FAILED and "smtp down" in (job.last_error or "")
+    assert (
+        job is not None and job.state is JobState.FAILED and "smtp down" in (job.last_error or "")
+    )
     assert [a.idempotency_key for a in alerts] == ["hr_alert:job_failed:x"]
 
 

@@ -1,0 +1,47 @@
+"""`offerbot hr communications`: the communications log for the filing (registered by
+`bot.cli`). Thin: builds the app, awaits :func:`bot.services.communications.export_communications`,
+prints what was written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bot.bootstrap import App
+from bot.cli_support import JsonOpt, load_settings, out, print_json, run
+from bot.services.communications import export_communications, exported_json
+
+__all__ = ["register"]
+
+OutDirOpt = typer.Option(..., "--out", help="Folder for the log (created; files overwritten).")
+
+
+def communications(out_dir: Path = OutDirOpt, as_json: bool = JsonOpt) -> None:
+    """Export every written communication verbatim, with delivery counts, for the filing."""
+
+    async def go(a: App) -> Any:
+        zone = a.base_terms.deadline_zone
+        return await export_communications(a.uow(), out_dir, zone=zone), zone
+
+    items, zone = run(as_json, go, load_settings())
+    if as_json:
+        print_json(
+            {
+                "out": str(out_dir),
+                "count": len(items),
+                "index": ["index.csv", "index.json"],
+                "communications": exported_json(items, zone=zone),
+            }
+        )
+        return
+    out.print(f"Wrote {len(items)} communication(s) and index.csv, index.json to {out_dir}.")
+    for item in items:
+        channels = ", ".join(item.channels) or "not sent yet"
+        out.print(f"  {item.file}  sent {item.stats.sent} of {item.stats.queued} ({channels})")
+
+
+def register(app: typer.Typer, hr: typer.Typer) -> None:
+    """Add `hr communications`."""
+    hr.command("communications")(communications)
