@@ -58,7 +58,7 @@ async def timed_imports(
         uow = UnitOfWork(session_factory(engine))
         terms = load_offer_terms()
         await load_offer(uow=uow, terms=terms, digest=terms_digest(), now=datetime.now(UTC))
-        timings = []
+        timings: list[ImportTiming] = []
         for label in labels:
             profiler = cProfile.Profile() if profile and not timings else None
             started, cpu = time.perf_counter(), time.process_time()

@@ -47,10 +47,10 @@ def row(
     target: str | None = None
     ok: bool | None = None
     if at_most is not None:
-        target = f"≤ {_number(at_most)} {unit}".rstrip()
+        target = f"≤ {at_most:,g} {unit}".rstrip()
         ok = None if value is None else value <= at_most
     elif at_least is not None:
-        target = f"≥ {_number(at_least)} {unit}".rstrip()
+        target = f"≥ {at_least:,g} {unit}".rstrip()
         ok = None if value is None else value >= at_least
     result = Row(measure=measure, db=db, value=value, unit=unit, target=target, ok=ok)
     if note:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,38 +72,31 @@ class DeliveryRepository:
 
         Each claim counts as an attempt (a crash mid-send still counts). A row without a
         Message-ID gets ``message_id_for(row)`` here, before its first attempt, and keeps it.
-        A few statements per batch whatever its size (no ORM objects): the sender claims
-        hundreds of rows at a time during a broadcast.
+        One ``UPDATE … RETURNING`` leases and reads the rows (no ORM objects, no id lists
+        sent back): the sender claims hundreds of rows at a time during a broadcast.
         """
         t = _OUTBOX
-        ids = list(
-            await self.session.scalars(
-                select(OutboxRow.id)
-                .where(
-                    OutboxRow.state == DeliveryState.PENDING.value,
-                    OutboxRow.next_attempt_at <= now,
-                    OutboxRow.channel.in_(list(channels)),
-                    or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now),
-                )
-                .order_by(OutboxRow.priority, OutboxRow.next_attempt_at, OutboxRow.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
+        due = (
+            select(t.c.id)
+            .where(
+                t.c.state == DeliveryState.PENDING.value,
+                t.c.next_attempt_at <= now,
+                t.c.channel.in_(list(channels)),
+                or_(t.c.lease_until.is_(None), t.c.lease_until < now),
             )
+            .order_by(t.c.priority, t.c.next_attempt_at, t.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        if not ids:
-            return []
-        await self._write(
+        # one statement leases the rows and returns them (SQLite ≥ 3.35 and PostgreSQL)
+        claimed = await self._write(
             update(t)
-            .where(t.c.id.in_(ids))
+            .where(t.c.id.in_(due.scalar_subquery()))
             .values(lease_until=now + lease, lease_owner=owner, attempts=t.c.attempts + 1)
+            .returning(*(t.c[name] for name in _COLUMNS), t.c.priority, t.c.next_attempt_at)
         )
-        found = {
-            m.id: m
-            for m in await self._messages(
-                select(*(t.c[name] for name in _COLUMNS)).where(t.c.id.in_(ids))
-            )
-        }
-        messages = [found[i] for i in ids if i in found]  # in claim order
+        rows = sorted(claimed, key=lambda r: (r.priority, r.next_attempt_at, r.id))
+        messages = await self._messages(rows)
         fixed: list[dict[str, object]] = []
         for message in messages:
             if message.message_id is None:
@@ -202,21 +195,21 @@ class DeliveryRepository:
         )
         return await self.session.scalar(query) or 0
 
-    async def _write(self, statement: Any, parameters: Any = None) -> None:
-        """A write; SQLite's "database is locked" becomes :class:`WriteConflictError`."""
+    async def _write(self, statement: Any, parameters: Any = None) -> list[Any]:
+        """A write (its ``RETURNING`` rows, if any); SQLite's "database is locked" becomes
+        :class:`WriteConflictError`."""
         try:
-            await self.session.execute(statement, parameters)
+            result: Any = await self.session.execute(statement, parameters)
         except OperationalError as error:
             if is_lock_error(error):
                 raise WriteConflictError(f"a concurrent write won: {error.orig}") from error
             raise
+        return list(result) if result.returns_rows else []
 
-    async def _messages(self, query: Select[Any]) -> list[OutboxMessage]:
-        """Messages from a select of :data:`_COLUMNS`, attachments loaded in one query."""
-        rows = list(await self.session.execute(query))
-        ids = [r.id for r in rows]
+    async def _messages(self, rows: Sequence[Any]) -> list[OutboxMessage]:
+        """Messages from rows of :data:`_COLUMNS`, their attachments loaded in one query."""
         files: dict[int, list[Attachment]] = {}
-        if ids:
+        if rows:
             found = await self.session.execute(
                 select(
                     OutboxAttachmentRow.message_id,
@@ -224,7 +217,7 @@ class DeliveryRepository:
                     OutboxAttachmentRow.content_type,
                     OutboxAttachmentRow.content,
                 )
-                .where(OutboxAttachmentRow.message_id.in_(ids))
+                .where(OutboxAttachmentRow.message_id.in_([r.id for r in rows]))
                 .order_by(OutboxAttachmentRow.id)
             )
             for owner, filename, content_type, content in found:

@@ -471,7 +471,7 @@ async def _stored_values(
         return found
     key_column = spec.compared[0]
     async with _planned_for_its_keys(session):
-        for chunk in _chunks(keys):
+        for chunk in _chunks(keys, CHUNK):
             for row in await session.execute(select(*spec.compared).where(key_column.in_(chunk))):
                 found[row[0]] = tuple(row)
     return found
@@ -491,10 +491,8 @@ async def _planned_for_its_keys(session: AsyncSession) -> AsyncIterator[None]:
         yield
         return
     await session.execute(_CUSTOM_PLANS)
-    try:
-        yield
-    finally:
-        await session.execute(_USUAL_PLANS)
+    yield  # if a lookup fails, the transaction is over and the setting with it
+    await session.execute(_USUAL_PLANS)
 
 
 _CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
