@@ -402,15 +402,14 @@ async def _upsert(
     """
     names = spec.names
     key_name = names[0]
-    unique, keys = _unique_keys(items, lambda item: spec.values(item)[0], key_name)
+    rows, keys = _unique_keys(map(spec.values, items), lambda values: values[0], key_name)
     await _flush(session)  # pending ORM writes first, so the reads below see them
     stored = await _stored_values(session, spec, keys)
     now = _utcnow()
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     unchanged = 0
-    for item in unique:
-        values = spec.values(item)
+    for values in rows:
         before = stored.get(values[0])
         if before is not None and before == values:
             unchanged += 1
