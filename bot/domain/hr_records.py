@@ -90,9 +90,12 @@ class OutboxMessage:
     references: str | None = None
     message_id: str | None = None
     state: DeliveryState = DeliveryState.PENDING
+    # the first attempt, when not at ``due_at``: a receipt confirmation goes out at once while
+    # ``due_at`` stays its two-business-day deadline (status and reports read "overdue" from it)
+    send_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        for name in ("created_at", "due_at", "sent_at"):
+        for name in ("created_at", "due_at", "sent_at", "send_at"):
             _aware(getattr(self, name), name)
 
     def overdue(self, now: datetime) -> bool:

@@ -132,6 +132,7 @@ async def record_receipt(
                     body_text=body,
                     created_at=now,
                     due_at=due_at,
+                    send_at=now,
                     employee_id=employee_id,
                     reference=f"v{version}",
                 )

@@ -65,16 +65,8 @@ async def track_confirmation(
     now: datetime,
     alert_before: timedelta = DEFAULT_ALERT_BEFORE,
 ) -> None:
-    """Send the just-queued confirmation at once and plan its SLA checks (inside the caller's
-    open unit of work, no commit).
-
-    The outbox row keeps ``due_at`` = the SLA deadline (status and the HR report read "overdue"
-    from it); only its first delivery attempt moves to ``now``.
-    """
-    queued = await uow.deliveries.get(confirmation_key)
-    if queued is not None and queued.state is DeliveryState.PENDING and queued.attempts == 0:
-        assert queued.id is not None
-        await uow.deliveries.retry_at(queued.id, when=now, error="")
+    """Plan the SLA checks of a just-queued confirmation (inside the caller's open unit of
+    work, no commit). The confirmation itself is queued to go out at once (``send_at``)."""
     payload = {
         "employee_id": employee_id,
         "version": version,
@@ -283,7 +275,7 @@ def _delivery(message: OutboxMessage) -> ConfirmationDelivery:
         channel=message.channel,
         state=message.state,
         attempts=message.attempts,
-        last_error=message.last_error or None,
+        last_error=message.last_error,
     )
 
 
