@@ -4,6 +4,7 @@ and the real Bolt app behind its own aiohttp server, reached with signed HTTP re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -275,22 +276,25 @@ def slack_now() -> str:
     return DEMO_NOW
 
 
-@pytest.fixture
-async def slack_bot(
-    fake_slack: FakeSlack, demo_db: Path, tmp_path: Path, slack_now: str
+@contextlib.asynccontextmanager
+async def running_slack_bot(
+    fake_slack: FakeSlack, demo_db: Path, tmp_path: Path, now: str, **settings: Any
 ) -> AsyncIterator[SlackBot]:
+    """The Slack app over a copy of the demo database, served on loopback; ``settings``
+    override the defaults (e.g. more HR admins, the two-person rule)."""
     db = tmp_path / "offerbot.db"
     shutil.copy(demo_db, db)
     db_url = f"sqlite+aiosqlite:///{db}"
-    settings = Settings(
-        database_url=db_url,
-        now=slack_now,
-        slack_bot_token="xoxb-test",
-        slack_signing_secret=SECRET,
-        slack_api_url=fake_slack.base_url + "api/",
-        hr_admins=(HR_ADMIN,),
-    )
-    application = build(settings, clock=SimulatedClock(parse_instant(slack_now)))
+    values: dict[str, Any] = {
+        "database_url": db_url,
+        "now": now,
+        "slack_bot_token": "xoxb-test",
+        "slack_signing_secret": SECRET,
+        "slack_api_url": fake_slack.base_url + "api/",
+        "hr_admins": (HR_ADMIN,),
+        **settings,
+    }
+    application = build(Settings(**values), clock=SimulatedClock(parse_instant(now)))
     bolt, _deps = application.slack_app()
     runner, port = await _serve(bolt.web_app(path="/slack/events"))
     session = aiohttp.ClientSession()
@@ -306,3 +310,11 @@ async def slack_bot(
         await session.close()
         await runner.cleanup()
         await application.aclose()
+
+
+@pytest.fixture
+async def slack_bot(
+    fake_slack: FakeSlack, demo_db: Path, tmp_path: Path, slack_now: str
+) -> AsyncIterator[SlackBot]:
+    async with running_slack_bot(fake_slack, demo_db, tmp_path, slack_now) as bot:
+        yield bot

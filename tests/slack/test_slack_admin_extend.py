@@ -4,22 +4,18 @@ what employees see afterwards: the App Home, answers, and the follow-up to someo
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from bot.bootstrap import build
-from bot.clock import SimulatedClock, parse_instant
-from bot.config import Settings
+from bot.clock import parse_instant
 from bot.domain.amendments import AmendmentStatus
 from bot.domain.hr_records import MessageKind
 from bot.services.offer import current_terms
-from tests.slack.conftest import DEMO_NOW, HR_ADMIN, SECRET, FakeSlack, SlackBot, _serve
+from tests.slack.conftest import DEMO_NOW, HR_ADMIN, FakeSlack, SlackBot, running_slack_bot
 
 NEW = "2003-08-07T17:00:00-07:00"
 NEW_TEXT = "5:00 p.m. PDT on Thursday, August 7, 2003"
@@ -126,34 +122,15 @@ async def two_person_bot(
     fake_slack: FakeSlack, demo_db: Path, tmp_path: Path
 ) -> AsyncIterator[SlackBot]:
     """The Slack app with OFFERBOT_TWO_PERSON_RULE=true and two HR admins."""
-    db = tmp_path / "offerbot.db"
-    shutil.copy(demo_db, db)
-    db_url = f"sqlite+aiosqlite:///{db}"
-    settings = Settings(
-        database_url=db_url,
-        now=DEMO_NOW,
-        slack_bot_token="xoxb-test",
-        slack_signing_secret=SECRET,
-        slack_api_url=fake_slack.base_url + "api/",
+    async with running_slack_bot(
+        fake_slack,
+        demo_db,
+        tmp_path,
+        DEMO_NOW,
         hr_admins=(HR_ADMIN, SECOND_ADMIN),
         two_person_rule=True,
-    )
-    application = build(settings, clock=SimulatedClock(parse_instant(DEMO_NOW)))
-    bolt, _ = application.slack_app()
-    runner, port = await _serve(bolt.web_app(path="/slack/events"))
-    session = aiohttp.ClientSession()
-    try:
-        yield SlackBot(
-            app=application,
-            url=f"http://127.0.0.1:{port}/slack/events",
-            fake=fake_slack,
-            db_url=db_url,
-            session=session,
-        )
-    finally:
-        await session.close()
-        await runner.cleanup()
-        await application.aclose()
+    ) as bot:
+        yield bot
 
 
 async def test_a_second_admin_approves_the_announcement(two_person_bot: SlackBot) -> None:
