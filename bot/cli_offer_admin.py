@@ -62,10 +62,9 @@ def _identity(by: str | None) -> Identity:
 
 def _email_renderer(application: App) -> EmailRenderer:
     """E-mail follow-ups look like every other e-mailed answer (the adapter's templates)."""
-    from handlers.email.render import render_reply as render_email
+    from handlers.email.render import reply_renderer
 
-    company = application.base_terms.company_short_name
-    return lambda reply, subject: render_email(reply, company=company, subject=subject)
+    return reply_renderer(application.base_terms.company_short_name)
 
 
 async def _announce_now(

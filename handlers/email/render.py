@@ -6,6 +6,7 @@ kind, over ``base``). HTML is autoescaped; nothing here does I/O beyond loading 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -16,7 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.replies import Reply
 
-__all__ = ["build_email", "new_message_id", "render_message", "render_reply"]
+__all__ = ["build_email", "new_message_id", "render_message", "render_reply", "reply_renderer"]
 
 # What a person types back to get each follow-up (a Slack button, an e-mail reply word).
 _REPLY_WORDS = {
@@ -50,6 +51,12 @@ def render_reply(reply: Reply, *, company: str, subject: str) -> tuple[str, str]
     text = _render("answer.txt.j2", **context)
     html = _render("answer.html.j2", **context)
     return _tidy(text), html
+
+
+def reply_renderer(company: str) -> Callable[[Reply, str], tuple[str, str]]:
+    """``render_reply`` bound to the company: how services that queue e-mailed answers (the
+    deadline follow-ups) get the same look without importing this adapter."""
+    return lambda reply, subject: render_reply(reply, company=company, subject=subject)
 
 
 def render_message(message: OutboxMessage, *, company: str) -> tuple[str, str]:

@@ -430,10 +430,9 @@ class SlackDeps:
 
 def _email_renderer(terms: OfferTerms) -> Callable[[Reply, str], tuple[str, str]]:
     """E-mailed deadline follow-ups look like every other e-mailed answer."""
-    from handlers.email.render import render_reply
+    from handlers.email.render import reply_renderer
 
-    company = terms.company_short_name
-    return lambda reply, subject: render_reply(reply, company=company, subject=subject)
+    return reply_renderer(terms.company_short_name)
 
 
 def _report_text(report: dict[str, Any]) -> str:
