@@ -2,7 +2,12 @@
 
 SQLite is the default single-host store; its records are legal evidence, so every connection
 runs in WAL mode with ``synchronous=FULL`` and enforced foreign keys, and waits up to five
-seconds for a lock instead of failing at once. PostgreSQL URLs are used as given.
+seconds for a lock instead of failing at once. Every transaction starts with ``BEGIN IMMEDIATE``:
+a unit of work that reads first and writes later (showing grants, then auditing the display)
+would otherwise fail at once with "database is locked" when another connection wrote in
+between, because SQLite cannot upgrade a stale WAL snapshot and does not wait for that case.
+Taking the write lock up front makes every unit wait its turn instead; SQLite has one writer
+anyway. PostgreSQL URLs are used as given.
 """
 
 from __future__ import annotations
@@ -65,4 +70,4 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

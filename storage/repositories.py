@@ -116,6 +116,19 @@ class OfferStateRepository:
         row = await self.session.get(OfferStateRow, offer_id)
         return None if row is None else _offer_state(row)
 
+    async def lock(self, offer_id: str) -> OfferState | None:
+        """The state, locked until the transaction ends (``SELECT … FOR UPDATE`` on PostgreSQL).
+
+        Changes to the expiration (extend, amend, approve, close) read it, check a rule against
+        it and write: two HR admins at once must take turns, or both would check against the old
+        date and the later commit could move the deadline back. SQLite's ``BEGIN IMMEDIATE``
+        already serialises every transaction.
+        """
+        row = await self.session.get(
+            OfferStateRow, offer_id, with_for_update=True, populate_existing=True
+        )
+        return None if row is None else _offer_state(row)
+
     async def save(self, state: OfferState) -> None:
         """Insert or replace the state of ``state.offer_id``."""
         row = await self.session.get(OfferStateRow, state.offer_id)

@@ -75,6 +75,12 @@ async def close_offer(
 
     async def attempt() -> CloseResult:
         async with uow:
+            # An extension committed since ``terms`` was read reopens the offer: check the live
+            # date under the lock that extensions take too.
+            state = await uow.offers.lock(terms.offer_id)
+            if state is not None:
+                live = state.expiration.astimezone(terms.deadline_zone)
+                ensure_closed(terms.with_expiration(live), now)
             intents = await uow.elections.all_intents()
             receipts = await uow.elections.all_receipts()
             promises: list[Promise] = []

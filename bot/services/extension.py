@@ -344,8 +344,8 @@ def _initial_status(announce: bool, settings: Settings) -> AmendmentStatus:
 
 
 async def _live(uow: Any, base_terms: OfferTerms) -> tuple[OfferState, OfferTerms]:
-    """The stored offer state and the live terms, inside the open unit of work."""
-    state = await uow.offers.get(base_terms.offer_id)
+    """The stored offer state, locked for this unit of work, and the live terms."""
+    state = await uow.offers.lock(base_terms.offer_id)
     if state is None:
         raise OfferNotLoadedError(
             "No offer is loaded in the database yet. Run `offerbot init` (or `offerbot init "

@@ -125,9 +125,24 @@ async def test_two_workers_deliver_everything_once_when_one_is_killed(
                 done = await uow.jobs.list(state=JobState.DONE)
             return len(done) == JOBS
 
+        async def senders_holding_rows() -> int:
+            async with engine.connect() as connection:
+                owners = await connection.scalar(
+                    select(func.count(func.distinct(OutboxRow.lease_owner))).where(
+                        OutboxRow.state == DeliveryState.PENDING.value,
+                        OutboxRow.lease_owner.is_not(None),
+                    )
+                )
+            return int(owners or 0)
+
         async def ready_to_kill() -> bool:
-            # mid-delivery, after the jobs (whose 10-minute lease is not under test here)
-            return len(smtp.accepted) >= KILL_AFTER and await jobs_done()
+            # mid-delivery, after the jobs (whose 10-minute lease is not under test here), while
+            # both workers hold claimed rows — so the victim surely dies with rows in flight
+            return (
+                len(smtp.accepted) >= KILL_AFTER
+                and await jobs_done()
+                and await senders_holding_rows() >= 2
+            )
 
         await until(ready_to_kill, timeout=120, what="deliveries to start", workers=workers)
         assert victim.process.poll() is None and survivor.process.poll() is None, logs(*workers)

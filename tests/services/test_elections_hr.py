@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 
+from bot.config import Settings
 from bot.domain.elections import Delivery, FormKind
 from bot.domain.errors import ElectionError
 from bot.domain.hr_records import MessageKind
@@ -19,6 +20,8 @@ from bot.domain.terms import OfferTerms
 from bot.services import elections
 from bot.services.election_close import parse_ratio
 from bot.services.errors import InvalidRequestError, NotAuthorizedError
+from bot.services.extension import extend_offer
+from bot.services.offer import load_offer
 from knowledge.offer_terms import load_offer_terms
 from storage.uow import UnitOfWork
 from tests.services.elections_setup import DEADLINE_TEXT, HR, NOW, employee_identity, seed
@@ -336,3 +339,25 @@ async def test_model_is_labelled_factual_and_never_recommends(seeded, terms) -> 
             identity=HR,
             now=NOW,
         )
+
+
+async def test_close_with_terms_read_before_an_extension_is_refused(seeded, terms) -> None:
+    """HR ran `hr close` on the terms it had read; an extension committed meanwhile reopened
+    the offer, and the close must see the live date (both take the offer's lock)."""
+    await load_offer(uow=seeded, terms=terms, digest="test", now=NOW)
+    await elect(seeded, terms, ["G2", "G3"])
+    await receive(seeded, terms, 1)
+    morning_after = terms.expiration + timedelta(hours=15)  # 8:00 a.m. Pacific, July 25
+    await extend_offer(
+        uow=seeded,
+        base_terms=terms,
+        settings=Settings(),
+        identity=HR,
+        new_expiration=terms.expiration + timedelta(days=14),
+        announce=False,
+        now=morning_after,
+    )
+    with pytest.raises(ElectionError, match="August 7, 2003"):
+        await elections.close_offer(uow=seeded, terms=terms, identity=HR, now=morning_after)
+    async with seeded:
+        assert await seeded.accepted.list_all() == []

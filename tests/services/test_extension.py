@@ -4,10 +4,12 @@ rule after a change in consideration, and follow-ups to people who asked about t
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import ManualClock
 from bot.config import Settings
@@ -32,6 +34,7 @@ from bot.services.identity import Identity
 from bot.services.offer import current_terms, load_offer
 from bot.services.planning import refresh_plan
 from knowledge.offer_terms import load_offer_terms
+from storage.db import session_factory
 from storage.uow import UnitOfWork
 from tests.services.elections_setup import HR, NOW, employee_identity, seed
 
@@ -426,3 +429,22 @@ async def test_an_emailed_question_is_answered_with_the_new_deadline_and_noted(
     assert "extended" in reply.body_text
     [asked] = await _audit(ready, DEADLINE_ASKED)
     assert (asked.subject, asked.channel) == ("E2", "email")
+
+
+async def test_two_extensions_at_once_take_turns(ready: UnitOfWork, db_engine: AsyncEngine) -> None:
+    """Both admins check "later than the current expiration": without a lock both would check
+    against July 24 and the later commit could move the deadline back from August 14."""
+    other = UnitOfWork(session_factory(db_engine))  # a second HR admin's own connection
+    outcomes = await asyncio.gather(
+        _extend(ready, to=AUG_14), _extend(other, to=AUG_7), return_exceptions=True
+    )
+    live = await current_terms(uow=ready, terms=TERMS)
+    assert live.expiration == AUG_14
+    amendments = await list_amendments(uow=ready, base_terms=TERMS)
+    chain = sorted((a.previous_expiration, a.new_expiration) for a in amendments)
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    if refused:  # August 14 first: August 7 is no longer later
+        assert len(refused) == 1 and isinstance(refused[0], ExtensionError)
+        assert chain == [(TERMS.original_expiration, AUG_14)]
+    else:  # August 7 first, then August 14 against August 7
+        assert chain == [(TERMS.original_expiration, AUG_7), (AUG_7, AUG_14)]

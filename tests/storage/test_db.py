@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.records import OfferState
@@ -40,6 +40,24 @@ async def test_sqlite_file_gets_its_folder_and_durable_pragmas(tmp_path: Path) -
     }
 
 
+async def test_every_transaction_takes_the_write_lock_at_begin(tmp_path: Path) -> None:
+    """A unit that reads first and writes later must never meet a stale snapshot, so on SQLite
+    the lock is taken at BEGIN: a second transaction waits (here: gives up after the timeout)."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'lock.db'}")
+    try:
+        async with engine.connect() as first, engine.connect() as second:
+            await second.exec_driver_sql("PRAGMA busy_timeout=50")  # fail fast for the test
+            await second.rollback()
+            await first.exec_driver_sql("SELECT 1")  # BEGIN IMMEDIATE: holds the write lock
+            with pytest.raises(OperationalError, match="database is locked"):
+                await second.exec_driver_sql("SELECT 1")
+            await first.rollback()
+            await second.rollback()
+            assert (await second.exec_driver_sql("SELECT 1")).scalar_one() == 1
+    finally:
+        await engine.dispose()
+
+
 async def test_every_pooled_sqlite_connection_has_the_pragmas(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}")
     try:
@@ -47,6 +65,7 @@ async def test_every_pooled_sqlite_connection_has_the_pragmas(tmp_path: Path) ->
             for connection in (first, second):
                 synchronous = await connection.exec_driver_sql("PRAGMA synchronous")
                 assert synchronous.scalar_one() == 2
+                await connection.rollback()  # each transaction holds the write lock (IMMEDIATE)
     finally:
         await engine.dispose()
 

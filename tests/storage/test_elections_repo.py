@@ -113,9 +113,13 @@ async def test_the_same_version_twice_is_a_write_conflict(with_employee: UnitOfW
             await uow.elections.add_intent(intent(1))
 
 
-async def test_two_writers_racing_for_one_version(with_employee: UnitOfWork) -> None:
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_two_writers_racing_for_one_version(with_employee: UnitOfWork, db_url: str) -> None:
     """Both read "no versions", then both write version 1: exactly one wins, the other gets
-    WriteConflictError (PostgreSQL: unique violation; SQLite: "database is locked")."""
+    WriteConflictError (the unique constraint). Only on PostgreSQL can both read at once:
+    SQLite's transactions take the write lock at BEGIN, so there they take turns (below)."""
     uow = with_employee
     both_read = asyncio.Barrier(2)
 
@@ -134,6 +138,23 @@ async def test_two_writers_racing_for_one_version(with_employee: UnitOfWork) -> 
     assert sorted(outcomes) == ["conflict", "won"]
     async with uow:
         assert [i.version for i in await uow.elections.intents_for("E1")] == [1]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_on_sqlite_two_writers_take_turns(with_employee: UnitOfWork, db_url: str) -> None:
+    """Each reads the versions and writes the next: the second waits at BEGIN for the first to
+    commit, so it reads version 1 and writes version 2 — no conflict, nothing lost."""
+    uow = with_employee
+
+    async def writer() -> int:
+        async with uow:
+            version = len(await uow.elections.intents_for("E1")) + 1
+            await asyncio.sleep(0)  # let the other writer try to start meanwhile
+            await uow.elections.add_intent(intent(version))
+            await uow.commit()
+            return version
+
+    assert sorted(await asyncio.gather(writer(), writer())) == [1, 2]
 
 
 async def test_outbox_is_idempotent_and_keeps_attachments(with_employee: UnitOfWork) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.domain.records import AuditEntry
+from storage.db import session_factory
 from storage.errors import UnitOfWorkError
 from storage.uow import UnitOfWork
 from tests.storage.examples import employee, grant
@@ -87,3 +91,34 @@ async def test_concurrent_tasks_sharing_one_object_get_their_own_sessions(
 async def test_async_with_returns_the_unit_of_work(uow: UnitOfWork) -> None:
     async with uow as opened:
         assert opened is uow
+
+
+async def test_a_unit_that_reads_then_writes_survives_a_concurrent_writer(
+    db_engine: AsyncEngine,
+) -> None:
+    """Showing grants reads first and audits the display afterwards. On SQLite a deferred
+    transaction whose snapshot went stale would fail that late write at once ("database is
+    locked"); units must instead wait their turn, and neither write may be lost."""
+    sessions = session_factory(db_engine)
+    reader, writer = UnitOfWork(sessions), UnitOfWork(sessions)
+    at = datetime(2003, 7, 10, 9, tzinfo=UTC)
+
+    async def other_write() -> None:
+        async with writer:
+            await writer.audit.record(AuditEntry(at=at, actor="hr:a", action="x", channel="cli"))
+            await writer.commit()
+
+    async with reader:
+        assert await reader.audit.recent(subject="E1001") == []  # the read opens the snapshot
+        other = asyncio.create_task(other_write())
+        # Give the other writer every chance to commit first (it may instead wait for us).
+        await asyncio.wait([other], timeout=0.5)
+        await reader.audit.record(
+            AuditEntry(at=at, actor="E1001", action="grants.view", channel="slack", subject="E1001")
+        )
+        await reader.commit()
+    await other
+
+    async with reader:
+        actions = sorted(entry.action for entry in await reader.audit.recent())
+    assert actions == ["grants.view", "x"]
