@@ -44,6 +44,7 @@ def worker(
             "failed": o.failed,
             "ambiguous": o.ambiguous,
             "channels": sorted(transports),
+            "dm_channels_opened": report.dm_channels_opened,
             "jobs": {
                 "ran": report.jobs.ran,
                 "retried": report.jobs.retried,

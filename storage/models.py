@@ -307,6 +307,8 @@ class OutboxRow(Base):
         Index(None, "employee_id"),
         Index(None, "state", "priority", "next_attempt_at"),
         Index(None, "reference"),  # migration 0007: copies of one communication
+        # migration 0008: each channel's sender claims its own due rows (claim_due, count_due)
+        Index(None, "state", "channel", "priority", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

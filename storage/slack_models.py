@@ -6,30 +6,59 @@ Imported at the end of :mod:`storage.models` so they belong to the one ``Base.me
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, Index, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import EMAIL, ID, TEXT, Base
+from storage.models import EMAIL, ID, TEXT, Base, _values_in
 
-__all__ = ["SlackEventRow", "SlackUserRow"]
+__all__ = ["SlackDeliveryState", "SlackEventRow", "SlackUserRow"]
+
+
+class SlackDeliveryState(StrEnum):
+    """Where the reply to one delivery stands (migration 0008).
+
+    ``answering`` → ``done`` is the usual path of an event. A failed post parks the rendered
+    reply (``unposted``); a later delivery of the same event — or, once Slack has had its
+    chance to retry, the worker's sweep — wins ``unposted`` → ``posting`` and posts it. Claims of
+    view submissions are written ``done``: the modal is their reply.
+    """
+
+    ANSWERING = "answering"  # claimed; the reply is being built or posted
+    UNPOSTED = "unposted"  # the post failed; the reply waits for Slack's retry or the worker
+    POSTING = "posting"  # one later delivery took the parked reply and is posting it
+    DONE = "done"  # handled: the reply is out (or there is none to post)
 
 
 class SlackEventRow(Base):
     """One handled Slack delivery (an Events API ``event_id`` or an interaction's id).
 
     The row is written in the transaction of the side effect it guards, so a retried delivery
-    finds it and does nothing, while a delivery whose first attempt failed is still handled.
+    finds it and never repeats the side effect, while a delivery whose first attempt failed
+    before committing anything is still handled. ``reply`` holds a rendered answer only while
+    it waits to be posted (it is personal data: cleared once posted).
     """
 
     __tablename__ = "slack_events"
-    __table_args__ = (Index(None, "received_at"),)
+    __table_args__ = (
+        CheckConstraint(_values_in("state", SlackDeliveryState), name="state"),
+        Index(None, "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     delivery_key: Mapped[str] = mapped_column(String(TEXT), unique=True)  # "event:Ev1", "view:…"
     kind: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str | None] = mapped_column(String(ID))
     received_at: Mapped[datetime]
+    # --- the reply's journey (migration 0008; rows from before read as done) ---
+    state: Mapped[str] = mapped_column(String(16), server_default=SlackDeliveryState.DONE.value)
+    # {"channel", "thread_ts", "text", "blocks"} while unposted or posting; SQL NULL otherwise
+    reply: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # when ``state`` last changed: a claim stuck in progress past a few minutes is stale, and a
+    # taker's instant tells its own ``posting`` apart from a later taker's
+    state_changed_at: Mapped[datetime | None]
 
 
 class SlackUserRow(Base):

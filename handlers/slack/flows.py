@@ -46,9 +46,9 @@ from bot.services.grants import grants_reply, my_grants
 from bot.services.identity import Identity
 from bot.services.offer import current_terms
 from handlers.slack import blocks
-from handlers.slack.dedupe import ClaimOnCommit
+from handlers.slack.dedupe import ClaimOnCommit, EventReply
 from handlers.slack.identity import SlackIdentities, hr_identity
-from storage.slack_repo import DuplicateDeliveryError
+from storage.slack_repo import DuplicateDeliveryError, SlackDeliveryState, SlackPost
 
 __all__ = ["SlackDeps"]
 
@@ -59,6 +59,15 @@ ADMIN_USAGE = (
     "receive EMPLOYEE_ID election|withdrawal VERSION fax|hand RECEIVED_AT (ISO with offset) | "
     "extend NEW_EXPIRATION (ISO with offset) [MESSAGE] | approve AMENDMENT_ID | "
     "reject AMENDMENT_ID"
+)
+
+# Posted by a late retry of an event whose first delivery died before it could post or park
+# its reply: whether that reply went out is unknown, and answering again could record the
+# question (or a chat election) twice, so the person is asked to send it again.
+ANSWER_LOST = Reply(
+    text="Sorry, I may not have finished answering your last message. If you did not get an "
+    "answer, please send it again.",
+    kind="error",
 )
 
 
@@ -72,13 +81,21 @@ class SlackDeps:
     def now(self) -> datetime:
         return self.conversation.clock.now()
 
-    def claim(self, key: str, *, kind: str, user_id: str | None) -> ClaimOnCommit:
+    def claim(
+        self,
+        key: str,
+        *,
+        kind: str,
+        user_id: str | None,
+        state: SlackDeliveryState = SlackDeliveryState.DONE,
+    ) -> ClaimOnCommit:
         return ClaimOnCommit(
             self.conversation.uow,
             key=key,
             kind=kind,
             user_id=user_id,
             clock=self.conversation.clock,
+            state=state,
         )
 
     # --- questions ------------------------------------------------------------------------
@@ -93,26 +110,35 @@ class SlackDeps:
         channel: str,
         thread_ts: str | None,
     ) -> None:
-        """Answer a DM or mention once per ``event_id``; a failed post lets Slack retry."""
-        claim = self.claim(f"event:{event_id}", kind="message", user_id=identity.actor)
-        try:
-            reply = await respond(
-                text=text, identity=identity, deps=replace(self.conversation, uow=claim)
-            )
-            await claim.claim()
-        except DuplicateDeliveryError:
-            logger.info("event %s already answered", event_id)
-            return
-        try:
-            await client.chat_postMessage(
+        """Answer a DM or mention once per ``event_id``; a reply whose post failed is posted by
+        Slack's retry, which never answers (and records) the question a second time."""
+        key = f"event:{event_id}"
+        once = EventReply(self.conversation.uow, key=key, clock=self.conversation.clock)
+
+        def rendered(reply: Reply) -> SlackPost:
+            return SlackPost(
                 channel=channel,
                 thread_ts=thread_ts,
                 text=blocks.reply_text(reply),
                 blocks=blocks.reply_blocks(reply),
             )
-        except BaseException:
-            await claim.release()
-            raise
+
+        if not await once.claimed():
+            claim = self.claim(
+                key, kind="message", user_id=identity.actor, state=SlackDeliveryState.ANSWERING
+            )
+            try:
+                reply = await respond(
+                    text=text, identity=identity, deps=replace(self.conversation, uow=claim)
+                )
+                await claim.claim()
+            except DuplicateDeliveryError:
+                pass  # a concurrent delivery of the event claimed it first
+            else:
+                await once.post_first(client, rendered(reply))
+                return
+        if not await once.post_parked(client, lost=rendered(ANSWER_LOST)):
+            logger.info("event %s already answered (or being answered)", event_id)
 
     async def reply_to(self, text: str, identity: Identity) -> Reply:
         return await respond(text=text, identity=identity, deps=self.conversation)

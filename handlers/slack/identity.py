@@ -42,18 +42,18 @@ class SlackIdentities:
         return Identity(channel="slack", actor=user_id, employee_id=employee_id)
 
     async def dm_channel(self, user_id: str, *, client: AsyncWebClient) -> str:
-        """The bot's DM with ``user_id`` (conversations.open once, then cached)."""
+        """The bot's DM with ``user_id``: conversations.open once, then kept in ``slack_users``
+        (a minimal row for a user not cached yet), so no process opens it again."""
         uow = self.deps.uow
         async with uow:
-            cached = await slack_users(uow).get(user_id)
-        if cached is not None and cached.dm_channel:
-            return cached.dm_channel
+            known = (await slack_users(uow).dm_channels([user_id])).get(user_id)
+        if known is not None:
+            return known
         opened = await client.conversations_open(users=user_id)
         channel = str(opened["channel"]["id"])
-        if cached is not None:
-            async with uow:
-                await slack_users(uow).save(_replace_dm(cached, channel))
-                await uow.commit()
+        async with uow:
+            await slack_users(uow).remember_dm_channel(user_id, channel)
+            await uow.commit()
         return channel
 
     async def _user(
@@ -96,15 +96,3 @@ class SlackIdentities:
             await slack_users(uow).save(user)
             await uow.commit()
         return user
-
-
-def _replace_dm(user: SlackUser, channel: str) -> SlackUser:
-    return SlackUser(
-        slack_user_id=user.slack_user_id,
-        fetched_at=user.fetched_at,
-        team_id=user.team_id,
-        email=user.email,
-        employee_id=user.employee_id,
-        restricted=user.restricted,
-        dm_channel=channel,
-    )

@@ -12,10 +12,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ports import PermanentDeliveryError, TransientDeliveryError
+from handlers.slack.dm_channels import OPEN_AHEAD_PER_MINUTE, DmChannels
 from handlers.slack.identity import SlackIdentities
 
 if TYPE_CHECKING:
     from bot.domain.hr_records import OutboxMessage
+    from storage.slack_repo import SlackPost
 
 __all__ = ["SlackOutboxTransport", "SlackRateLimiter"]
 
@@ -82,11 +84,20 @@ class SlackRateLimiter:
     def not_before(self) -> float:
         return self._not_before
 
+    def slower(self, per_second: float) -> SlackRateLimiter:
+        """A second, slower pace on the same clock, for one Web API method whose own limit is
+        below the global one (callers wait for it, then for this limiter)."""
+        return SlackRateLimiter(
+            min(per_second, self.per_second), monotonic=self._monotonic, sleep=self._sleep
+        )
+
 
 class SlackOutboxTransport:
-    """:class:`bot.ports.OutboxTransport` for Slack. ``recipient`` is a Slack user id (the DM is
-    opened once — ``conversations.open`` at the limiter's pace — and cached) or a channel id
-    (posted to directly). Returns the message ``ts``.
+    """:class:`bot.ports.OutboxTransport` for Slack. ``recipient`` is a Slack user id (posted to
+    the user's DM channel: known in memory, else in ``slack_users``, else opened with
+    ``conversations.open`` at the limiter's pace and kept in both — see
+    :mod:`handlers.slack.dm_channels`, which also opens them ahead of broadcasts) or a channel
+    id (posted to directly). Returns the message ``ts``.
 
     Every Web API call waits for the shared :class:`SlackRateLimiter`; a ``429`` tells the
     limiter its ``Retry-After`` and the call is made again after it (``rate_limit_retries``
@@ -106,9 +117,11 @@ class SlackOutboxTransport:
     ) -> None:
         self._client, self._identities, self._limiter = client, identities, limiter
         self._retries = rate_limit_retries
-        self._dm_channels: dict[str, str] = {}
+        self._dms = DmChannels(identities.deps.uow)
         # the outbox claims only what this pace sends in about five seconds
         self.claim_batch = max(2, int(limiter.per_second * 5))
+        # DMs opened ahead of broadcasts also keep to conversations.open's own (Tier 3) limit
+        self.open_ahead_limiter = limiter.slower(OPEN_AHEAD_PER_MINUTE / 60)
 
     async def send(self, message: OutboxMessage) -> str | None:
         try:
@@ -138,14 +151,32 @@ class SlackOutboxTransport:
             raise TransientDeliveryError(f"Slack unreachable: {error}") from error
         return str(response.get("ts") or "") or None
 
-    async def _dm_channel(self, user_id: str) -> str:
-        cached = self._dm_channels.get(user_id)
-        if cached is None:
-            cached = await self._call(
-                lambda: self._identities.dm_channel(user_id, client=self._client)
+    @property
+    def limiter(self) -> SlackRateLimiter:
+        """The pace every call of this transport waits for (shared with DMs opened ahead)."""
+        return self._limiter
+
+    async def post(self, post: SlackPost) -> None:
+        """``chat.postMessage`` of a rendered reply (a parked answer) at the shared pace, so
+        it waits its turn with broadcasts instead of adding to Slack's load. Raises
+        :class:`SlackApiError` (a 429 only once its retries are spent) or a network error."""
+        await self._call(
+            lambda: self._client.chat_postMessage(
+                channel=post.channel, thread_ts=post.thread_ts, text=post.text, blocks=post.blocks
             )
-            self._dm_channels[user_id] = cached
-        return cached
+        )
+
+    async def open_dm(self, user_id: str) -> str:
+        """``conversations.open`` at the shared pace; the channel is kept in memory and in
+        ``slack_users``, so no process opens it again. Raises :class:`SlackApiError`."""
+        opened = await self._call(lambda: self._client.conversations_open(users=user_id))
+        channel = str(opened["channel"]["id"])
+        await self._dms.remember(user_id, channel)
+        return channel
+
+    async def _dm_channel(self, user_id: str) -> str:
+        # the lookup is not a Slack call: it does not wait for the pace
+        return await self._dms.known(user_id) or await self.open_dm(user_id)
 
     async def _call(self, call: Callable[[], Awaitable[_T]]) -> _T:
         """One Web API call at the shared pace; after a 429, again once Retry-After passed."""

@@ -51,6 +51,7 @@ class FakeSlack:
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     envelopes: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)  # to send
     acks: list[dict[str, Any]] = field(default_factory=list)  # what came back on the socket
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)  # every one accepted
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -130,6 +131,7 @@ class FakeSlack:
         """Says ``hello``, then sends each queued envelope; records what the app sends back."""
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
+        self.sockets.append(ws)
         await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {}})
 
         async def pump() -> None:
@@ -159,6 +161,13 @@ class FakeSlack:
         ack = found()
         assert ack is not None
         return ack
+
+    async def drop_socket(self, timeout: float = 5.0) -> None:
+        """Closes the newest socket from the server's side, as Slack does when it refreshes or
+        moves a connection: the app should call apps.connections.open and connect again."""
+        assert self.sockets, "no socket has connected yet"
+        ws = self.sockets[-1]
+        await asyncio.wait_for(ws.close(code=aiohttp.WSCloseCode.GOING_AWAY), timeout)
 
 
 async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
@@ -318,3 +327,72 @@ async def slack_bot(
 ) -> AsyncIterator[SlackBot]:
     async with running_slack_bot(fake_slack, demo_db, tmp_path, slack_now) as bot:
         yield bot
+
+
+# --- failed posts and a clock the test moves (tests/slack/test_slack_retry_after_failed_post.py)
+
+
+def failing(times: int = 1, *, error: str = "fatal_error") -> Override:
+    """An override for ``FakeSlack.overrides[method]``: the first ``times`` calls get Slack's
+    ``{"ok": false, "error": …}`` (HTTP 200, so the client's 5xx retries do not hide it), later
+    calls the default answer."""
+    left = [times]
+
+    def override(_params: dict[str, Any]) -> web.Response | None:
+        if left[0] <= 0:
+            return None
+        left[0] -= 1
+        return web.json_response({"ok": False, "error": error})
+
+    return override
+
+
+@contextlib.asynccontextmanager
+async def running_slack_bot_at(
+    fake_slack: FakeSlack,
+    demo_db: Path,
+    tmp_path: Path,
+    *,
+    clock: Any,
+    process_before_response: bool = False,
+) -> AsyncIterator[SlackBot]:
+    """:func:`running_slack_bot` on ``clock`` (a ``ManualClock`` the test moves). With
+    ``process_before_response`` Bolt answers a request only after its listener finished, so a
+    listener that failed answers 500 — the answer after which Slack sends its retries."""
+    from handlers.slack import build_slack_app
+
+    db = tmp_path / "offerbot.db"
+    shutil.copy(demo_db, db)
+    db_url = f"sqlite+aiosqlite:///{db}"
+    settings = Settings(
+        database_url=db_url,
+        now=DEMO_NOW,
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        slack_api_url=fake_slack.base_url + "api/",
+        hr_admins=(HR_ADMIN,),
+    )
+    application = build(settings, clock=clock)
+    bolt, _deps = build_slack_app(
+        conversation=application.conversation(),
+        token="xoxb-test",
+        signing_secret=SECRET,
+        api_url=settings.slack_api_url,
+        hr_admins=settings.hr_admins,
+        process_before_response=process_before_response,
+        settings=settings,
+    )
+    runner, port = await _serve(bolt.web_app(path="/slack/events"))
+    session = aiohttp.ClientSession()
+    try:
+        yield SlackBot(
+            app=application,
+            url=f"http://127.0.0.1:{port}/slack/events",
+            fake=fake_slack,
+            db_url=db_url,
+            session=session,
+        )
+    finally:
+        await session.close()
+        await runner.cleanup()
+        await application.aclose()
