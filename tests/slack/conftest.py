@@ -23,6 +23,7 @@ from aiohttp import web
 from bot.bootstrap import App, build
 from bot.clock import SimulatedClock, parse_instant
 from bot.config import Settings
+from storage.slack_repo import SlackDelivery, slack_events
 
 DEMO_NOW = "2003-07-10T09:00:00-07:00"
 SECRET = "test-signing-secret"
@@ -287,10 +288,22 @@ def slack_now() -> str:
 
 @contextlib.asynccontextmanager
 async def running_slack_bot(
-    fake_slack: FakeSlack, demo_db: Path, tmp_path: Path, now: str, **settings: Any
+    fake_slack: FakeSlack,
+    demo_db: Path,
+    tmp_path: Path,
+    now: str,
+    *,
+    clock: Any = None,
+    process_before_response: bool | None = None,
+    **settings: Any,
 ) -> AsyncIterator[SlackBot]:
     """The Slack app over a copy of the demo database, served on loopback; ``settings``
-    override the defaults (e.g. more HR admins, the two-person rule)."""
+    override the defaults (e.g. more HR admins, the two-person rule). ``clock`` replaces the
+    simulated clock starting at ``now`` (a ``ManualClock`` the test moves); with
+    ``process_before_response`` Bolt answers a request only after its listener finished, so a
+    listener that failed answers 500 — the answer after which Slack sends its retries."""
+    from handlers.slack import build_slack_app
+
     db = tmp_path / "offerbot.db"
     shutil.copy(demo_db, db)
     db_url = f"sqlite+aiosqlite:///{db}"
@@ -303,8 +316,20 @@ async def running_slack_bot(
         "hr_admins": (HR_ADMIN,),
         **settings,
     }
-    application = build(Settings(**values), clock=SimulatedClock(parse_instant(now)))
-    bolt, _deps = application.slack_app()
+    config = Settings(**values)
+    application = build(config, clock=clock or SimulatedClock(parse_instant(now)))
+    if process_before_response is None:
+        bolt, _deps = application.slack_app()
+    else:
+        bolt, _deps = build_slack_app(
+            conversation=application.conversation(),
+            token="xoxb-test",
+            signing_secret=SECRET,
+            api_url=config.slack_api_url,
+            hr_admins=config.hr_admins,
+            process_before_response=process_before_response,
+            settings=config,
+        )
     runner, port = await _serve(bolt.web_app(path="/slack/events"))
     session = aiohttp.ClientSession()
     try:
@@ -356,43 +381,49 @@ async def running_slack_bot_at(
     clock: Any,
     process_before_response: bool = False,
 ) -> AsyncIterator[SlackBot]:
-    """:func:`running_slack_bot` on ``clock`` (a ``ManualClock`` the test moves). With
-    ``process_before_response`` Bolt answers a request only after its listener finished, so a
-    listener that failed answers 500 — the answer after which Slack sends its retries."""
-    from handlers.slack import build_slack_app
-
-    db = tmp_path / "offerbot.db"
-    shutil.copy(demo_db, db)
-    db_url = f"sqlite+aiosqlite:///{db}"
-    settings = Settings(
-        database_url=db_url,
-        now=DEMO_NOW,
-        slack_bot_token="xoxb-test",
-        slack_signing_secret=SECRET,
-        slack_api_url=fake_slack.base_url + "api/",
-        hr_admins=(HR_ADMIN,),
-    )
-    application = build(settings, clock=clock)
-    bolt, _deps = build_slack_app(
-        conversation=application.conversation(),
-        token="xoxb-test",
-        signing_secret=SECRET,
-        api_url=settings.slack_api_url,
-        hr_admins=settings.hr_admins,
+    """:func:`running_slack_bot` at the demo's "now" on ``clock``, Bolt mode chosen."""
+    async with running_slack_bot(
+        fake_slack,
+        demo_db,
+        tmp_path,
+        DEMO_NOW,
+        clock=clock,
         process_before_response=process_before_response,
-        settings=settings,
+    ) as bot:
+        yield bot
+
+
+class FakeMonotonic:
+    """A monotonic clock that only moves when someone sleeps on it (tests never sleep): the
+    Slack pace's clock in tests. ``slept`` lists every sleep."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)  # let the other tasks run, as a real sleep would
+
+
+def post_content(call: Call) -> tuple[object, object, object, str]:
+    """What a post said, and where: (channel, thread_ts, text, blocks as JSON)."""
+    params = call.params
+    return (
+        params.get("channel"),
+        params.get("thread_ts"),
+        params.get("text"),
+        json.dumps(params.get("blocks")),
     )
-    runner, port = await _serve(bolt.web_app(path="/slack/events"))
-    session = aiohttp.ClientSession()
-    try:
-        yield SlackBot(
-            app=application,
-            url=f"http://127.0.0.1:{port}/slack/events",
-            fake=fake_slack,
-            db_url=db_url,
-            session=session,
-        )
-    finally:
-        await session.close()
-        await runner.cleanup()
-        await application.aclose()
+
+
+async def stored_delivery(bot: SlackBot, event_id: str) -> SlackDelivery:
+    """The ``slack_events`` row of ``event_id`` (it must exist)."""
+    async with bot.app.uow() as uow:
+        delivery = await slack_events(uow).get(f"event:{event_id}")
+    assert delivery is not None
+    return delivery

@@ -5,7 +5,6 @@ on a fake monotonic clock that drives both the limiter and the app's simulated c
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 from collections.abc import AsyncIterator
@@ -28,26 +27,12 @@ from handlers.slack.identity import SlackIdentities
 from handlers.slack.transport import SlackOutboxTransport, SlackRateLimiter
 from storage.slack_repo import NEVER_FETCHED, SlackUser, slack_users
 from storage.uow import UnitOfWork
-from tests.slack.conftest import TEAM, FakeSlack
+from tests.slack.conftest import TEAM, FakeMonotonic, FakeSlack
 from tests.storage.examples import employee
 
 ROSTER = [f"U{n}" for n in range(1001, 1021)]  # the demo roster's 20 Slack users
 # an hour before the demo's "now", when its first reminder falls due: a quiet worker pass
 START = "2003-07-10T08:00:00-07:00"
-
-
-class FakeMonotonic:
-    """A monotonic clock that only moves when someone sleeps on it (tests never sleep)."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)  # let the other tasks run, as a real sleep would
 
 
 @dataclass

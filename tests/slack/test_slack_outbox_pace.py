@@ -17,23 +17,7 @@ from bot.ports import TransientDeliveryError
 from handlers.slack.app import slack_client
 from handlers.slack.identity import SlackIdentities
 from handlers.slack.transport import SlackOutboxTransport, SlackRateLimiter
-from tests.slack.conftest import FakeSlack, SlackBot
-
-
-class FakeMonotonic:
-    """A monotonic clock that only moves when someone sleeps on it (tests never sleep)."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)  # let the other tasks run, as a real sleep would
+from tests.slack.conftest import FakeMonotonic, FakeSlack, SlackBot
 
 
 def _message(i: int, recipient: str) -> OutboxMessage:

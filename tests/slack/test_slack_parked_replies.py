@@ -13,7 +13,6 @@ answers are told apart by their channel.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -37,27 +36,22 @@ from handlers.slack.parked_replies import (
     SlackEventSweep,
 )
 from handlers.slack.transport import SlackOutboxTransport, SlackRateLimiter
-from storage.slack_repo import SlackDelivery, SlackDeliveryState, slack_events
-from tests.slack.conftest import Call, FakeSlack, SlackBot, failing, running_slack_bot_at
+from storage.slack_repo import SlackDeliveryState, slack_events
+from tests.slack.conftest import (
+    Call,
+    FakeMonotonic,
+    FakeSlack,
+    SlackBot,
+    failing,
+    post_content,
+    running_slack_bot_at,
+    stored_delivery,
+)
 
 POST = "chat.postMessage"
 START = "2003-07-10T07:00:00-07:00"  # two hours before the demo's first reminder is due
 QUESTION = "when is the deadline?"
 SECOND = timedelta(seconds=1)
-
-
-class FakeMonotonic:
-    """The Slack pace's clock: moves only when the limiter sleeps on it (tests never sleep)."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 @pytest.fixture
@@ -128,23 +122,6 @@ async def _answered(bot: SlackBot, count: int, timeout: float = 5.0) -> list[Cal
     return _answers(bot)
 
 
-def _message(call: Call) -> tuple[object, object, object, str]:
-    params = call.params
-    return (
-        params.get("channel"),
-        params.get("thread_ts"),
-        params.get("text"),
-        json.dumps(params.get("blocks")),
-    )
-
-
-async def _delivery(bot: SlackBot, event_id: str) -> SlackDelivery:
-    async with bot.app.uow() as uow:
-        delivery = await slack_events(uow).get(f"event:{event_id}")
-    assert delivery is not None
-    return delivery
-
-
 async def _hr_alerts(bot: SlackBot) -> list[OutboxMessage]:
     async with bot.app.uow() as uow:
         return await uow.outbox.by_kind(MessageKind.HR_ALERT)
@@ -155,7 +132,7 @@ async def _answer_not_taken(bot: SlackBot, event: dict[str, Any], event_id: str)
     bot.fake.overrides[POST] = failing(1)
     assert (await bot.event(event, event_id=event_id)).status == 500
     (failed,) = _answers(bot)
-    parked = await _delivery(bot, event_id)
+    parked = await stored_delivery(bot, event_id)
     assert parked.state is SlackDeliveryState.UNPOSTED and parked.reply is not None
     return failed
 
@@ -168,16 +145,16 @@ async def test_a_worker_pass_posts_an_answer_no_retry_came_for_once_after_the_gr
     clock.advance(PARKED_GRACE - SECOND)  # Slack's retries may still come: left to them
     assert (await _worker_pass(bot)).slack_replies_posted == 0
     assert len(_answers(bot)) == 1
-    assert (await _delivery(bot, "EvLost")).state is SlackDeliveryState.UNPOSTED
+    assert (await stored_delivery(bot, "EvLost")).state is SlackDeliveryState.UNPOSTED
 
     clock.advance(2 * SECOND)
     assert (await _worker_pass(bot)).slack_replies_posted == 1
     _, posted = _answers(bot)
-    assert _message(posted) == _message(failed)  # the answer built the first time …
+    assert post_content(posted) == post_content(failed)  # the answer built the first time …
     assert posted.params["channel"] == "C0001"  # … in the mention's channel and thread
     assert posted.params["thread_ts"] == "1057852900.000200"
     assert "July 24, 2003" in str(posted.params["text"])
-    done = await _delivery(bot, "EvLost")
+    done = await stored_delivery(bot, "EvLost")
     assert done.state is SlackDeliveryState.DONE and done.reply is None
 
     assert (await _worker_pass(bot)).slack_replies_posted == 0  # posted once
@@ -202,7 +179,7 @@ async def test_a_slack_retry_that_comes_first_posts_and_the_worker_posts_nothing
     report = await _worker_pass(bot)
     assert (report.slack_replies_posted, report.slack_replies_given_up) == (0, 0)
     _, posted = _answers(bot)
-    assert _message(posted) == _message(failed)
+    assert post_content(posted) == post_content(failed)
     assert await _hr_alerts(bot) == []
 
 
@@ -221,8 +198,8 @@ async def test_a_retry_and_the_worker_at_the_same_moment_post_the_answer_once(
         assert retried.status == 200
         assert (swept.parked_again, swept.given_up) == (0, 0)  # it posted, or it lost the race
         failed, posted = _answers(bot)[before:]
-        assert _message(posted) == _message(failed)
-        assert (await _delivery(bot, f"EvBoth{n}")).state is SlackDeliveryState.DONE
+        assert post_content(posted) == post_content(failed)
+        assert (await stored_delivery(bot, f"EvBoth{n}")).state is SlackDeliveryState.DONE
 
 
 async def test_an_answer_that_cannot_be_posted_within_the_hour_is_given_up_and_hr_told(
@@ -234,7 +211,7 @@ async def test_an_answer_that_cannot_be_posted_within_the_hour_is_given_up_and_h
     caplog.set_level(logging.INFO, logger="handlers.slack.parked_replies")
 
     passes = 0
-    while (await _delivery(bot, "EvDown")).state is not SlackDeliveryState.DONE:
+    while (await stored_delivery(bot, "EvDown")).state is not SlackDeliveryState.DONE:
         clock.advance(minutes=10)
         report = await _worker_pass(bot)
         passes += 1
@@ -244,7 +221,7 @@ async def test_an_answer_that_cannot_be_posted_within_the_hour_is_given_up_and_h
     assert clock.now() - parse_instant(START) > GIVE_UP_AFTER
     # the first delivery's try, then one per pass but the last, which gave up: bounded
     assert len(_answers(bot)) == passes
-    given_up = await _delivery(bot, "EvDown")
+    given_up = await stored_delivery(bot, "EvDown")
     assert given_up.reply is None  # the text is cleared
 
     (alert,) = await _hr_alerts(bot)
@@ -270,7 +247,7 @@ async def test_an_answer_slack_refuses_for_good_is_given_up_at_once(
     clock.advance(PARKED_GRACE + SECOND)
     report = await _worker_pass(bot)
     assert (report.slack_replies_posted, report.slack_replies_given_up) == (0, 1)
-    assert (await _delivery(bot, "EvGone")).reply is None
+    assert (await stored_delivery(bot, "EvGone")).reply is None
     (alert,) = await _hr_alerts(bot)
     assert "channel_not_found" in alert.body_text and "C0001" in alert.body_text
 
@@ -316,7 +293,7 @@ async def test_the_running_worker_posts_an_answer_bolt_acknowledged_before_it_fa
             bot.fake.overrides[POST] = failing(1)
             assert (await bot.event(_dm(), event_id="EvAcked")).status == 200
             await asyncio.wait_for(failures.failed.wait(), 5)  # posted, failed, parked
-            assert (await _delivery(bot, "EvAcked")).state is SlackDeliveryState.UNPOSTED
+            assert (await stored_delivery(bot, "EvAcked")).state is SlackDeliveryState.UNPOSTED
 
             clock.advance(PARKED_GRACE + SECOND)
             settings = bot.app.settings.model_copy(update={"slack_rate_per_second": 1000.0})
@@ -325,13 +302,13 @@ async def test_the_running_worker_posts_an_answer_bolt_acknowledged_before_it_fa
             running = asyncio.create_task(run_worker(worker, stop=stop))
             try:
                 failed, posted = await _answered(bot, 2)
-                assert _message(posted) == _message(failed)
+                assert post_content(posted) == post_content(failed)
             finally:
                 stop.set()
                 await asyncio.wait_for(running, 10)
                 await worker.aclose()
             assert len(_answers(bot)) == 2
-            done = await _delivery(bot, "EvAcked")
+            done = await stored_delivery(bot, "EvAcked")
             assert done.state is SlackDeliveryState.DONE and done.reply is None
     finally:
         logging.getLogger("handlers.slack.app").removeHandler(failures)

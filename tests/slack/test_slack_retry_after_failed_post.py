@@ -9,7 +9,6 @@ delivery was fully handled without polling. The clock is a ``ManualClock``.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,15 @@ from bot.clock import ManualClock, parse_instant
 from bot.services.deadline_follow_ups import DEADLINE_ASKED
 from handlers.slack.dedupe import STALE_AFTER
 from handlers.slack.flows import ANSWER_LOST
-from storage.slack_repo import SlackDelivery, SlackDeliveryState, slack_events
+from storage.slack_repo import SlackDeliveryState, slack_events
 from tests.slack.conftest import (
     DEMO_NOW,
-    Call,
     FakeSlack,
     SlackBot,
     failing,
+    post_content,
     running_slack_bot_at,
+    stored_delivery,
 )
 
 POST = "chat.postMessage"
@@ -59,29 +59,12 @@ def _dm(text: str) -> dict[str, Any]:
     }
 
 
-def _message(call: Call) -> tuple[object, object, object, str]:
-    params = call.params
-    return (
-        params.get("channel"),
-        params.get("thread_ts"),
-        params.get("text"),
-        json.dumps(params.get("blocks")),
-    )
-
-
-async def _delivery(bot: SlackBot, event_id: str) -> SlackDelivery:
-    async with bot.app.uow() as uow:
-        delivery = await slack_events(uow).get(f"event:{event_id}")
-    assert delivery is not None
-    return delivery
-
-
 async def _first_post_fails(bot: SlackBot, event: dict[str, Any], event_id: str) -> None:
     bot.fake.overrides[POST] = failing(1)
     first = await bot.event(event, event_id=event_id)
     assert first.status == 500  # the failed post is reported to Slack, which will retry
     assert len(bot.fake.of(POST)) == 1
-    parked = await _delivery(bot, event_id)
+    parked = await stored_delivery(bot, event_id)
     assert parked.state is SlackDeliveryState.UNPOSTED and parked.reply is not None
 
 
@@ -94,7 +77,7 @@ async def test_the_retry_posts_the_first_answer_once_and_nothing_is_recorded_twi
     retried = await bot.event(_dm("when is the deadline?"), event_id="EvFail", retry=1)
     assert retried.status == 200
     failed, posted = bot.fake.of(POST)
-    assert _message(posted) == _message(failed)  # the answer built the first time
+    assert post_content(posted) == post_content(failed)  # the answer built the first time
     assert "July 24, 2003" in str(posted.params["text"])
 
     again = await bot.event(_dm("when is the deadline?"), event_id="EvFail", retry=2)
@@ -104,7 +87,7 @@ async def test_the_retry_posts_the_first_answer_once_and_nothing_is_recorded_twi
     async with bot.app.uow() as uow:
         told = await uow.audit.with_action(DEADLINE_ASKED)
     assert [(e.subject, e.channel) for e in told] == [("E1001", "slack")]
-    done = await _delivery(bot, "EvFail")
+    done = await stored_delivery(bot, "EvFail")
     assert done.state is SlackDeliveryState.DONE
     assert done.reply is None  # the answer's text is not kept once posted
 
@@ -124,7 +107,7 @@ async def test_an_abstention_in_a_thread_is_passed_to_hr_once_and_answered_in_th
     retried = await bot.event(mention, event_id="EvPizza", retry=1)
     assert retried.status == 200
     failed, posted = bot.fake.of(POST)
-    assert _message(posted) == _message(failed)
+    assert post_content(posted) == post_content(failed)
     assert posted.params["thread_ts"] == "1057852900.000200"  # still in the mention's thread
     async with bot.app.uow() as uow:
         unanswered = await uow.questions.unanswered()
@@ -136,7 +119,7 @@ async def test_a_chat_election_whose_confirmation_failed_is_recorded_once(bot: S
     retried = await bot.event(_dm("tender G00002"), event_id="EvTender", retry=1)
     assert retried.status == 200
     failed, posted = bot.fake.of(POST)
-    assert _message(posted) == _message(failed)
+    assert post_content(posted) == post_content(failed)
     async with bot.app.uow() as uow:
         intents = await uow.elections.intents_for("E1001")
     assert [i.version for i in intents] == [1]
@@ -155,8 +138,8 @@ async def test_two_retries_at_once_post_the_answer_once(bot: SlackBot) -> None:
         assert [r.status for r in responses] == [200, 200]
         posts = bot.fake.of(POST)[before:]
         assert len(posts) == 2  # the failed one, and one answer from the two retries
-        assert _message(posts[1]) == _message(posts[0])
-        assert (await _delivery(bot, event_id)).state is SlackDeliveryState.DONE
+        assert post_content(posts[1]) == post_content(posts[0])
+        assert (await stored_delivery(bot, event_id)).state is SlackDeliveryState.DONE
 
 
 async def test_a_retry_whose_post_fails_again_leaves_the_answer_to_the_next_retry(
@@ -167,21 +150,21 @@ async def test_a_retry_whose_post_fails_again_leaves_the_answer_to_the_next_retr
     assert (
         await bot.event(_dm("when is the deadline?"), event_id="EvTwice", retry=1)
     ).status == 500
-    parked = await _delivery(bot, "EvTwice")
+    parked = await stored_delivery(bot, "EvTwice")
     assert parked.state is SlackDeliveryState.UNPOSTED and parked.reply is not None
     assert (
         await bot.event(_dm("when is the deadline?"), event_id="EvTwice", retry=2)
     ).status == 200
     first, second, third = bot.fake.of(POST)
-    assert _message(first) == _message(second) == _message(third)
-    assert (await _delivery(bot, "EvTwice")).reply is None
+    assert post_content(first) == post_content(second) == post_content(third)
+    assert (await stored_delivery(bot, "EvTwice")).reply is None
 
 
 async def test_a_successful_answer_keeps_no_text_and_a_late_retry_posts_nothing(
     bot: SlackBot, clock: ManualClock
 ) -> None:
     assert (await bot.event(_dm("when is the deadline?"), event_id="EvOk")).status == 200
-    done = await _delivery(bot, "EvOk")
+    done = await stored_delivery(bot, "EvOk")
     assert done.state is SlackDeliveryState.DONE and done.reply is None
     clock.advance(STALE_AFTER * 2)
     assert (await bot.event(_dm("when is the deadline?"), event_id="EvOk", retry=3)).status == 200
@@ -208,7 +191,7 @@ async def test_a_claim_whose_delivery_died_is_left_alone_then_asked_again_once_s
     clock.advance(minutes=1)
     assert (await bot.event(_dm("when is the deadline?"), event_id="EvDead", retry=1)).status == 200
     assert bot.fake.of(POST) == []
-    assert (await _delivery(bot, "EvDead")).state is SlackDeliveryState.ANSWERING
+    assert (await stored_delivery(bot, "EvDead")).state is SlackDeliveryState.ANSWERING
 
     clock.advance(STALE_AFTER)
     late = await asyncio.gather(
@@ -221,5 +204,5 @@ async def test_a_claim_whose_delivery_died_is_left_alone_then_asked_again_once_s
     assert notice.params["text"] == ANSWER_LOST.text.split("\n", 1)[0]
     async with bot.app.uow() as uow:
         assert len(await uow.audit.recent()) == audit_before  # nothing answered, nothing new
-    done = await _delivery(bot, "EvDead")
+    done = await stored_delivery(bot, "EvDead")
     assert done.state is SlackDeliveryState.DONE and done.reply is None
