@@ -98,6 +98,7 @@ class Sink:
     async def stats(self, _request: web.Request) -> web.Response:
         posts = [t for t, m, _ in self.calls if m == "chat.postMessage"]
         body = {
+            "cpu_seconds": time.process_time(),  # this process's, for CPU per message
             "smtp": {
                 "accepted": sum(self.by_message_id.values()),
                 "message_ids": len(self.by_message_id),
