@@ -28,6 +28,7 @@ Errors: :class:`~bot.domain.errors.ExtensionError` (not a valid extension or ame
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -99,45 +100,29 @@ async def extend_offer(
     require_operator(identity)
     calendar = business_calendar(base_terms)
 
-    async def attempt() -> AmendmentResult:
-        async with uow:
-            state, terms = await _live(uow, base_terms)
-            await _ensure_not_closed(uow)
-            check = check_extension(terms, new_expiration, now=now, calendar=calendar)
-            zone = terms.deadline_zone
-            amendment = OfferAmendment(
-                offer_id=terms.offer_id,
-                kind=AmendmentKind.EXTENSION,
-                previous_expiration=terms.expiration,
-                new_expiration=new_expiration,
-                description=(
-                    f"The offer is extended: it now expires at "
-                    f"{format_instant(new_expiration, zone)} (it was to expire at "
-                    f"{format_instant(terms.expiration, zone)})."
-                ),
-                message=message.strip(),
-                announce=announce,
-                requested_by=identity.actor,
-                requested_at=now,
-                status=_initial_status(announce, settings),
-                applied_at=now,
-            )
-            result = await _record(
-                uow,
-                amendment,
-                state=state,
-                terms=terms,
-                settings=settings,
-                identity=identity,
-                action="offer.extend",
-                warnings=tuple(check.warnings(zone)),
-                now=now,
-                render_email=render_email,
-            )
-            await uow.commit()
-        return result
+    def decide(terms: OfferTerms) -> tuple[datetime, str, tuple[str, ...]]:
+        check = check_extension(terms, new_expiration, now=now, calendar=calendar)
+        zone = terms.deadline_zone
+        description = (
+            f"The offer is extended: it now expires at "
+            f"{format_instant(new_expiration, zone)} (it was to expire at "
+            f"{format_instant(terms.expiration, zone)})."
+        )
+        return new_expiration, description, tuple(check.warnings(zone))
 
-    return await retry_on_conflict(attempt)
+    return await _amend(
+        uow=uow,
+        base_terms=base_terms,
+        settings=settings,
+        identity=identity,
+        kind=AmendmentKind.EXTENSION,
+        action="offer.extend",
+        decide=decide,
+        message=message,
+        announce=announce,
+        now=now,
+        render_email=render_email,
+    )
 
 
 async def amend_offer(
@@ -165,30 +150,65 @@ async def amend_offer(
         raise InvalidRequestError("Describe the change (--description): it is kept for the filing.")
     calendar = business_calendar(base_terms)
 
+    def decide(terms: OfferTerms) -> tuple[datetime, str, tuple[str, ...]]:
+        zone = terms.deadline_zone
+        earliest = _earliest_after_change(terms, now)
+        if earliest is not None:
+            if not extend:
+                raise ExtensionError(_needs_extension(terms, earliest))
+            check = check_extension(terms, earliest, now=now, calendar=calendar)
+            return earliest, description.strip(), tuple(check.warnings(zone))
+        warnings: tuple[str, ...] = ()
+        if extend:
+            warnings = (
+                "No extension was needed: the offer already stays open ten business days "
+                f"from today (it expires at {format_instant(terms.expiration, zone)}).",
+            )
+        return terms.expiration, description.strip(), warnings
+
+    return await _amend(
+        uow=uow,
+        base_terms=base_terms,
+        settings=settings,
+        identity=identity,
+        kind=AmendmentKind.CONSIDERATION,
+        action="offer.amend",
+        decide=decide,
+        message=message,
+        announce=announce,
+        now=now,
+        render_email=render_email,
+    )
+
+
+async def _amend(
+    *,
+    uow: Any,
+    base_terms: OfferTerms,
+    settings: Settings,
+    identity: Identity,
+    kind: AmendmentKind,
+    action: str,
+    decide: Callable[[OfferTerms], tuple[datetime, str, tuple[str, ...]]],
+    message: str,
+    announce: bool,
+    now: datetime,
+    render_email: EmailRenderer | None,
+) -> AmendmentResult:
+    """One amendment in one transaction under the offer's lock: ``decide`` checks the rule
+    against the live terms and gives (new expiration, description, warnings)."""
+
     async def attempt() -> AmendmentResult:
         async with uow:
             state, terms = await _live(uow, base_terms)
             await _ensure_not_closed(uow)
-            zone = terms.deadline_zone
-            earliest = _earliest_after_change(terms, now)
-            warnings: tuple[str, ...] = ()
-            new_expiration = terms.expiration
-            if earliest is not None:
-                if not extend:
-                    raise ExtensionError(_needs_extension(terms, earliest))
-                check = check_extension(terms, earliest, now=now, calendar=calendar)
-                warnings, new_expiration = tuple(check.warnings(zone)), earliest
-            elif extend:
-                warnings = (
-                    "No extension was needed: the offer already stays open ten business days "
-                    f"from today (it expires at {format_instant(terms.expiration, zone)}).",
-                )
+            new_expiration, description, warnings = decide(terms)
             amendment = OfferAmendment(
                 offer_id=terms.offer_id,
-                kind=AmendmentKind.CONSIDERATION,
+                kind=kind,
                 previous_expiration=terms.expiration,
                 new_expiration=new_expiration,
-                description=description.strip(),
+                description=description,
                 message=message.strip(),
                 announce=announce,
                 requested_by=identity.actor,
@@ -203,7 +223,7 @@ async def amend_offer(
                 terms=terms,
                 settings=settings,
                 identity=identity,
-                action="offer.amend",
+                action=action,
                 warnings=warnings,
                 now=now,
                 render_email=render_email,

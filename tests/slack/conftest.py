@@ -427,3 +427,32 @@ async def stored_delivery(bot: SlackBot, event_id: str) -> SlackDelivery:
         delivery = await slack_events(uow).get(f"event:{event_id}")
     assert delivery is not None
     return delivery
+
+
+def dm_envelope(envelope_id: str, event_id: str, text: str, *, retry: int = 0) -> dict[str, Any]:
+    """A ``message.im`` event as Socket Mode delivers it (first delivery: retry_attempt 0)."""
+    payload = {
+        "token": "x",
+        "team_id": TEAM,
+        "api_app_id": "A1",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "event": {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D1001",
+            "user": "U1001",
+            "text": text,
+            "ts": f"{time.time():.6f}",
+        },
+        "authorizations": [{"team_id": TEAM, "user_id": "UBOT", "is_bot": True}],
+    }
+    return {
+        "envelope_id": envelope_id,
+        "type": "events_api",
+        "accepts_response_payload": False,
+        "retry_attempt": retry,
+        "retry_reason": "timeout" if retry else "",
+        "payload": payload,
+    }

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.slack.conftest import DEMO_NOW, HR_ADMIN, TEAM, Call, FakeSlack
+from tests.slack.conftest import DEMO_NOW, HR_ADMIN, TEAM, Call, FakeSlack, dm_envelope
 
 STARTUP_TIMEOUT = 20.0  # a cold interpreter importing Bolt, SQLAlchemy and the offer text
 STOP_TIMEOUT = 5.0
@@ -115,34 +114,6 @@ async def offerbot_run(
         await asyncio.wait_for(reader, STOP_TIMEOUT)
 
 
-def _event(envelope_id: str, event_id: str, text: str, *, retry: int = 0) -> dict[str, Any]:
-    """A ``message.im`` from U1001 as Socket Mode delivers it (first delivery: retry 0)."""
-    return {
-        "envelope_id": envelope_id,
-        "type": "events_api",
-        "accepts_response_payload": False,
-        "retry_attempt": retry,
-        "retry_reason": "timeout" if retry else "",
-        "payload": {
-            "token": "x",
-            "team_id": TEAM,
-            "api_app_id": "A1",
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": int(time.time()),
-            "event": {
-                "type": "message",
-                "channel_type": "im",
-                "channel": "D1001",
-                "user": "U1001",
-                "text": text,
-                "ts": f"{time.time():.6f}",
-            },
-            "authorizations": [{"team_id": TEAM, "user_id": "UBOT", "is_bot": True}],
-        },
-    }
-
-
 def _slash_command(envelope_id: str, command: str, text: str, *, user: str) -> dict[str, Any]:
     return {
         "envelope_id": envelope_id,
@@ -215,13 +186,15 @@ async def test_offerbot_run_answers_a_dm_once_and_refuses_admin_then_stops_on_si
     async with offerbot_run(fake_slack, demo_db, tmp_path) as run:
         assert len(fake_slack.of("apps.connections.open")) == 1
 
-        await fake_slack.envelopes.put(_event("env-1", "EvRun", "when is the deadline?"))
+        await fake_slack.envelopes.put(dm_envelope("env-1", "EvRun", "when is the deadline?"))
         assert (await _acked(fake_slack, run, "env-1"))["envelope_id"] == "env-1"
         (answer,) = await _answer_in_dm(fake_slack, run)
         assert "July 24, 2003" in _text(answer) and "5:00 p.m." in _text(answer)
 
         # Slack redelivers the same event_id in a new envelope: acked, and the app says so
-        await fake_slack.envelopes.put(_event("env-2", "EvRun", "when is the deadline?", retry=1))
+        await fake_slack.envelopes.put(
+            dm_envelope("env-2", "EvRun", "when is the deadline?", retry=1)
+        )
         await _acked(fake_slack, run, "env-2")
         await run.wait_for_line("event EvRun already answered")  # the retry is done with
         assert len(_posts(fake_slack, "chat.postMessage", "D1001")) == 1
@@ -256,7 +229,9 @@ async def test_offerbot_run_reconnects_when_slack_drops_the_socket(
             "second apps.connections.open",
             lambda: len(fake_slack.of("apps.connections.open")) >= 2,
         )
-        await fake_slack.envelopes.put(_event("env-after", "EvAfterDrop", "when is the deadline?"))
+        await fake_slack.envelopes.put(
+            dm_envelope("env-after", "EvAfterDrop", "when is the deadline?")
+        )
         await _acked(fake_slack, run, "env-after")
         (answer,) = await _answer_in_dm(fake_slack, run)
         assert "July 24, 2003" in _text(answer)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,36 +15,7 @@ from bot.bootstrap import build
 from bot.cli_slack import socket_mode_handler
 from bot.clock import SimulatedClock, parse_instant
 from bot.config import Settings
-from tests.slack.conftest import DEMO_NOW, TEAM, FakeSlack
-
-
-def _envelope(envelope_id: str, event_id: str, text: str, *, retry: int = 0) -> dict[str, Any]:
-    """A ``message.im`` event as Socket Mode delivers it (first delivery: retry_attempt 0)."""
-    payload = {
-        "token": "x",
-        "team_id": TEAM,
-        "api_app_id": "A1",
-        "type": "event_callback",
-        "event_id": event_id,
-        "event_time": int(time.time()),
-        "event": {
-            "type": "message",
-            "channel_type": "im",
-            "channel": "D1001",
-            "user": "U1001",
-            "text": text,
-            "ts": f"{time.time():.6f}",
-        },
-        "authorizations": [{"team_id": TEAM, "user_id": "UBOT", "is_bot": True}],
-    }
-    return {
-        "envelope_id": envelope_id,
-        "type": "events_api",
-        "accepts_response_payload": False,
-        "retry_attempt": retry,
-        "retry_reason": "timeout" if retry else "",
-        "payload": payload,
-    }
+from tests.slack.conftest import DEMO_NOW, FakeSlack, dm_envelope
 
 
 @pytest.fixture
@@ -74,7 +44,7 @@ async def test_socket_mode_dm_is_acked_and_answered_once(
 ) -> None:
     assert len(fake_slack.of("apps.connections.open")) == 1
 
-    await fake_slack.envelopes.put(_envelope("env-1", "EvSock", "when is the deadline?"))
+    await fake_slack.envelopes.put(dm_envelope("env-1", "EvSock", "when is the deadline?"))
     assert (await fake_slack.wait_for_ack("env-1"))["envelope_id"] == "env-1"
     (post,) = await fake_slack.wait_for("chat.postMessage")
     assert post.params["channel"] == "D1001"
@@ -82,10 +52,10 @@ async def test_socket_mode_dm_is_acked_and_answered_once(
     assert "July 24, 2003" in text and "5:00 p.m." in text
 
     # Slack redelivers the same event_id (retry_attempt 1): acked, not answered again
-    await fake_slack.envelopes.put(_envelope("env-2", "EvSock", "when is the deadline?", retry=1))
+    await fake_slack.envelopes.put(dm_envelope("env-2", "EvSock", "when is the deadline?", retry=1))
     await fake_slack.wait_for_ack("env-2")
     # a later, different event proves the redelivery was fully handled before it
-    await fake_slack.envelopes.put(_envelope("env-3", "EvSock2", "what is the new grant date?"))
+    await fake_slack.envelopes.put(dm_envelope("env-3", "EvSock2", "what is the new grant date?"))
     await fake_slack.wait_for_ack("env-3")
     posts = await fake_slack.wait_for("chat.postMessage", 2)
     await asyncio.sleep(0.3)  # events are acked before their listener finishes: let them settle
