@@ -1,10 +1,13 @@
-"""Question answering speed and accuracy: index build, p50/p99 per question, vs. plain BM25.
+"""Question answering: router training, cached load, memory, p50/p99, accuracy vs plain BM25.
 
     python3 bench/qa.py [QUESTIONS.jsonl]
 
-Runs both in the same process over the developer set (default ../shared/eval/dev_questions.jsonl)
-and prints the tuning / held-out split the thresholds were calibrated on (ids ≡ 0 mod 3 held out).
-:func:`qa_rows` gives ``bench/run.py`` its rows (offerbot only, no baseline).
+Prints, for the bundled offer: the time to train the router (cross-validation included, and the
+final fit alone), the time to load it from the cache in a fresh process, the resident memory it
+adds, the cross-validated figures on the bank, and — on the developer set (default
+../shared/eval/dev_questions.jsonl, held out: never trained or tuned on) and on the earlier
+sessions' validation questions (tests/knowledge/paraphrases*.jsonl) — top-1, abstention,
+intents and latency beside plain BM25. :func:`qa_rows` gives ``bench/run.py`` its rows.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.table import NO_DB, Row, row
-from knowledge.answerer import KnowledgeBase, answer, build_knowledge_base
+from knowledge.answerer import KnowledgeBase, answer, knowledge_base
+from knowledge.bank import load_bank
 from knowledge.evaluation import (
     EvalItem,
     evaluate,
@@ -30,6 +34,7 @@ from knowledge.evaluation import (
     load_items,
     percentile,
 )
+from knowledge.index import PlainBM25
 from knowledge.offer_terms import bundled_offer_dir, load_offer_terms
 from knowledge.parser import load_entries
 
@@ -60,9 +65,7 @@ def qa_figures(path: Path = DEFAULT, *, rounds: int = 20) -> QaFigures:
     """Top-1 accuracy over the file, and latency per question over ``rounds`` passes (after
     three warm-up passes, as a running bot has its typo-repair caches warm)."""
     items = load_items(path)
-    ask = _ours(
-        build_knowledge_base(load_entries(bundled_offer_dir(), "offer.txt", ("proxy-2003.txt",)))
-    )
+    ask = _ours(knowledge_base(bundled_offer_dir()))
     for _ in range(3):
         for item in items:
             ask(item.question)
@@ -99,27 +102,67 @@ def qa_rows(quick: bool, path: Path = DEFAULT) -> list[Row]:
     ]
 
 
-def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
-    items = load_items(path)
-    offer_dir = bundled_offer_dir()
+def _fresh_process_load_ms() -> tuple[float, float]:
+    """(ms to load the cached router in a new process, MB of resident memory it adds)."""
+    import subprocess
 
-    builds = []
-    for _ in range(5):
-        started = time.perf_counter()
-        kb = build_knowledge_base(load_entries(offer_dir, "offer.txt", ("proxy-2003.txt",)))
-        builds.append((time.perf_counter() - started) * 1000)
-    print(
-        f"index build (parse + index, offer + proxy): median {statistics.median(builds):.0f} ms,"
-        f" max {max(builds):.0f} ms"
+    code = (
+        "import re, time; from pathlib import Path;"
+        "rss = lambda: int(re.search(r'VmRSS:\\s+(\\d+)', Path('/proc/self/status')"
+        ".read_text()).group(1));"
+        "before = rss(); t = time.perf_counter();"
+        "import knowledge.answerer as a; from knowledge.offer_terms import bundled_offer_dir;"
+        "a.knowledge_base(bundled_offer_dir());"
+        "ms = (time.perf_counter() - t) * 1000;"
+        "print(ms, (rss() - before) / 1024)"
     )
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
+    ms, mb = result.stdout.split()
+    return float(ms), float(mb)
+
+
+def main() -> None:
+    import tempfile
+
+    from knowledge.training import Hyper, fit, train_router, training_set
+
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
+    offer_dir = bundled_offer_dir()
+    entries = load_entries(offer_dir, "offer.txt", ("proxy-2003.txt",))
+    bank = load_bank(offer_dir)
+    hyper = Hyper()
+    started = time.perf_counter()
+    router = train_router(bank, entries, key="bench", hyper=hyper)
+    with_cv = time.perf_counter() - started
+    started = time.perf_counter()
+    fit(training_set(bank.examples, entries, hyper), hyper)
+    final_fit = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as folder:
+        router.save(Path(folder) / "r.npz")
+        size_mb = (Path(folder) / "r.npz").stat().st_size / 1e6
+    knowledge_base(offer_dir)  # make sure the cache exists
+    load_ms, rss_mb = _fresh_process_load_ms()
+    print(f"bank: {len(bank.examples)} examples, {len(router.labels)} labels")
+    print(f"training: {with_cv:.1f} s with 5-fold cross-validation, final fit {final_fit:.1f} s")
+    print(f"cached model: {size_mb:.1f} MB on disk; fresh-process import + load {load_ms:.0f} ms")
+    print(f"resident memory added by importing and loading knowledge + router: {rss_mb:.0f} MB")
+    cv = router.meta["cv"]
+    assert isinstance(cv, dict)
+    print(f"cross-validated on the bank (threshold {cv['threshold']}, T {cv['temperature']}):")
+    for kind, value in cv["figures"].items():
+        print(f"  {kind:24}{value:8.1%}   (exact family only: {cv['strict'][kind]:.1%})")
+
+    kb = knowledge_base(offer_dir)
     ours = _ours(kb)
+    bm25 = PlainBM25.of_entries(kb.entries)
 
     def baseline(q: str) -> dict:
-        ranked = kb.index.baseline(q)
-        if not ranked:
+        entry = bm25.best(q)
+        if entry is None:
             return {"intent": "faq", "answer": "", "sources": [], "abstained": True}
-        entry = ranked[0][0]
         return {
             "intent": "faq",
             "answer": entry.text[:900],
@@ -127,23 +170,21 @@ def main() -> None:
             "abstained": False,
         }
 
-    for _ in range(3):  # warm caches (typo repair) the way a running bot has them
-        for item in items:
-            ours(item.question)
-    print(f"{'':28}{'offerbot':>12}{'plain BM25':>12}")
-    for label, subset in (
-        ("all", items),
-        ("tuning split", [i for i in items if _held(i) is False]),
-        ("held-out split", [i for i in items if _held(i)]),
-    ):
+    here = Path(__file__).resolve().parents[1] / "tests" / "knowledge"
+    sets = [(path.name, load_items(path))] if path.is_file() else []
+    validation = [i for p in sorted(here.glob("paraphrases*.jsonl")) for i in load_items(p)]
+    sets.append(("earlier validation questions", validation))
+    print(f"{'':32}{'offerbot':>12}{'plain BM25':>12}")
+    for label, subset in sets:
         a, b = evaluate(subset, ours), evaluate(subset, baseline)
         print(f"{label} (n={len(subset)})")
-        print(f"  {'top-1 faq+advice':26}{a.top1:12.1%}{b.top1:12.1%}")
-        print(f"  {'out-of-scope abstained':26}{a.abstention:12.1%}{b.abstention:12.1%}")
+        print(f"  {'top-1 faq+advice':30}{a.top1:12.1%}{b.top1:12.1%}")
+        print(f"  {'out-of-scope abstained':30}{a.abstention:12.1%}{b.abstention:12.1%}")
         print(
-            f"  {'personal intent accuracy':26}{a.intent_accuracy:12.1%}{b.intent_accuracy:12.1%}"
+            f"  {'personal intent accuracy':30}{a.intent_accuracy:12.1%}{b.intent_accuracy:12.1%}"
         )
-        print(f"  {'recommendations':26}{a.recommendations:12d}{b.recommendations:12d}")
+        print(f"  {'recommendations':30}{a.recommendations:12d}{b.recommendations:12d}")
+    items = sets[0][1]
     runs_ours, runs_base = [], []
     for _ in range(20):
         for item in items:
@@ -154,14 +195,9 @@ def main() -> None:
             baseline(item.question)
             runs_base.append((time.perf_counter() - started) * 1000)
     print(f"latency per question over {len(runs_ours)} asks")
-    print(f"  {'p50 ms':26}{percentile(runs_ours, 50):12.3f}{percentile(runs_base, 50):12.3f}")
-    print(f"  {'p99 ms':26}{percentile(runs_ours, 99):12.3f}{percentile(runs_base, 99):12.3f}")
-    _ = family
-
-
-def _held(item: EvalItem) -> bool:
-    digits = "".join(c for c in item.id if c.isdigit())
-    return bool(digits) and int(digits) % 3 == 0
+    print(f"  {'p50 ms':30}{percentile(runs_ours, 50):12.3f}{percentile(runs_base, 50):12.3f}")
+    print(f"  {'p99 ms':30}{percentile(runs_ours, 99):12.3f}{percentile(runs_base, 99):12.3f}")
+    _ = family, statistics, EvalItem
 
 
 if __name__ == "__main__":

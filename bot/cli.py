@@ -121,6 +121,7 @@ async def _init(application: App, *, demo: bool, quiet: bool) -> dict[str, Any]:
         "offer_id": state.offer_id,
         "expiration": state.expiration.astimezone(application.base_terms.deadline_zone).isoformat(),
         "planned": {"reminders": plan.reminders, "digests": plan.digests},
+        "router": _router_summary(application.offer_dir),
     }
     if demo:
         roster = generate_demo_roster(
@@ -141,6 +142,18 @@ async def _init(application: App, *, demo: bool, quiet: bool) -> dict[str, Any]:
             **_counts(imported),
         }
     return result
+
+
+def _router_summary(offer_dir: Path) -> dict[str, Any]:
+    """Train (or load from the cache) the offer's question router, so the first question is fast."""
+    from knowledge.answerer import knowledge_base
+
+    router = knowledge_base(offer_dir).router
+    return {
+        "labels": len(router.labels),
+        "examples": router.meta.get("examples"),
+        "threshold": router.threshold,
+    }
 
 
 def _prepare_demo_clock() -> None:

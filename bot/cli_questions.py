@@ -2,7 +2,9 @@
 
 * ``offerbot ask "TEXT" [--as EMPLOYEE_ID] [--json]`` and ``offerbot ask --batch FILE.jsonl``;
 * ``offerbot eval FILE.jsonl [--json]`` — accuracy, abstention, intents, latency;
-* ``offerbot kb build PATH`` — parse an offer text and list its entries;
+  ``offerbot eval --cv`` — grouped cross-validation of the router on the question bank;
+* ``offerbot kb build PATH`` — parse an offer text, list its entries, train its router;
+* ``offerbot kb check`` — the question bank's labels and examples per label;
 * ``offerbot hr unanswered [--json]`` — questions the bot abstained on.
 """
 
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from bot.bootstrap import App
 from bot.cli_support import JsonOpt, err, load_settings, operator, out, print_json, run
@@ -23,10 +26,11 @@ from bot.services.conversation import respond
 from bot.services.identity import Identity
 from bot.services.offer import load_offer
 from handlers.console.render import render_reply
-from knowledge.answerer import answer, build_knowledge_base, knowledge_base
+from knowledge.answerer import answer, documents_of, knowledge_base
+from knowledge.bank import BankError, check_bank, load_bank
 from knowledge.evaluation import evaluate, load_items
 from knowledge.offer_terms import load_offer_terms
-from knowledge.parser import OfferParseError, parse_offer
+from knowledge.parser import OfferParseError, load_entries, parse_offer
 from storage.migrate import upgrade
 
 __all__ = ["register"]
@@ -101,16 +105,34 @@ def ask_command(
         render_reply(reply, out)
 
 
-def eval_command(
-    path: Path = _FileArg,
-    as_json: bool = JsonOpt,
-) -> None:
-    """Score the answerer on a labelled JSONL set (format of shared/eval/dev_questions.jsonl)."""
-    settings = load_settings()
-    terms = load_offer_terms(settings.offer_dir) if settings.offer_dir else load_offer_terms()
+def _offer_dir() -> Path:
     from knowledge.offer_terms import bundled_offer_dir
 
-    kb = knowledge_base(settings.offer_dir or bundled_offer_dir())
+    return load_settings().offer_dir or bundled_offer_dir()
+
+
+def eval_command(
+    path: Path | None = typer.Argument(
+        None, exists=True, dir_okay=False, readable=True, help="A labelled JSONL set."
+    ),
+    cv: bool = typer.Option(
+        False, "--cv", help="Grouped k-fold cross-validation on the offer's question bank."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Score the answerer on a labelled JSONL set (format of shared/eval/dev_questions.jsonl),
+    or (--cv) cross-validate the router on the question bank."""
+    if (path is None) == (not cv):
+        err.print("error: give either a FILE.jsonl or --cv", style="red")
+        raise typer.Exit(1)
+    offer_dir = _offer_dir()
+    if cv:
+        _print_cv(offer_dir, as_json)
+        return
+    assert path is not None
+    settings = load_settings()
+    terms = load_offer_terms(settings.offer_dir) if settings.offer_dir else load_offer_terms()
+    kb = knowledge_base(offer_dir)
     report = evaluate(load_items(path), lambda q: answer(q, kb=kb, terms=terms).payload())
     data = report.as_json()
     if as_json:
@@ -124,11 +146,46 @@ def eval_command(
         f"(advice items: {report.advice_recommendations})"
     )
     out.print(f"latency p50 / p99:           {report.p50_ms:.2f} ms / {report.p99_ms:.2f} ms")
+    out.print(f"router threshold (from CV):  {kb.router.threshold:.2f}")
     for failure in report.failures:
         out.print(f"  miss {failure['id']}: {failure['question']!r} → {failure['got']}")
 
 
-kb_app = typer.Typer(help="Knowledge base of an offer document.", no_args_is_help=True)
+def _print_cv(offer_dir: Path, as_json: bool) -> None:
+    from knowledge.calibration import cross_validate
+    from knowledge.training import Hyper
+
+    bank = load_bank(offer_dir)
+    document, secondary = documents_of(offer_dir)
+    entries = load_entries(offer_dir, document, secondary)
+    report = cross_validate(bank, entries, Hyper())
+    data = {
+        **report.summary(),
+        "seconds": round(report.seconds, 1),
+        "per_label": {k: {"right": r, "n": n} for k, (r, n) in report.per_label.items()},
+        "confusions": [{"label": a, "decided": b, "n": n} for a, b, n in report.confusions()],
+    }
+    if as_json:
+        print_json(data)
+        return
+    out.print(
+        f"{report.folds}-fold grouped cross-validation on {len(report.truth)} bank examples "
+        f"({report.seconds:.1f} s); temperature {report.temperature:.3f}; "
+        f"abstain below p = {report.threshold:.2f}"
+    )
+    out.print("accuracy after abstention   (related entries count / exact family only)")
+    strict = report.figures(strict=True)
+    for kind, value in report.figures().items():
+        out.print(f"  {kind:<22} {value:6.1%}   {strict[kind]:6.1%}")
+    out.print("per label (right/n), weakest first:")
+    weakest = sorted(report.per_label.items(), key=lambda kv: kv[1][0] / kv[1][1])
+    out.print("  " + ", ".join(f"{label} {r}/{n}" for label, (r, n) in weakest[:30]))
+    out.print("most frequent confusions (label → decided):")
+    for label, decided, n in report.confusions():
+        out.print(f"  {label:>20} → {decided:<20} {n}")
+
+
+kb_app = typer.Typer(help="Knowledge base of an offer: entries, question bank, router.")
 
 
 @kb_app.command("build")
@@ -136,7 +193,8 @@ def kb_build(
     path: Path = _FileArg,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Parse an offer text (SEC plain text) and print its entries as JSON."""
+    """Parse an offer text (SEC plain text) and print its entries; when the text is an offer
+    folder's document with a question bank beside it, train (or load) that folder's router."""
     try:
         entries = parse_offer(path.read_text(encoding="utf-8"))
     except (OfferParseError, UnicodeDecodeError) as exc:
@@ -145,20 +203,71 @@ def kb_build(
         else:
             err.print(f"error: {exc}", style="red")
         raise typer.Exit(1) from None
-    kb = build_knowledge_base(entries)
     counts: dict[str, int] = {}
     for entry in entries:
         counts[entry.kind] = counts.get(entry.kind, 0) + 1
-    print_json(
-        {
-            "path": str(path),
-            "entries": len(entries),
-            "counts": counts,
-            "passages": len(kb.index.passages),
-            "ids": [e.id for e in entries],
-            "entries_detail": [{"id": e.id, "title": e.title, "pages": e.pages} for e in entries],
+    data: dict[str, Any] = {
+        "path": str(path),
+        "entries": len(entries),
+        "counts": counts,
+        "ids": [e.id for e in entries],
+        "entries_detail": [{"id": e.id, "title": e.title, "pages": e.pages} for e in entries],
+    }
+    folder = path.resolve().parent
+    if (folder / "questions").is_dir():
+        try:
+            router = knowledge_base(folder).router
+        except BankError as exc:
+            err.print(f"error: {exc}", style="red")
+            raise typer.Exit(1) from None
+        data["router"] = {
+            "labels": len(router.labels),
+            "threshold": router.threshold,
+            "temperature": round(router.temperature, 4),
+            **router.meta,
         }
-    )
+    print_json(data)
+
+
+@kb_app.command("check")
+def kb_check(as_json: bool = JsonOpt) -> None:
+    """Validate the question bank's labels against the parsed offer; examples per label."""
+    offer_dir = _offer_dir()
+    try:
+        bank = load_bank(offer_dir)
+    except BankError as exc:
+        err.print(f"error: {exc}", style="red")
+        raise typer.Exit(1) from None
+    document, secondary = documents_of(offer_dir)
+    entries = load_entries(offer_dir, document, secondary)
+    check = check_bank(bank, [e.id for e in entries])
+    unknown = [f"{e.file}:{e.line} [{e.label}]" for e in check.unknown]
+    conflicts = [
+        f"{a.file}:{a.line} [{a.label}] / {b.file}:{b.line} [{b.label}]: {a.text}"
+        for a, b in check.conflicts
+    ]
+    data = {
+        "ok": check.ok,
+        "examples": len(bank.examples),
+        "counts": check.counts,
+        "below_minimum": list(check.short),
+        "unknown_labels": unknown,
+        "conflicts": conflicts,
+        "duplicates": len(check.duplicates),
+    }
+    if as_json:
+        print_json(data)
+    else:
+        out.print(f"{len(bank.examples)} examples in {offer_dir / 'questions'}")
+        for label, n in check.counts.items():
+            flag = "" if label not in check.short else "  ← below minimum"
+            out.print(f"  {label:<24} {n:4d}{flag}")
+        for line in unknown + conflicts:
+            out.print(f"  problem: {escape(line)}")
+        out.print(f"  exact duplicates (same label): {len(check.duplicates)}")
+        out.print("OK" if check.ok else "NOT OK")
+    if not check.ok:
+        raise typer.Exit(1)
 
 
 def hr_unanswered(

@@ -1,0 +1,258 @@
+"""Grouped k-fold cross-validation on the question bank: the honest figures, the temperature
+and the abstention threshold.
+
+Near-duplicate examples of one label (``rapidfuzz`` ratio ≥ :data:`GROUP_RATIO`) form a group
+and stay in one fold, so a question is never scored against its own paraphrase. Each fold is
+trained on the rest of the bank (plus the documents' sentences) and predicts its held-out
+examples; from those out-of-fold predictions:
+
+* the temperature that makes the probabilities honest (least negative log-likelihood);
+* the threshold below which the bot abstains: the one that maximises the mean of (answerable
+  examples answered with the right label) and (out-of-scope examples abstained on);
+* per-label accuracy and the most frequent confusions, printed by ``offerbot eval --cv``.
+
+No evaluation set takes part: the thresholds come from the bank alone.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import fuzz, process
+
+from knowledge.bank import OUT_OF_SCOPE, Bank, Example
+from knowledge.parser import Entry
+
+__all__ = ["GROUP_RATIO", "CvReport", "cross_validate", "groups_of", "label_family"]
+
+GROUP_RATIO = 80
+FOLDS = 5
+_THRESHOLDS = [round(0.02 * i, 2) for i in range(1, 46)]
+
+
+def label_family(label: str) -> str:
+    """RISK-3 → RISKS and PROXY-7 → PROXY, as the evaluation sets count them."""
+    if label.startswith("RISK"):
+        return "RISKS"
+    if label.startswith("PROXY"):
+        return "PROXY"
+    return label
+
+
+def _pages(printed: str) -> set[int]:
+    numbers: set[int] = set()
+    for part in printed.split(","):
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part.strip())
+        if match:
+            first = int(match.group(1))
+            numbers |= set(range(first, int(match.group(2) or first) + 1))
+    return numbers
+
+
+def related_entries(entries: Sequence[Entry]) -> frozenset[tuple[str, str]]:
+    """Pairs of entries that answer the same things, as the document itself says: a term-sheet
+    answer and the sections or risks on the pages it refers to ("see Section 4, pages 15-17"),
+    and entries that repeat a long sentence word for word (§2 and §15 define "business day").
+
+    Cross-validation counts a prediction of a related entry as right: an evaluation set accepts
+    every entry whose text answers a question, and the bank labels only one.
+    """
+    pairs: set[tuple[str, str]] = set()
+    for question in (e for e in entries if e.kind == "question"):
+        cited = (
+            set().union(*(_pages(r) for r in question.page_refs)) if question.page_refs else set()
+        )
+        for other in entries:
+            if other.kind in ("section", "risk") and _pages(other.pages) & cited:
+                pairs.add((question.id, other.id))
+    long_sentences = {
+        e.id: [s for s in re.split(r"(?<=[.?!])\s+", e.text) if len(s) >= 80]
+        for e in entries
+        if e.source == "offer"
+    }
+    ids = list(long_sentences)
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            if any(fuzz.ratio(x, y) >= 90 for x in long_sentences[a] for y in long_sentences[b]):
+                pairs.add((a, b))
+    return frozenset(pairs | {(b, a) for a, b in pairs})
+
+
+def groups_of(examples: Sequence[Example]) -> list[int]:
+    """A group number per example: near-duplicates of one label share one."""
+    parent = list(range(len(examples)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for i, example in enumerate(examples):
+        by_label[example.label].append(i)
+    for members in by_label.values():
+        texts = [examples[i].text.lower() for i in members]
+        scores = process.cdist(texts, texts, scorer=fuzz.ratio, score_cutoff=GROUP_RATIO)
+        for a, b in zip(*np.nonzero(scores), strict=True):
+            if a < b:
+                parent[find(members[a])] = find(members[b])
+    return [find(i) for i in range(len(examples))]
+
+
+@dataclass
+class CvReport:
+    labels: list[str]
+    truth: list[str]
+    predicted: list[str]
+    probability: list[float]
+    temperature: float
+    threshold: float
+    folds: int
+    related: frozenset[tuple[str, str]] = frozenset()
+    seconds: float = 0.0
+    per_label: dict[str, tuple[int, int]] = field(default_factory=dict)  # label → (right, n)
+
+    def decided(self, i: int) -> str:
+        """The out-of-fold decision for example i: its predicted label, or out_of_scope."""
+        if self.predicted[i] == OUT_OF_SCOPE or self.probability[i] < self.threshold:
+            return OUT_OF_SCOPE
+        return self.predicted[i]
+
+    def right(self, i: int, *, strict: bool = False) -> bool:
+        """The decision names the labelled entry's family (or, unless ``strict``, an entry
+        related to it: see :func:`related_entries`)."""
+        decided, truth = self.decided(i), self.truth[i]
+        if label_family(decided) == label_family(truth):
+            return True
+        return not strict and (decided, truth) in self.related
+
+    def figures(self, *, strict: bool = False) -> dict[str, float]:
+        """Accuracy by kind of label, after abstention, on the out-of-fold predictions."""
+        kinds: dict[str, list[bool]] = defaultdict(list)
+        for i, truth in enumerate(self.truth):
+            kinds[_kind(truth)].append(self.right(i, strict=strict))
+            if truth != OUT_OF_SCOPE:
+                kinds["answerable"].append(self.right(i, strict=strict))
+        return {k: sum(v) / len(v) for k, v in sorted(kinds.items())}
+
+    def confusions(self, top: int = 15) -> list[tuple[str, str, int]]:
+        pairs = Counter(
+            (label_family(self.truth[i]), label_family(self.decided(i)))
+            for i in range(len(self.truth))
+            if not self.right(i)
+        )
+        return [(a, b, n) for (a, b), n in pairs.most_common(top)]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "folds": self.folds,
+            "examples": len(self.truth),
+            "temperature": round(self.temperature, 4),
+            "threshold": self.threshold,
+            "figures": {k: round(v, 4) for k, v in self.figures().items()},
+            "strict": {k: round(v, 4) for k, v in self.figures(strict=True).items()},
+        }
+
+
+def _kind(label: str) -> str:
+    if label == OUT_OF_SCOPE:
+        return "out_of_scope"
+    if label == "advice":
+        return "advice"
+    if ":" in label:
+        return label.split(":")[0]
+    if label.startswith("PROXY"):
+        return "proxy"
+    return "offer"
+
+
+def cross_validate(
+    bank: Bank, entries: Sequence[Entry], hyper: Any, *, folds: int = FOLDS, seed: int = 0
+) -> CvReport:
+    """Out-of-fold predictions for every bank example; temperature and threshold from them."""
+    import time
+
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from knowledge.training import fit, training_set, vectorize
+
+    started = time.perf_counter()
+    examples = list(bank.examples)
+    labels = sorted({e.label for e in examples} | {e.id for e in entries})
+    column = {label: i for i, label in enumerate(labels)}
+    y = [e.label for e in examples]
+    folds = max(2, min(folds, min(Counter(y).values())))
+    logits = np.full((len(examples), len(labels)), -1e4, dtype=np.float64)
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(examples, y, groups_of(examples)):
+        fitted = fit(training_set([examples[i] for i in train], entries, hyper), hyper)
+        words, chars, classifier, fold_labels = fitted
+        scores = classifier.decision_function(
+            vectorize(words, chars, hyper, [examples[i].text for i in test])
+        )
+        columns = [column[label] for label in fold_labels]
+        for row, i in enumerate(test):
+            logits[i, columns] = scores[row]
+    temperature = _fit_temperature(logits, np.array([column[label] for label in y]))
+    probabilities = _softmax(logits / temperature)
+    best = probabilities.argmax(axis=1)
+    report = CvReport(
+        labels=labels,
+        truth=y,
+        predicted=[labels[j] for j in best],
+        probability=[float(probabilities[i, j]) for i, j in enumerate(best)],
+        temperature=temperature,
+        threshold=0.0,
+        folds=folds,
+        related=related_entries(entries),
+    )
+    report.threshold = _choose_threshold(report)
+    per_label: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for i, truth in enumerate(y):
+        per_label[truth][0] += report.right(i)
+        per_label[truth][1] += 1
+    report.per_label = {k: (v[0], v[1]) for k, v in sorted(per_label.items())}
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _softmax(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+
+
+def _fit_temperature(logits: npt.NDArray[np.float64], truth: npt.NDArray[np.int_]) -> float:
+    """The temperature with the least negative log-likelihood (golden-section on log T)."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        p = _softmax(logits / math.exp(log_t))
+        return float(-np.log(np.clip(p[np.arange(len(truth)), truth], 1e-12, 1.0)).mean())
+
+    result = minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded")
+    return float(math.exp(result.x))
+
+
+def _choose_threshold(report: CvReport) -> float:
+    """The probability threshold that maximises the mean of answerable accuracy and
+    out-of-scope abstention (the smallest such threshold on ties)."""
+    best, best_score = 0.0, -1.0
+    answerable = [i for i, t in enumerate(report.truth) if t != OUT_OF_SCOPE]
+    outside = [i for i, t in enumerate(report.truth) if t == OUT_OF_SCOPE]
+    for threshold in _THRESHOLDS:
+        report.threshold = threshold
+        a = sum(report.right(i) for i in answerable) / max(1, len(answerable))
+        o = sum(report.right(i) for i in outside) / max(1, len(outside))
+        if (a + o) / 2 > best_score + 1e-9:
+            best, best_score = threshold, (a + o) / 2
+    report.threshold = best
+    return best

@@ -1,0 +1,89 @@
+"""Compose an answer from one entry: whole sentences, the ones the question is about, in order.
+
+* A term-sheet answer short enough (:data:`MAX_CHARS`) is quoted whole: it was written as the
+  answer to a question.
+* Otherwise the sentences most similar to the question (the router's own TF-IDF space) are
+  kept, best first, until the budget is used, and printed in document order — with "…" where
+  sentences were skipped. A sentence is never cut; the direct answer that opens a term-sheet
+  answer ("Yes." / "No.") and a sentence that introduces a list (ends with ":") bring their
+  neighbour along. Sentences that state a rule (not, no, only, must, never …) weigh a little
+  more, so "E-mail responses are not acceptable." is not the one that falls out.
+* Any sentence that reads as a recommendation is never quoted (the output guard).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from knowledge.parser import Entry
+
+__all__ = ["MAX_CHARS", "RECOMMENDATION", "compose", "sentences"]
+
+MAX_CHARS = 900
+RULE_BONUS = 0.15
+
+# An answer must never read as a recommendation; the offer's "whether you should tender or not
+# tender" is a statement of its position, not one.
+RECOMMENDATION = re.compile(
+    r"\b(you should|you ought to|i recommend|we recommend|i suggest|i advise|i'd|i would|"
+    r"my advice is to|good idea to|it is wise to|it is wise)(\s+that)?(\s+you)?(\s+should)?"
+    r"\s+(not\s+)?(tender|exchange|keep|participate|swap|hold|accept|decline)\b(?!\s+or not)",
+    re.I,
+)
+_RULE = re.compile(r"\b(not|no|only|must|never|cannot|may not|will not|unless|required)\b", re.I)
+_ABBREVIATIONS = re.compile(
+    r"(\b(U\.S|U\.K|a\.m|p\.m|Inc|No|Nos|Mr|Ms|Mrs|Dr|i\.e|e\.g|N\.W|D\.C|St|Co|Ltd|vs|etc|Ph)"
+    r"|\b[A-Z])\.$"
+)
+
+Similarity = Callable[[str, str], float]
+
+
+def sentences(text: str) -> list[str]:
+    """The entry's sentences; list items and abbreviations ("U.S.", "p.m.") stay whole."""
+    result: list[str] = []
+    for paragraph in text.split("\n\n"):
+        pieces = re.split(r"(?<=[.?!;])\s+(?=[A-Z(\"$•])", paragraph)
+        merged: list[str] = []
+        for piece in pieces:
+            if merged and (_ABBREVIATIONS.search(merged[-1]) or merged[-1].endswith(";")):
+                merged[-1] = f"{merged[-1]} {piece}"
+            else:
+                merged.append(piece)
+        result += [" ".join(s.split()) for s in merged if s.strip()]
+    return result
+
+
+def compose(entry: Entry, question: str, similarity: Similarity, limit: int = MAX_CHARS) -> str:
+    """The part of ``entry`` that answers ``question`` (see the module docstring)."""
+    kept = [s for s in sentences(entry.text) if not RECOMMENDATION.search(s)]
+    if not kept:
+        return ""
+    whole = " ".join(kept)
+    if len(whole) <= limit and (entry.kind == "question" or len(kept) <= 3):
+        return whole
+    scores = [similarity(question, s) * (1 + RULE_BONUS * bool(_RULE.search(s))) for s in kept]
+    chosen: set[int] = set()
+    size = 0
+    for i in sorted(range(len(kept)), key=lambda i: (-scores[i], i)):
+        if scores[i] <= 0 and chosen:
+            break
+        group = [i]
+        if kept[i].endswith(":") and i + 1 < len(kept):
+            group.append(i + 1)
+        if entry.kind == "question" and i != 0 and 0 not in chosen and len(kept[0]) < 40:
+            group.append(0)  # the term sheet's direct answer ("Yes.", "No.")
+        extra = sum(len(kept[j]) + 3 for j in group if j not in chosen)
+        if chosen and size + extra > limit:
+            continue
+        chosen.update(group)
+        size += extra
+    parts: list[str] = []
+    previous: int | None = None
+    for i in sorted(chosen):
+        if previous is not None and i != previous + 1:
+            parts.append("…")
+        parts.append(kept[i])
+        previous = i
+    return " ".join(parts)

@@ -1,0 +1,58 @@
+"""What the router sees of a message: normalised words, word pairs and character n-grams.
+
+One function, :func:`analyze`, used both when the router is trained (scikit-learn's
+``TfidfVectorizer(analyzer=…)``) and when it runs (``knowledge.router``, numpy only), so the
+two can never disagree. Two feature families, each weighted and normalised on its own:
+
+* words — light stems (``knowledge.index.stem``) and adjacent pairs: what is asked;
+* characters — 3- to 5-grams inside each word, padded with spaces: typos, run-together and
+  chat spellings ("recieve", "elegible", "whats") still share most of their n-grams.
+
+Grant numbers ("G00002", "#4412") and long numbers become placeholders: the grant a person
+names says nothing about what they ask.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from knowledge.index import stem
+
+__all__ = ["analyze_chars", "analyze_words", "normalize"]
+
+_GRANT = re.compile(r"\b(g\d{3,}|#\s?\d+|grant\s+(?:no\.?|number|#)?\s*\d{3,})\b")
+_NUMBER = re.compile(r"\b\d{5,}\b")
+_APOSTROPHE = re.compile(r"(\w)['’](\w)")
+_WORD = re.compile(r"[a-z0-9$%]+")
+
+
+def normalize(text: str) -> str:
+    """Lower case, apostrophes joined ("what's" → "whats"), grant numbers as ``grantno``."""
+    lowered = text.lower()
+    lowered = _APOSTROPHE.sub(r"\1\2", lowered)
+    lowered = _GRANT.sub(" grantno ", lowered)
+    lowered = _NUMBER.sub(" bignumber ", lowered)
+    return lowered
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(normalize(text))
+
+
+def analyze_words(text: str) -> list[str]:
+    """Stemmed words and adjacent stem pairs."""
+    stems = [stem(w) for w in _words(text)]
+    return [*stems, *(f"{a} {b}" for a, b in itertools.pairwise(stems))]
+
+
+def analyze_chars(text: str) -> list[str]:
+    """Character 3- to 5-grams inside each word (padded with a space on both sides)."""
+    grams: list[str] = []
+    for word in _words(text):
+        padded = f" {word} "
+        for n in (3, 4, 5):
+            if len(padded) < n:
+                continue
+            grams += [padded[i : i + n] for i in range(len(padded) - n + 1)]
+    return grams

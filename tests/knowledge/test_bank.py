@@ -1,0 +1,61 @@
+"""The question bank: held apart from the developer set, every label covered, errors located."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rapidfuzz import fuzz, process
+
+from knowledge.answerer import documents_of
+from knowledge.bank import BankError, check_bank, load_bank, parse_bank_text, special_labels
+from knowledge.offer_terms import bundled_offer_dir
+from knowledge.parser import load_entries
+
+OFFER = bundled_offer_dir()
+BANK = load_bank(OFFER)
+DEV = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev_questions.jsonl"
+
+
+@pytest.mark.skipif(not DEV.is_file(), reason="developer question set not present")
+def test_no_bank_question_is_a_near_copy_of_a_developer_question() -> None:
+    """The developer set is the held-out measure: nothing in the bank within ratio 85."""
+    dev = [json.loads(line)["question"].lower() for line in DEV.read_text().splitlines() if line]
+    bank = [e.text.lower() for e in BANK.examples]
+    scores = process.cdist(bank, dev, scorer=fuzz.ratio, score_cutoff=85, workers=1)
+    close = [(BANK.examples[i].text, dev[j]) for i, j in zip(*scores.nonzero(), strict=True)]
+    assert not close, close[:10]
+
+
+def test_every_label_is_known_and_has_its_minimum_of_examples() -> None:
+    document, secondary = documents_of(OFFER)
+    entries = load_entries(OFFER, document, secondary)
+    check = check_bank(BANK, [e.id for e in entries])
+    assert not check.unknown, check.unknown[:5]
+    assert not check.conflicts, check.conflicts[:5]
+    assert not check.short, check.short
+    assert all(check.counts[e.id] >= 20 for e in entries)
+    assert check.counts["out_of_scope"] >= 200 and check.counts["advice"] >= 100
+    assert all(check.counts[label] >= 20 for label in special_labels())
+
+
+def test_a_malformed_bank_file_names_its_file_and_line() -> None:
+    with pytest.raises(BankError, match=r"extra\.txt, line 2"):
+        parse_bank_text("# a comment\nan example before any label\n", file="extra.txt")
+    examples = parse_bank_text(
+        "[Q21]\n  can I   fax it \n\n# note\n[advice]\nworth it?\n", file="x"
+    )
+    assert [(e.text, e.label, e.line) for e in examples] == [
+        ("can I fax it", "Q21", 2),
+        ("worth it?", "advice", 6),
+    ]
+
+
+def test_a_label_the_documents_do_not_have_is_reported(tmp_path: Path) -> None:
+    folder = tmp_path / "questions"
+    folder.mkdir()
+    (folder / "a.txt").write_text("[Q99]\nwhat is Q99\n[Q1]\nwhat is offered\n", encoding="utf-8")
+    check = check_bank(load_bank(tmp_path), ["Q1"])
+    assert [e.label for e in check.unknown] == ["Q99"]
+    assert not check.ok
