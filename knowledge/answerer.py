@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 PERSONAL = frozenset({"grants", "status", "elect", "withdraw"})
+# the term-sheet answer that states the expiration: answered with the live date in front
+EXPIRATION_ENTRY = "Q20"
 _TAX_WORDS = frozenset({"tax", "taxes", "taxed", "taxable", "irs", "amt", "cpa", "accountant"})
 
 
@@ -214,7 +216,8 @@ def _command(command: str, kb: KnowledgeBase, terms: OfferTerms) -> Answer:
 def _routed(question: str, routing: Routing, kb: KnowledgeBase, terms: OfferTerms) -> Answer:
     label, p = routing.label, routing.probability
     best_entry = next((lab for lab, _ in routing.ranked if lab in kb.by_id), None)
-    if label == OUT_OF_SCOPE or p < kb.router.threshold:
+    strange = not label.startswith("smalltalk:") and len(kb.router.unknown_words(question)) >= 2
+    if label == OUT_OF_SCOPE or p < kb.router.threshold or strange:
         reason = "out_of_scope" if label == OUT_OF_SCOPE else "low_confidence"
         if _TAX_WORDS & set(re.findall(r"[a-z]+", question.lower())):
             reason = "tax_or_financial"
@@ -236,6 +239,9 @@ def _routed(question: str, routing: Routing, kb: KnowledgeBase, terms: OfferTerm
     entry = kb.entry(label)
     if entry is None:  # a bank label the documents no longer have: never guess
         return _abstain(terms, "low_confidence", None, p, label)
+    if entry.id == EXPIRATION_ENTRY:  # "when does it close?": lead with the live expiration
+        deadline = _deadline(kb, terms, question, p, label)
+        return replace(deadline, intent="faq", kind="answer")
     text = compose(entry, question, kb.similarity)
     if len(text) < 40 and entry.question:  # "No." says nothing without what it answers
         text = f"{text} (The offer's answer to “{entry.question}”)"
@@ -300,7 +306,7 @@ def _several(parts: list[str], kb: KnowledgeBase, terms: OfferTerms) -> Answer |
 
 def _deadline(kb: KnowledgeBase, terms: OfferTerms, question: str, p: float, label: str) -> Answer:
     """When the offer expires: the term sheet's answer (Q20) with the live expiration."""
-    entry = kb.entry("Q20") or next((e for e in kb.entries if e.kind == "cover"), None)
+    entry = kb.entry(EXPIRATION_ENTRY) or next((e for e in kb.entries if e.kind == "cover"), None)
     zone = terms.deadline_zone
     live = f"The offer expires at {format_instant(terms.expiration, zone)}" + (
         " (extended)." if terms.is_extended else "."

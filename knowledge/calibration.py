@@ -20,6 +20,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,9 +176,16 @@ def _kind(label: str) -> str:
 
 
 def cross_validate(
-    bank: Bank, entries: Sequence[Entry], hyper: Any, *, folds: int = FOLDS, seed: int = 0
+    bank: Bank,
+    entries: Sequence[Entry],
+    hyper: Any,
+    *,
+    folds: int = FOLDS,
+    seed: int = 0,
+    pool: Executor | None = None,
 ) -> CvReport:
-    """Out-of-fold predictions for every bank example; temperature and threshold from them."""
+    """Out-of-fold predictions for every bank example; temperature and threshold from them.
+    The folds run on ``pool`` (threads: liblinear releases the GIL) when one is given."""
     import time
 
     from sklearn.model_selection import StratifiedGroupKFold
@@ -192,7 +200,8 @@ def cross_validate(
     folds = max(2, min(folds, min(Counter(y).values())))
     logits = np.full((len(examples), len(labels)), -1e4, dtype=np.float64)
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(examples, y, groups_of(examples)):
+
+    def one_fold(train: Sequence[int], test: Sequence[int]) -> None:
         fitted = fit(training_set([examples[i] for i in train], entries, hyper), hyper)
         words, chars, classifier, fold_labels = fitted
         scores = classifier.decision_function(
@@ -201,6 +210,14 @@ def cross_validate(
         columns = [column[label] for label in fold_labels]
         for row, i in enumerate(test):
             logits[i, columns] = scores[row]
+
+    splits = list(splitter.split(examples, y, groups_of(examples)))
+    if pool is None:
+        for train, test in splits:
+            one_fold(train, test)
+    else:
+        for done in [pool.submit(one_fold, train, test) for train, test in splits]:
+            done.result()
     temperature = _fit_temperature(logits, np.array([column[label] for label in y]))
     probabilities = _softmax(logits / temperature)
     best = probabilities.argmax(axis=1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from functools import lru_cache
 
 from knowledge.index import stem
 
@@ -40,13 +41,15 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(normalize(text))
 
 
-def analyze_words(text: str) -> list[str]:
+@lru_cache(maxsize=16384)  # training analyses each text once for all its folds
+def analyze_words(text: str) -> tuple[str, ...]:
     """Stemmed words and adjacent stem pairs."""
     stems = [stem(w) for w in _words(text)]
-    return [*stems, *(f"{a} {b}" for a, b in itertools.pairwise(stems))]
+    return (*stems, *(f"{a} {b}" for a, b in itertools.pairwise(stems)))
 
 
-def analyze_chars(text: str) -> list[str]:
+@lru_cache(maxsize=16384)
+def analyze_chars(text: str) -> tuple[str, ...]:
     """Character 3- to 5-grams inside each word (padded with a space on both sides)."""
     grams: list[str] = []
     for word in _words(text):
@@ -55,4 +58,4 @@ def analyze_chars(text: str) -> list[str]:
             if len(padded) < n:
                 continue
             grams += [padded[i : i + n] for i in range(len(padded) - n + 1)]
-    return grams
+    return tuple(grams)

@@ -18,20 +18,33 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from rapidfuzz import fuzz, process
 
-from knowledge.features import analyze_chars, analyze_words
+from knowledge.features import analyze_chars, analyze_words, normalize
+from knowledge.index import STOPWORDS, stem
 
 __all__ = ["FEATURE_VERSION", "Router", "Routing", "TfidfSpace"]
 
 # Change when the features, the model or the cache format change: old cache files are ignored.
 FEATURE_VERSION = "router-4"
+
+
+_CONTENT = re.compile(r"\b[a-z]{4,}\b")
+
+
+@lru_cache(maxsize=4)
+def _unigrams(router: Router) -> tuple[str, ...]:
+    return tuple(t for t in router.words.vocabulary if " " not in t)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +67,7 @@ class TfidfSpace:
     weight: float
     offset: int  # where this family's columns start in the joined vector
 
-    def transform(self, grams: list[str]) -> tuple[list[int], list[float]]:
+    def transform(self, grams: Sequence[str]) -> tuple[list[int], list[float]]:
         counts = Counter(g for g in grams if g in self.vocabulary)
         if not counts:
             return [], []
@@ -67,7 +80,7 @@ class TfidfSpace:
         return [c + self.offset for c in columns], [self.weight * v / norm for v in values]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Router:
     labels: tuple[str, ...]
     words: TfidfSpace
@@ -102,6 +115,18 @@ class Router:
         order = np.argsort(-p)[:5]
         ranked = tuple((self.labels[i], float(p[i])) for i in order)
         return Routing(ranked[0][0], ranked[0][1], ranked)
+
+    def unknown_words(self, text: str) -> list[str]:
+        """Content words the router has never seen, in the bank or the documents, nor anything
+        within a typo of them ("zorblax", "quasiplasm"; not "recieve")."""
+        known = _unigrams(self)
+        unknown = []
+        for word in set(_CONTENT.findall(normalize(text))):
+            if word in STOPWORDS or stem(word) in self.words.vocabulary:
+                continue
+            if process.extractOne(word, known, scorer=fuzz.ratio, score_cutoff=80) is None:
+                unknown.append(word)
+        return sorted(unknown)
 
     def similarity(
         self, a: tuple[list[int], list[float]], b: tuple[list[int], list[float]]

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,7 @@ class Hyper:
     min_df: int = 1
     model: str = "svm"
     class_weight: str | None = None
+    tol: float = 1e-2
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +110,7 @@ def fit(data: TrainingSet, hyper: Hyper) -> tuple[Any, Any, Any, list[str]]:
         [words.fit_transform(data.texts), hyper.char_weight * chars.fit_transform(data.texts)]
     ).tocsr()
     if hyper.model == "svm":
-        classifier = LinearSVC(C=hyper.c, class_weight=hyper.class_weight)
+        classifier = LinearSVC(C=hyper.c, tol=hyper.tol, class_weight=hyper.class_weight)
     else:
         classifier = LogisticRegression(
             C=hyper.c, max_iter=300, tol=1e-3, class_weight=hyper.class_weight
@@ -173,8 +176,11 @@ def train_router(
     from knowledge.calibration import cross_validate
 
     hyper = hyper or Hyper()
-    report = cross_validate(bank, entries, hyper)
-    fitted = fit(training_set(bank.examples, entries, hyper), hyper)
+    # liblinear releases the GIL: the folds and the final fit share the machine's cores
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        final = pool.submit(fit, training_set(bank.examples, entries, hyper), hyper)
+        report = cross_validate(bank, entries, hyper, pool=pool)
+        fitted = final.result()
     meta: dict[str, object] = {
         "examples": len(bank.examples),
         "c": hyper.c,
