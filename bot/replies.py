@@ -20,7 +20,10 @@ class Citation:
     pages: str  # printed pages, e.g. "5" or "15-17"
 
     def label(self) -> str:
-        return f"{self.entry_id} · {self.title} · p. {self.pages}"
+        """ "Q21 · How do I tender my options? · p. 5"; the proxy statement has no printed
+        page numbers, so its entries name the document instead."""
+        where = f"p. {self.pages}" if self.pages else "2003 proxy statement"
+        return f"{self.entry_id} · {self.title} · {where}"
 
 
 @dataclass(frozen=True, slots=True)

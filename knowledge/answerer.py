@@ -213,7 +213,14 @@ def _command(command: str, kb: KnowledgeBase, terms: OfferTerms) -> Answer:
     return Answer(command, "personal", _personal_text(command, terms), confidence=1.0, label=label)
 
 
-def _routed(question: str, routing: Routing, kb: KnowledgeBase, terms: OfferTerms) -> Answer:
+def _routed(
+    question: str,
+    routing: Routing,
+    kb: KnowledgeBase,
+    terms: OfferTerms,
+    *,
+    limit: int = MAX_CHARS,
+) -> Answer:
     label, p = routing.label, routing.probability
     best_entry = next((lab for lab, _ in routing.ranked if lab in kb.by_id), None)
     strange = not label.startswith("smalltalk:") and len(kb.router.unknown_words(question)) >= 2
@@ -229,7 +236,7 @@ def _routed(question: str, routing: Routing, kb: KnowledgeBase, terms: OfferTerm
         if intent == "help":
             return Answer("help", "help", "", confidence=p, label=label)
         if intent == "deadline":
-            return _deadline(kb, terms, question, p, label)
+            return _deadline(kb, terms, question, p, label, limit=limit)
         return Answer(intent, "personal", _personal_text(intent, terms), confidence=p, label=label)
     if label.startswith("smalltalk:"):
         kind = label.split(":", 1)[1]
@@ -240,9 +247,9 @@ def _routed(question: str, routing: Routing, kb: KnowledgeBase, terms: OfferTerm
     if entry is None:  # a bank label the documents no longer have: never guess
         return _abstain(terms, "low_confidence", None, p, label)
     if entry.id == EXPIRATION_ENTRY:  # "when does it close?": lead with the live expiration
-        deadline = _deadline(kb, terms, question, p, label)
+        deadline = _deadline(kb, terms, question, p, label, limit=limit)
         return replace(deadline, intent="faq", kind="answer")
-    text = compose(entry, question, kb.similarity)
+    text = compose(entry, question, kb.similarity, limit)
     if len(text) < 40 and entry.question:  # "No." says nothing without what it answers
         text = f"{text} (The offer's answer to “{entry.question}”)"
     sources = [_source(entry)]
@@ -276,8 +283,9 @@ def _several(parts: list[str], kb: KnowledgeBase, terms: OfferTerms) -> Answer |
     labels = {r.label for r, ok in zip(routings, answerable, strict=True) if ok}
     if sum(answerable) < 2 or len(labels) < 2:
         return None
+    budget = MAX_CHARS // len(parts) + 150  # the whole reply stays readable
     answers = [
-        _routed(part, r, kb, terms) if ok else None
+        _routed(part, r, kb, terms, limit=budget) if ok else None
         for part, r, ok in zip(parts, routings, answerable, strict=True)
     ]
     blocks = []
@@ -304,7 +312,15 @@ def _several(parts: list[str], kb: KnowledgeBase, terms: OfferTerms) -> Answer |
     )
 
 
-def _deadline(kb: KnowledgeBase, terms: OfferTerms, question: str, p: float, label: str) -> Answer:
+def _deadline(
+    kb: KnowledgeBase,
+    terms: OfferTerms,
+    question: str,
+    p: float,
+    label: str,
+    *,
+    limit: int = MAX_CHARS,
+) -> Answer:
     """When the offer expires: the term sheet's answer (Q20) with the live expiration."""
     entry = kb.entry(EXPIRATION_ENTRY) or next((e for e in kb.entries if e.kind == "cover"), None)
     zone = terms.deadline_zone
@@ -313,7 +329,7 @@ def _deadline(kb: KnowledgeBase, terms: OfferTerms, question: str, p: float, lab
     )
     if entry is None:
         return Answer("deadline", "deadline", live, confidence=p, label=label)
-    quoted = compose(entry, question or "when does the offer expire", kb.similarity)
+    quoted = compose(entry, question or "when does the offer expire", kb.similarity, limit)
     return Answer(
         "deadline",
         "deadline",
