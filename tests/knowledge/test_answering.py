@@ -181,7 +181,7 @@ def test_several_questions_in_one_message_get_each_answer_and_citation() -> None
 
 
 def test_a_proxy_citation_names_the_document_since_it_has_no_printed_pages() -> None:
-    result = ask("who audits capstone's financial statements and what were their fees")
+    result = ask("how much did capstone pay its auditors in 2002")
     assert result.sources[0].id.startswith("PROXY-"), result.label
     assert result.sources[0].label().endswith("2003 proxy statement")
 
