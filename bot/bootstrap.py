@@ -145,7 +145,9 @@ class App:
 def build(settings: Settings | None = None, *, clock: Clock | None = None) -> App:
     settings = settings or Settings()
     offer_dir = settings.offer_dir or bundled_offer_dir()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(
+        settings.database_url, busy_timeout_ms=round(settings.sqlite_busy_timeout * 1000)
+    )
     return App(
         settings=settings,
         clock=clock or build_clock(settings),

@@ -55,7 +55,13 @@ def _configure_logging() -> None:
 
 
 def _import_with_progress(
-    application: App, employees_csv: Path, grants_csv: Path, *, skip_invalid: bool, quiet: bool
+    application: App,
+    employees_csv: Path,
+    grants_csv: Path,
+    *,
+    skip_invalid: bool,
+    quiet: bool,
+    allow_reassign: bool = False,
 ) -> Awaitable[ImportResult]:
     async def go() -> ImportResult:
         progress = Progress(
@@ -78,6 +84,7 @@ def _import_with_progress(
                 employees_csv=employees_csv,
                 grants_csv=grants_csv,
                 skip_invalid=skip_invalid,
+                allow_reassign=allow_reassign,
                 actor=operator().actor,
                 now=application.clock.now(),
                 progress=tick,
@@ -91,6 +98,7 @@ def _counts(result: ImportResult) -> dict[str, Any]:
         "employees": vars_of(result.employees),
         "grants": vars_of(result.grants),
         "skipped": [str(e) for e in result.skipped],
+        "voided_tenders": result.voided,
     }
 
 
@@ -290,13 +298,23 @@ def import_roster_command(
     employees_csv: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
     grants_csv: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the valid rows."),
+    allow_reassign: bool = typer.Option(
+        False,
+        "--allow-reassign",
+        help="Move tendered grants (or lower their shares) anyway, voiding the old tender.",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Import HR's roster (see README for the columns). All or nothing unless --skip-invalid."""
 
     async def go(application: App) -> ImportResult:
         return await _import_with_progress(
-            application, employees_csv, grants_csv, skip_invalid=skip_invalid, quiet=as_json
+            application,
+            employees_csv,
+            grants_csv,
+            skip_invalid=skip_invalid,
+            quiet=as_json,
+            allow_reassign=allow_reassign,
         )
 
     result = run(as_json, go, load_settings())
@@ -310,7 +328,14 @@ def import_roster_command(
             f"{kind}: {c['inserted']} new, {c['updated']} updated, {c['unchanged']} unchanged"
         )
     for line in data["skipped"]:
-        err.print(f"skipped: {line}", style="yellow")
+        err.print(f"skipped: {line}", style="yellow", markup=False)
+    for employee_id, numbers in data["voided_tenders"].items():
+        err.print(
+            f"voided the tender of {employee_id} (grants {', '.join(numbers)}): they must "
+            "record a new intent and deliver a new signed form",
+            style="yellow",
+            markup=False,
+        )
 
 
 @db_app.command("upgrade")
@@ -337,6 +362,7 @@ def _register_command_modules() -> None:
         cli_metrics,
         cli_offer_admin,
         cli_ops,
+        cli_outbox,
         cli_questions,
         cli_slack,
     )
@@ -350,6 +376,7 @@ def _register_command_modules() -> None:
         cli_ops,
         cli_communications,
         cli_offer_admin,
+        cli_outbox,
     ):
         module.register(app, hr_app)
 

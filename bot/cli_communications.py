@@ -19,7 +19,8 @@ OutDirOpt = typer.Option(..., "--out", help="Folder for the log (created; files 
 
 
 def communications(out_dir: Path = OutDirOpt, as_json: bool = JsonOpt) -> None:
-    """Export every written communication verbatim, with delivery counts, for the filing."""
+    """Export every written communication verbatim, with delivery counts (queued, sent, failed,
+    ambiguous, pending), for the filing; `hr outbox` lists the undelivered copies."""
 
     async def go(a: App) -> Any:
         zone = a.base_terms.deadline_zone
@@ -39,7 +40,11 @@ def communications(out_dir: Path = OutDirOpt, as_json: bool = JsonOpt) -> None:
     out.print(f"Wrote {len(items)} communication(s) and index.csv, index.json to {out_dir}.")
     for item in items:
         channels = ", ".join(item.channels) or "not sent yet"
-        out.print(f"  {item.file}  sent {item.stats.sent} of {item.stats.queued} ({channels})")
+        s = item.stats
+        out.print(
+            f"  {item.file}  sent {s.sent} of {s.queued} ({channels}); failed {s.failed}, "
+            f"ambiguous {s.ambiguous}, pending {item.pending}"
+        )
 
 
 def register(app: typer.Typer, hr: typer.Typer) -> None:

@@ -15,9 +15,19 @@ from typing import Any
 import typer
 
 from bot.bootstrap import App
-from bot.cli_support import JsonOpt, UserError, load_settings, operator, out, print_json, run
+from bot.cli_support import (
+    JsonOpt,
+    UserError,
+    load_settings,
+    one_line,
+    operator,
+    out,
+    print_json,
+    run,
+)
 from bot.clock import parse_instant
 from bot.domain.elections import Delivery, FormKind
+from bot.private_files import write_private
 from bot.services import elections
 from bot.services.offer import current_terms
 from handlers.console.render import render_reply
@@ -59,9 +69,8 @@ def _decimals(values: list[str], option: str) -> list[Decimal]:
         raise UserError(f"{option} takes a price such as 3.50.") from None
 
 
-def _write(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
+def _write(path: Path, content: bytes | str) -> None:
+    write_private(path, content)  # 0640 whatever the umask: personal data
 
 
 def elect(
@@ -269,8 +278,7 @@ def export(out_file: Path = OutCsvOpt, as_json: bool = JsonOpt) -> None:
         return await elections.export_csv(uow=a.uow(), terms=terms, identity=operator())
 
     text, rows = run(as_json, go, load_settings())
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(text, encoding="utf-8")
+    _write(out_file, text)
     if as_json:
         print_json({"file": str(out_file), "rows": rows})
     else:
@@ -302,7 +310,7 @@ def close(out_dir: Path = OutDirOpt, as_json: bool = JsonOpt) -> None:
         f"{out_dir}. Rejected: {len(result.rejected)}. Withdrawn: {len(result.withdrawn)}."
     )
     for employee_id, why in result.rejected:
-        out.print(f"  not accepted: {employee_id}: {why}")
+        out.print(f"  not accepted: {one_line(employee_id)}: {one_line(why)}", markup=False)
 
 
 def split(ratio: str = RatioOpt, effective: str = EffectiveOpt, as_json: bool = JsonOpt) -> None:
@@ -347,7 +355,10 @@ def audit(employee_id: str, as_json: bool = JsonOpt) -> None:
         print_json(data)
         return
     for e in data:
-        out.print(f"{e['at']}  {e['action']:<24} {e['actor']} via {e['channel']}")
+        out.print(
+            f"{e['at']}  {e['action']:<24} {one_line(e['actor'])} via {e['channel']}",
+            markup=False,
+        )
 
 
 def register(app: typer.Typer, hr: typer.Typer) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from bot.bootstrap import App
-from bot.cli_support import JsonOpt, load_settings, out, print_json, run
+from bot.cli_support import JsonOpt, load_settings, one_line, out, print_json, run
 from bot.services.metrics import collect_metrics, metrics_json
 
 __all__ = ["register"]
@@ -43,9 +43,10 @@ def hr_metrics(as_json: bool = JsonOpt) -> None:
         value = data[key]
         if isinstance(value, dict):
             parts = ", ".join(f"{k} {n}" for k, n in value.items() if k != "total" and n)
-            out.print(f"{label}: {value['total']}" + (f" ({parts})" if parts else ""))
+            line = f"{label}: {value['total']}" + (f" ({parts})" if parts else "")
+            out.print(one_line(line), markup=False)
         else:
-            out.print(f"{label}: {value}")
+            out.print(one_line(f"{label}: {value}"), markup=False)
 
 
 def register(app: typer.Typer, hr: typer.Typer) -> None:

@@ -20,7 +20,16 @@ import typer
 from rich.markup import escape
 
 from bot.bootstrap import App
-from bot.cli_support import JsonOpt, err, load_settings, operator, out, print_json, run
+from bot.cli_support import (
+    JsonOpt,
+    err,
+    load_settings,
+    one_line,
+    operator,
+    out,
+    print_json,
+    run,
+)
 from bot.services.answers import ask_payload
 from bot.services.conversation import respond
 from bot.services.identity import Identity
@@ -83,8 +92,8 @@ def ask_command(
                     if not line.strip():
                         continue
                     try:
-                        question = str(json.loads(line)["question"])
-                    except (ValueError, KeyError, TypeError) as exc:
+                        question = _batch_question(line)
+                    except ValueError as exc:
                         sys.stdout.write(json.dumps({"error": f"bad line: {exc}"}) + "\n")
                         continue
                     reply = await respond(text=question, identity=identity, deps=deps)
@@ -103,6 +112,18 @@ def ask_command(
         print_json(ask_payload(reply))
     else:
         render_reply(reply, out)
+
+
+def _batch_question(line: str) -> str:
+    """The question of one ``--batch`` line: ``{"question": "…"}`` with a string, else ValueError
+    (``null`` or a number is not a question, and must not be asked as the text "None")."""
+    data = json.loads(line)
+    if not isinstance(data, dict) or "question" not in data:
+        raise ValueError('expected an object like {"question": "…"}')
+    question = data["question"]
+    if not isinstance(question, str):
+        raise ValueError(f'"question" must be a string, not {json.dumps(question)[:40]}')
+    return question
 
 
 def _offer_dir() -> Path:
@@ -301,7 +322,12 @@ def hr_unanswered(
     if not data:
         out.print("No unanswered questions.")
     for row in data:
-        out.print(f"{row['asked_at']}  {row['reason']:<16} {row['actor']}: {row['question']}")
+        out.print(
+            f"{row['asked_at']}  {row['reason']:<16} {one_line(row['actor'])}: "
+            f"{one_line(row['question'])}",
+            markup=False,  # an employee's "[/b]" is text, not markup
+            soft_wrap=True,  # one line per question, however long
+        )
 
 
 def register(app: typer.Typer, hr: typer.Typer) -> None:

@@ -89,10 +89,14 @@ def serve_command(
     from aiohttp import web
 
     from handlers.http_ops import add_ops_routes
+    from handlers.slack.http_endpoint import slack_web_app
 
     async def go(application: App) -> None:
         bolt, _deps = _configured(application, need="SLACK_SIGNING_SECRET")
-        web_app = bolt.web_app(path="/slack/events", port=port)
+        # bodies over OFFERBOT_SLACK_MAX_BODY_BYTES: 413 before Bolt sees them
+        web_app = slack_web_app(
+            bolt, path="/slack/events", max_body_bytes=application.settings.slack_max_body_bytes
+        )
         add_ops_routes(web_app, application)  # GET /healthz, GET /metrics
         runner = web.AppRunner(web_app)
         await runner.setup()

@@ -3,6 +3,14 @@
 Errors a person can fix (bad CSV, unknown employee, closed offer, late receipt) are printed as
 one sentence — or as ``{"error": ..., "details": [...]}`` with ``--json`` — and exit with
 status 1; invalid configuration exits with 2; anything else is a bug and keeps its traceback.
+
+Much of what HR's commands print came from outside: employees' questions and names, roster
+cells, e-mail subjects. None of it may drive HR's terminal: ``out`` and ``err`` drop every
+control character (ESC and so OSC/CSI sequences, C1 controls, bidirectional overrides) from the
+text they print, whatever printed it, and never print hyperlinks; :func:`print_json` escapes the
+control characters JSON itself would let through; :func:`one_line` keeps a listed value on its
+own line (no forged rows). Print outside text with ``markup=False`` (or escape it): a ``[/x]``
+in a question must be shown, not parsed.
 """
 
 from __future__ import annotations
@@ -10,13 +18,16 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType, RenderHook, RenderResult
+from rich.segment import Segment
+from sqlalchemy.exc import OperationalError
 
 from bot.bootstrap import App, build
 from bot.config import Settings
@@ -24,24 +35,78 @@ from bot.domain.errors import DomainError
 from bot.services.errors import ServiceError
 from bot.services.identity import Identity
 from knowledge.offer_terms import OfferTermsError
+from storage.errors import WriteConflictError
+from storage.repositories import is_lock_error
 
 __all__ = [
     "JsonOpt",
     "UserError",
     "err",
     "load_settings",
+    "one_line",
     "operator",
     "out",
     "print_json",
     "run",
+    "terminal_safe",
 ]
 
 T = TypeVar("T")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# C0 controls but tab and newline, DEL, C1 controls (0x9b is a one-byte CSI), and the Unicode
+# bidirectional embeddings, overrides and isolates that reorder what HR reads.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile("[\t\n\x0b\x0c\r\x85\u2028\u2029]+")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` without the characters that could drive a terminal (see the module docstring)."""
+    return _CONTROL.sub("", text)
+
+
+def one_line(text: object) -> str:
+    """A value for one line of a listing: line breaks become spaces, controls are dropped."""
+    return terminal_safe(_LINE_BREAKS.sub(" ", str(text)))
+
+
+class _WithoutControls:
+    """Renders its renderable, then drops control characters and links from the text."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for segment in console.render(self.renderable, options):
+            if segment.control:  # rich's own cursor movements (progress bars)
+                yield segment
+                continue
+            style = segment.style
+            if style is not None and style.link:
+                style = style.update_link(None)
+            yield Segment(terminal_safe(segment.text), style)
+
+
+class _TerminalSafety(RenderHook):
+    def process_renderables(self, renderables: list[Any]) -> list[Any]:
+        return [_WithoutControls(r) for r in renderables]
+
+
+def _terminal_console(**options: Any) -> Console:
+    console = Console(highlight=False, **options)
+    console.push_render_hook(_TerminalSafety())
+    return console
+
+
+out = _terminal_console()
+err = _terminal_console(stderr=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+_DATABASE_BUSY = (
+    "The database stayed locked by other offerbot commands for longer than "
+    "OFFERBOT_SQLITE_BUSY_TIMEOUT allows, so this command stopped; run it again."
+)
 
 
 class UserError(Exception):
@@ -53,7 +118,12 @@ class UserError(Exception):
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    """``data`` as JSON on stdout; control characters only ever appear escaped (``\\u001b``)."""
+    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    # json escapes C0 controls itself; outside strings JSON is plain ASCII, so this only ever
+    # rewrites characters inside strings, into escapes that decode to the same data.
+    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    sys.stdout.write(text + "\n")
 
 
 def run(as_json: bool, work: Callable[[App], Awaitable[T]], settings: Settings | None = None) -> T:
@@ -67,15 +137,22 @@ def run(as_json: bool, work: Callable[[App], Awaitable[T]], settings: Settings |
             await application.aclose()
 
     try:
-        return asyncio.run(main())
+        try:
+            return asyncio.run(main())
+        except (OperationalError, WriteConflictError) as exc:
+            # A SQLite file other processes kept locked past the busy timeout: a queue that did
+            # not move, not a bug; one sentence instead of a traceback.
+            if isinstance(exc, OperationalError) and not is_lock_error(exc):
+                raise
+            raise UserError(_DATABASE_BUSY) from None
     except (UserError, DomainError, ServiceError, OfferTermsError) as exc:
         details = getattr(exc, "details", None) or [str(e) for e in getattr(exc, "errors", [])]
         if as_json:
             print_json({"error": str(exc), "details": details})
         else:
-            err.print(f"error: {exc}", style="red")
+            err.print(f"error: {exc}", style="red", markup=False)
             for line in details[:50]:
-                err.print(f"  {line}")
+                err.print(f"  {line}", markup=False)
             if len(details) > 50:
                 err.print(f"  … and {len(details) - 50} more")
         raise typer.Exit(1) from None
@@ -85,7 +162,7 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        err.print(f"error: invalid configuration:\n{exc}", style="red")
+        err.print(f"error: invalid configuration:\n{exc}", style="red", markup=False)
         raise typer.Exit(2) from None
 
 

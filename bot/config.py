@@ -7,7 +7,9 @@ the program at start-up with a message naming the variable instead of failing la
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, time
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.clock import parse_instant
 
-__all__ = ["DEFAULT_DATABASE_URL", "LOCAL_ENV_FILE", "Settings"]
+__all__ = ["DEFAULT_DATABASE_URL", "LOCAL_ENV_FILE", "Settings", "simulated_clock_from_file"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./.offerbot/offerbot.db"
 # Written by `offerbot init --demo` (the demo's simulated clock); real environment variables win.
@@ -31,6 +33,13 @@ class Settings(BaseSettings):
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
         description="SQLAlchemy async URL: sqlite+aiosqlite:///PATH or postgresql+asyncpg://…",
+    )
+    sqlite_busy_timeout: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="Seconds a SQLite command waits for another process's write before it "
+        "gives up with one sentence.",
     )
     now: datetime | None = Field(
         None, description="Start a simulated clock at this ISO instant (demo and staging)."
@@ -82,7 +91,27 @@ class Settings(BaseSettings):
         None, description="Trust sender identity only with DMARC pass from this authserv-id."
     )
     mail_rate_per_hour: int = Field(20, ge=1, description="Replies per sender per hour.")
+    # Limits checked before an inbound e-mail is parsed (the stdlib's header parser is
+    # quadratic); a message over one is recorded as rejected and never read again.
+    mail_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=64 * 1024, description="Largest inbound e-mail (bytes)."
+    )
+    mail_max_header_bytes: int = Field(
+        64 * 1024, ge=8 * 1024, description="All header fields of an inbound e-mail (bytes)."
+    )
+    mail_max_header_field_bytes: int = Field(
+        16 * 1024, ge=1024, description="One header field of an inbound e-mail (bytes)."
+    )
+    mail_max_encoded_words: int = Field(
+        500, ge=10, description="RFC 2047 encoded words in an inbound e-mail's headers."
+    )
     outbox_concurrency: int = Field(4, ge=1, le=64)
+    outbox_ambiguous_retry_minutes: float = Field(
+        30.0,
+        ge=0,
+        description="An ambiguous legal or transactional e-mail (receipt, confirmation, "
+        "announcement) is sent once more this long after, with the same Message-ID.",
+    )
 
     @field_validator("smtp_tls")
     @classmethod
@@ -100,6 +129,15 @@ class Settings(BaseSettings):
     def _processed_mode(cls, value: str) -> str:
         if value != "flag" and not (value.startswith("move:") and len(value) > 5):
             raise ValueError("OFFERBOT_IMAP_PROCESSED must be 'flag' or 'move:FOLDER'")
+        return value
+
+    @field_validator("mail_from", "hr_mailbox")
+    @classmethod
+    def _ascii_local_part(cls, value: str | None) -> str | None:
+        # SMTP without SMTPUTF8 cannot carry a non-ASCII local part: every message would fail.
+        address = parseaddr(value or "")[1]
+        if not address.rpartition("@")[0].isascii():
+            raise ValueError("the address's part before @ must be ASCII (SMTPUTF8 is not used)")
         return value
 
     # --- end of e-mail settings ----------------------------------------------------------------
@@ -127,6 +165,17 @@ class Settings(BaseSettings):
     )
     hr_admins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Slack user ids allowed to use /offer-admin (comma-separated)."
+    )
+    # Slack's largest payload is a message event: text truncated at 40,000 characters, carried
+    # twice (``text`` and the ``rich_text`` blocks), at most 4 bytes a character: 320 KB; view
+    # submissions (100 blocks, 3,000-character inputs) stay below that. 512 KiB leaves room and
+    # is half aiohttp's default, so a hostile body is refused before it is read or parsed.
+    slack_max_body_bytes: int = Field(
+        512 * 1024,
+        ge=64 * 1024,
+        le=16 * 1024 * 1024,
+        description="Largest request body `offerbot serve` accepts at /slack/events; a larger "
+        "one is answered 413 before it is read.",
     )
 
     @field_validator("slack_api_url")
@@ -232,6 +281,11 @@ class Settings(BaseSettings):
         "text", description="'text' (one readable line per record) or 'json' (JSON lines)."
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    log_library_level: str = Field(
+        "WARNING",
+        description="Lowest level logged from libraries (Slack, aiohttp, SMTP, IMAP, SQLAlchemy, "
+        "Alembic): INFO or DEBUG only to debug a test setup — they may log message contents.",
+    )
 
     @field_validator("log_format")
     @classmethod
@@ -247,6 +301,16 @@ class Settings(BaseSettings):
         value = value.strip().upper()
         if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("OFFERBOT_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value
+
+    @field_validator("log_library_level")
+    @classmethod
+    def _log_library_level(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(
+                "OFFERBOT_LOG_LIBRARY_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"
+            )
         return value
 
     # replicas: several `offerbot worker`/`run`/`serve` processes on one PostgreSQL database
@@ -302,3 +366,27 @@ class Settings(BaseSettings):
                 "postgresql+asyncpg://USER@HOST:PORT/DB"
             )
         return value
+
+
+def simulated_clock_from_file(settings: Settings) -> bool:
+    """Whether ``settings`` run on a simulated clock that came from :data:`LOCAL_ENV_FILE` (the
+    file `offerbot init --demo` writes) rather than from ``OFFERBOT_NOW`` in the environment —
+    a demo clock left behind in a folder that now runs a real deployment."""
+    if settings.now is None:
+        return False
+    if any(name.upper() == "OFFERBOT_NOW" for name in os.environ):
+        return False
+    try:
+        lines = LOCAL_ENV_FILE.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False
+    for line in reversed(lines):
+        name, _, value = line.partition("=")
+        if name.strip().upper() != "OFFERBOT_NOW":
+            continue
+        simulated = value.strip().strip("\"'").partition("@")[0]
+        try:
+            return parse_instant(simulated) == settings.now
+        except ValueError:
+            return False
+    return False

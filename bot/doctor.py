@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bootstrap import build_clock
-from bot.config import LOCAL_ENV_FILE, Settings
+from bot.config import LOCAL_ENV_FILE, Settings, simulated_clock_from_file
 from bot.domain.deadlines import (
     business_calendar,
     cancellation_date,
@@ -195,9 +195,40 @@ def _configuration_coherence(s: Settings) -> CheckResult:
     ]
     if s.now is not None:
         parts.append(f"simulated clock from {s.now.isoformat()}")
+        _simulated_clock_with_live_channels(s, f)
     if LOCAL_ENV_FILE.is_file():
         parts.append(f"also read {LOCAL_ENV_FILE}")
     return f.result("configuration", "settings load (" + ", ".join(parts) + ")")
+
+
+def _simulated_clock_with_live_channels(s: Settings, f: _Findings) -> None:
+    """A simulated clock decides every deadline: with real e-mail or Slack it would refuse or
+    accept elections at the wrong time. From the demo's leftover file it fails the check; set
+    on purpose in the environment (staging against test servers) it is a warning."""
+    channels = [
+        name
+        for name, on in (
+            ("SMTP", s.smtp_host),
+            ("IMAP", s.imap_host),
+            ("Slack", s.slack_bot_token is not None),
+        )
+        if on
+    ]
+    if not channels or s.now is None:
+        return
+    clock = f"the simulated clock (OFFERBOT_NOW={s.now.isoformat()})"
+    live = f"{', '.join(channels)} {'is' if len(channels) == 1 else 'are'} configured"
+    if simulated_clock_from_file(s):
+        f.failures.append(
+            f"{clock} comes from {LOCAL_ENV_FILE}, left by `offerbot init --demo`, while {live}"
+        )
+        f.hints.append(
+            f"Delete the OFFERBOT_NOW line from {LOCAL_ENV_FILE} (a real deployment runs on "
+            "the real clock), or set OFFERBOT_NOW in the environment if this is a staging run."
+        )
+    else:
+        f.warnings.append(f"{clock} is set while {live}")
+        f.hints.append("Unset OFFERBOT_NOW unless this is a staging run against test servers.")
 
 
 # --- database --------------------------------------------------------------------------------

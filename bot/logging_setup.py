@@ -8,8 +8,15 @@ safety net that replaces any e-mail address still slipping into a message, an ar
 extra field or a traceback by ``<email:HASH>``.
 
 ``OFFERBOT_LOG_LEVEL=DEBUG`` opens DEBUG for offerbot's own packages only: libraries log
-payloads there (SQL parameters, IMAP and SMTP dialogue, Slack request bodies). Those that do so
-even at INFO, and Alembic's progress lines, are held at WARNING.
+payloads below WARNING (SQL parameters, IMAP and SMTP dialogue, Slack request bodies — Bolt
+logs a bad-signature request's whole body at INFO), so every record from outside
+:data:`OWN_PACKAGES` below ``OFFERBOT_LOG_LIBRARY_LEVEL`` (WARNING unless explicitly lowered)
+is dropped at the handler. That holds for loggers that set their own level too: Bolt copies the
+root logger's level onto each of its loggers when it builds them. Library records that do pass
+go through the same :class:`RedactingFilter`, which also withholds whatever follows a
+``body:``/``payload:``-style marker in them: request bodies are never logged.
+
+Every redaction runs in time linear in the text (log lines may carry hostile input).
 
 The CLI calls :func:`configure_from_settings` once at start (``bot.cli``); tests call
 :func:`configure_logging` with their own stream.
@@ -31,6 +38,7 @@ from bot.config import Settings
 __all__ = [
     "OWN_PACKAGES",
     "QUIET_LOGGERS",
+    "LibraryLevelFilter",
     "RedactingFilter",
     "configure_from_settings",
     "configure_logging",
@@ -38,17 +46,44 @@ __all__ = [
     "redact",
 ]
 
-# Loggers that log message contents at DEBUG/INFO (IMAP/SMTP dialogue, Slack payloads, every
-# HTTP request line), and Alembic's step-by-step chatter on every command that migrates; only
-# their warnings and errors reach our handler.
-QUIET_LOGGERS = ("aioimaplib", "aiosmtplib", "slack_bolt", "slack_sdk", "aiohttp.access", "alembic")
+# Libraries that log message contents at DEBUG/INFO (IMAP/SMTP dialogue, Slack payloads, SQL
+# parameters, every HTTP request line), and Alembic's step-by-step chatter on every command that
+# migrates: set to the library level (WARNING by default). Any other logger outside
+# OWN_PACKAGES is held to the same level by the handler's filter.
+QUIET_LOGGERS = (
+    "slack_bolt",
+    "slack_sdk",
+    "aiohttp",
+    "aiosmtplib",
+    "aioimaplib",
+    "sqlalchemy",
+    "alembic",
+    "aiosqlite",
+    "asyncpg",
+)
 
 # The packages whose records follow OFFERBOT_LOG_LEVEL down to DEBUG.
 OWN_PACKAGES = ("bot", "handlers", "storage", "knowledge")
 
-# Deliberately broad: a Message-ID (<x@host.example>) is redacted too — the outbox key
+# An e-mail address is LOCAL@DOMAIN: LOCAL a run of these characters, DOMAIN dot-separated
+# labels. Deliberately broad: a Message-ID (<x@host.example>) is redacted too — the outbox key
 # identifies a message in logs instead.
-_EMAIL_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_LOCAL_CHARS = r"[\w.!#$%&'*+/=?^`{|}~-]"
+# The run of local-part characters right before an "@" that a domain follows. Linear time: the
+# lookbehind starts a match only where a run starts, the possessive ``++`` never gives
+# characters back, and the lookahead reads the first label (no "@" in it) once. (The naive
+# ``LOCAL+@DOMAIN`` rescans the rest of a run from every position in it: quadratic, 19 s on
+# 64 KB of "A" — one hostile request body froze the event loop.)
+_LOCAL_BEFORE_AT = re.compile(
+    rf"(?<!{_LOCAL_CHARS}){_LOCAL_CHARS}++(?=@[A-Za-z0-9-]++\.[A-Za-z0-9-])"
+)
+# Matched at the character after the "@"; its characters exclude "@", so each stretch between
+# two "@" is read at most once from here.
+_DOMAIN = re.compile(r"[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)++")
+
+# In a library's record, what follows one of these is a payload ("… body: {…}", "json_body:
+# {…}", "Unhandled request ({…})"): withheld. A literal then ``\s*``: linear.
+_PAYLOAD_MARKER = re.compile(r"(?i)(?:body|payload|params|request)\s*[:=(]")
 
 # Attributes every LogRecord has; anything else on a record came in through ``extra=``.
 _RECORD_ATTRIBUTES = frozenset(
@@ -67,8 +102,27 @@ def fingerprint(text: str) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` with every e-mail address replaced by ``<email:HASH>`` (hash of the lower case)."""
-    return _EMAIL_ADDRESS.sub(lambda m: f"<email:{fingerprint(m.group(0).lower())}>", text)
+    """``text`` with every e-mail address replaced by ``<email:HASH>`` (hash of the lower case).
+
+    Linear in ``len(text)`` whatever it holds (log lines may carry hostile input).
+    """
+    if "@" not in text:
+        return text
+    parts: list[str] = []
+    done = 0  # text[:done] is in parts; the next address starts at or after it
+    for local in _LOCAL_BEFORE_AT.finditer(text):
+        start, at = max(local.start(), done), local.end()
+        domain = _DOMAIN.match(text, at + 1)
+        if start == at or domain is None:
+            continue
+        address = text[start : domain.end()]
+        parts += (text[done:start], f"<email:{fingerprint(address.lower())}>")
+        done = domain.end()
+    return "".join(parts) + text[done:] if parts else text
+
+
+def _is_own(logger_name: str) -> bool:
+    return logger_name.split(".", 1)[0] in OWN_PACKAGES
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
@@ -79,12 +133,27 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
     }
 
 
+class LibraryLevelFilter(logging.Filter):
+    """Drop records below ``level`` from every logger outside :data:`OWN_PACKAGES`."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.level or _is_own(record.name)
+
+
 class RedactingFilter(logging.Filter):
-    """Replace e-mail addresses in the message, its arguments, extra fields and traceback."""
+    """Replace e-mail addresses in the message, its arguments, extra fields and traceback;
+    withhold payloads in libraries' messages."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = redact(message)
+        clean = message
+        if not _is_own(record.name) and (marker := _PAYLOAD_MARKER.search(clean)):
+            clean = clean[: marker.end()] + " <withheld>"
+        clean = redact(clean)
         if clean != message:
             record.msg, record.args = clean, None
         for key, value in _extras(record).items():
@@ -144,10 +213,16 @@ class _OfferbotHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure_logging(
-    *, level: str = "INFO", fmt: str = "text", stream: IO[str] | None = None
+    *,
+    level: str = "INFO",
+    fmt: str = "text",
+    stream: IO[str] | None = None,
+    library_level: str = "WARNING",
 ) -> logging.Handler:
     """Install (or replace) offerbot's handler on the root logger; returns it.
 
+    ``library_level`` is the lowest level let through from loggers outside
+    :data:`OWN_PACKAGES`; below WARNING only when asked for (it is never lowered by ``level``).
     Handlers others installed (pytest's capture, for one) are left alone.
     """
     root = logging.getLogger()
@@ -156,16 +231,22 @@ def configure_logging(
         old.close()
     handler = _OfferbotHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(_JsonLinesFormatter() if fmt == "json" else _TextFormatter())
+    wanted = logging.getLevelName(level.upper())
+    library = logging.getLevelName(library_level.upper())
+    if library >= logging.WARNING:  # a quieter offerbot quiets the libraries too
+        library = max(library, wanted)
+    # the cap first: a dropped record costs no redaction
+    handler.addFilter(LibraryLevelFilter(library))
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
-    wanted = logging.getLevelName(level.upper())
     # DEBUG is for our own code: libraries' debug output is where payloads get dumped
-    # (aiosqlite logs every statement with its parameters), so the root stays at INFO or above.
-    root.setLevel(max(wanted, logging.INFO))
+    # (aiosqlite logs every statement with its parameters), so the root stays at INFO or above
+    # unless the library level was explicitly lowered.
+    root.setLevel(min(max(wanted, logging.INFO), library))
     for name in OWN_PACKAGES:
         logging.getLogger(name).setLevel(wanted)
     for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(max(wanted, logging.WARNING))
+        logging.getLogger(name).setLevel(library)
     return handler
 
 
@@ -179,4 +260,8 @@ def configure_from_settings(settings: Settings | None = None) -> logging.Handler
             settings = Settings()
         except ValueError:  # pydantic's ValidationError is a ValueError
             return configure_logging()
-    return configure_logging(level=settings.log_level, fmt=settings.log_format)
+    return configure_logging(
+        level=settings.log_level,
+        fmt=settings.log_format,
+        library_level=settings.log_library_level,
+    )

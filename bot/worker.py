@@ -185,4 +185,6 @@ async def _drain(app: App, transports: dict[str, OutboxTransport]) -> DrainRepor
         message_id_for=message_id_factory(app),  # type: ignore[arg-type]
         concurrency=app.settings.outbox_concurrency,
         lease=timedelta(seconds=app.settings.outbox_lease_seconds),
+        ambiguous_retry=timedelta(minutes=app.settings.outbox_ambiguous_retry_minutes),
+        hr_slack_ids=app.settings.hr_admins,  # used when Slack is one of the transports
     )

@@ -290,6 +290,7 @@ def _message(row: OutboxRow, attachments: list[OutboxAttachmentRow]) -> OutboxMe
         references=row.thread_references,
         message_id=row.message_id,
         state=DeliveryState(row.state),
+        requeues=row.requeues,
     )
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -67,6 +68,7 @@ _COLUMNS = (
     "thread_references",
     "message_id",
     "state",
+    "requeues",
 )
 _KINDS = {k.value: k for k in MessageKind}
 _STATES = {s.value: s for s in DeliveryState}
@@ -236,6 +238,7 @@ def _built(
             references=thread_references,
             message_id=message_id,
             state=_STATES[state],
+            requeues=requeues,
         )
         for (
             row_id,
@@ -257,6 +260,7 @@ def _built(
             thread_references,
             message_id,
             state,
+            requeues,
         ) in rows
     ]
 
@@ -365,6 +369,62 @@ class DeliveryRepository:
         row.last_error = error[:2000]
         row.lease_until = row.lease_owner = None
         await _flush(self.session)
+
+    async def retry_after_ambiguity(self, message_id: int, *, when: datetime, error: str) -> None:
+        """An ambiguous attempt of a notice worth a second one: pending again from ``when``
+        under the same Message-ID, counted in ``requeues`` (so it happens once)."""
+        row = await self._row(message_id)
+        row.state = DeliveryState.PENDING.value
+        row.next_attempt_at = when
+        row.last_error = error[:2000]
+        row.lease_until = row.lease_owner = None
+        row.requeues += 1
+        await _flush(self.session)
+
+    async def undelivered(
+        self,
+        *,
+        states: Iterable[DeliveryState] = (DeliveryState.FAILED, DeliveryState.AMBIGUOUS),
+        kinds: Iterable[MessageKind] | None = None,
+        ids: Iterable[int] | None = None,
+    ) -> list[OutboxMessage]:
+        """Rows given up on (``failed``/``ambiguous``), oldest first, without attachment
+        contents; only of ``kinds`` and only ``ids`` when given."""
+        query = select(OutboxRow).where(OutboxRow.state.in_([s.value for s in states]))
+        if kinds is not None:
+            query = query.where(OutboxRow.kind.in_([k.value for k in kinds]))
+        if ids is not None:
+            query = query.where(OutboxRow.id.in_(list(ids)))
+        rows = await self.session.scalars(query.order_by(OutboxRow.id))
+        return [_message(row, []) for row in rows]
+
+    async def requeue(self, message_ids: Iterable[int], *, at: datetime) -> int:
+        """Put ``failed``/``ambiguous`` rows back in the queue (at ``at``): due at once — at
+        their first queue time, so no clock difference between HR's host and the sender's
+        delays them, and they go out in their original order — with a fresh attempt budget,
+        the same Message-ID (fixed at the first claim, never changed), ``requeues`` counted.
+        Rows in another state are left alone. Returns how many were requeued."""
+        ids = list(message_ids)
+        if not ids:
+            return 0
+        t = _OUTBOX
+        given_up = [DeliveryState.FAILED.value, DeliveryState.AMBIGUOUS.value]
+        result: Any = await self.session.execute(
+            update(t)
+            .where(t.c.id.in_(ids), t.c.state.in_(given_up))
+            .values(
+                state=DeliveryState.PENDING.value,
+                next_attempt_at=case(
+                    (t.c.created_at < at, t.c.created_at),
+                    else_=literal(at, t.c.next_attempt_at.type),
+                ),
+                attempts=0,
+                lease_until=None,
+                lease_owner=None,
+                requeues=t.c.requeues + 1,
+            )
+        )
+        return int(result.rowcount or 0)
 
     async def get(self, idempotency_key: str) -> OutboxMessage | None:
         row = await self.session.scalar(

@@ -336,6 +336,8 @@ class OutboxRow(Base):
     body_html: Mapped[str | None] = mapped_column(Text)
     in_reply_to: Mapped[str | None] = mapped_column(Text)
     thread_references: Mapped[str | None] = mapped_column(Text)
+    # --- recovery (migration 0009): times put back in the queue after failed/ambiguous ---
+    requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class OutboxAttachmentRow(Base):

@@ -311,9 +311,8 @@ class CommunicationRepository:
         found: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(refs):
             sent = OutboxRow.state == DeliveryState.SENT.value
-            failed = OutboxRow.state.in_(
-                [DeliveryState.FAILED.value, DeliveryState.AMBIGUOUS.value]
-            )
+            failed = OutboxRow.state == DeliveryState.FAILED.value
+            ambiguous = OutboxRow.state == DeliveryState.AMBIGUOUS.value
             rows = await self.session.execute(
                 select(
                     OutboxRow.reference,
@@ -321,19 +320,21 @@ class CommunicationRepository:
                     func.count(),
                     func.sum(case((sent, 1), else_=0)),
                     func.sum(case((failed, 1), else_=0)),
+                    func.sum(case((ambiguous, 1), else_=0)),
                     func.min(case((sent, OutboxRow.sent_at))),
                     func.max(case((sent, OutboxRow.sent_at))),
                 )
                 .where(and_(OutboxRow.reference.in_(list(chunk))))
                 .group_by(OutboxRow.reference, OutboxRow.channel)
             )
-            for ref, channel, queued, n_sent, n_failed, first, last in rows:
+            for ref, channel, queued, n_sent, n_failed, n_ambiguous, first, last in rows:
                 entry = found.setdefault(
                     ref,
                     {
                         "queued": 0,
                         "sent": 0,
                         "failed": 0,
+                        "ambiguous": 0,
                         "first": None,
                         "last": None,
                         "by": {},
@@ -343,6 +344,7 @@ class CommunicationRepository:
                 entry["queued"] += int(queued)
                 entry["sent"] += int(n_sent or 0)
                 entry["failed"] += int(n_failed or 0)
+                entry["ambiguous"] += int(n_ambiguous or 0)
                 entry["by"][channel] = int(n_sent or 0)
                 entry["queued_by"][channel] = int(queued)
                 if first is not None and (entry["first"] is None or first < entry["first"]):
@@ -358,6 +360,7 @@ class CommunicationRepository:
                 last_sent_at=_aware(e["last"]),
                 by_channel=e["by"],
                 queued_by_channel=e["queued_by"],
+                ambiguous=e["ambiguous"],
             )
             for ref, e in found.items()
         }

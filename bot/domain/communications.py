@@ -38,8 +38,9 @@ class CommunicationStats:
 
     queued: int
     sent: int
-    failed: int
+    failed: int  # refused, or out of attempts (not counting ``ambiguous``)
     first_sent_at: datetime | None
     last_sent_at: datetime | None
     by_channel: dict[str, int]  # channel → sent
     queued_by_channel: dict[str, int] = field(default_factory=dict)  # channel → copies
+    ambiguous: int = 0  # copies the connection died on after the final "." (maybe delivered)

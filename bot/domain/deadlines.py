@@ -13,7 +13,7 @@ from dateutil.relativedelta import relativedelta
 from bot.domain.calendar import BusinessCalendar
 from bot.domain.errors import ExtensionError, OfferClosedError
 from bot.domain.terms import OfferTerms
-from bot.domain.timefmt import format_instant
+from bot.domain.timefmt import format_date, format_instant
 
 __all__ = [
     "ExtensionCheck",
@@ -115,21 +115,67 @@ def extension_announcement_due(
     return datetime.combine(next_day, terms.extension_announcement_time, tzinfo=terms.deadline_zone)
 
 
+# An offer runs for weeks (Rule 14e-1 asks for at least twenty business days); a new expiration more
+# than a year after the original one is a typing mistake, and planning reminders and digests up
+# to it would run out of calendar (year 9999) long before it finished.
+MAX_EXTENSION_AFTER_ORIGINAL = timedelta(days=366)
+# Shorter than this, an "extension" is most likely a slip of the keyboard (one microsecond).
+SHORT_EXTENSION = timedelta(days=1)
+
+
 @dataclass(frozen=True, slots=True)
 class ExtensionCheck:
     new_expiration: datetime
     previous_expiration: datetime
     announcement_due: datetime
     announcement_late: bool
+    # The new expiration's date in the business-day zone when that day is not a business day.
+    non_business_day: date | None = None
+    non_business_reason: str = ""
+
+    @property
+    def added(self) -> timedelta:
+        """How much later the offer now expires (in real time)."""
+        return _utc(self.new_expiration) - _utc(self.previous_expiration)
 
     def warnings(self, zone: object) -> list[str]:
-        if not self.announcement_late:
-            return []
-        return [
-            "The offer says an extension is announced no later than "
-            f"{format_instant(self.announcement_due, zone)} (Q20, p. 5); "  # type: ignore[arg-type]
-            "this announcement is later than that."
-        ]
+        found = []
+        if self.announcement_late:
+            found.append(
+                "The offer says an extension is announced no later than "
+                f"{format_instant(self.announcement_due, zone)} (Q20, p. 5); "  # type: ignore[arg-type]
+                "this announcement is later than that."
+            )
+        if self.non_business_day is not None:
+            found.append(
+                f"The new expiration falls on {format_date(self.non_business_day)}, which is not "
+                f"a business day ({self.non_business_reason}; §2, p. 14): employees cannot reach "
+                "HR or deliver a form by hand that day. Is this the date you meant?"
+            )
+        if self.added < SHORT_EXTENSION:
+            found.append(
+                f"The offer is extended by only {_duration(self.added)}; an extension normally "
+                "adds at least a business day. Is this the time you meant?"
+            )
+        if self.new_expiration.second or self.new_expiration.microsecond:
+            found.append(
+                "The new expiration is not on a whole minute; announcements show it to the "
+                "minute, so the deadline would differ from what employees read."
+            )
+        return found
+
+
+def _duration(span: timedelta) -> str:
+    """``1 microsecond``, ``40 seconds``, ``3 hours 5 minutes``: a short span, for a warning."""
+    if span < timedelta(seconds=1):
+        micro = span.microseconds
+        return f"{micro} microsecond{'s' if micro != 1 else ''}"
+    seconds = int(span.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(hours, "hour"), (minutes, "minute"), (secs, "second")]
+    words = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n]
+    return " ".join(words[:2])
 
 
 def check_extension(
@@ -139,20 +185,40 @@ def check_extension(
 
     An extension may be announced after the old expiration passed (the offer allows until
     6:00 a.m. Pacific the next business day); a later announcement is allowed but flagged.
+    So are an expiration on a day that is not a business day (§2, p. 14), one less than a day
+    later than the current one, and one that is not on a whole minute. A new expiration more
+    than a year after the original one is refused.
     """
     _require_aware(now)
     _require_aware(new_expiration, "new_expiration")
+    # Aware datetimes subtract without converting, so 9999-12-31T23:59:59-12:00 cannot overflow.
+    if new_expiration - terms.original_expiration > MAX_EXTENSION_AFTER_ORIGINAL:
+        latest = format_date(
+            (terms.original_expiration + MAX_EXTENSION_AFTER_ORIGINAL)
+            .astimezone(terms.deadline_zone)
+            .date()
+        )
+        raise ExtensionError(
+            "The new expiration is more than a year after the original one; an extension can "
+            f"move it to {latest} at the latest."
+        )
     if _utc(new_expiration) <= _utc(terms.expiration):
         current = format_instant(terms.expiration, terms.deadline_zone)
         raise ExtensionError(f"The new expiration must be later than the current one ({current}).")
     if _utc(new_expiration) <= _utc(now):
         raise ExtensionError("The new expiration is already in the past.")
     due = extension_announcement_due(terms.expiration, terms, calendar)
+    day = calendar.date_of(new_expiration)
+    off_day = None if calendar.is_business_day(day) else day
     return ExtensionCheck(
         new_expiration=new_expiration,
         previous_expiration=terms.expiration,
         announcement_due=due,
         announcement_late=_utc(now) > _utc(due),
+        non_business_day=off_day,
+        non_business_reason=(
+            "" if off_day is None else calendar.holiday_name(day) or f"a {day:%A}"
+        ),
     )
 
 

@@ -44,6 +44,19 @@ class MessageKind(StrEnum):
         """Bulk mail waits behind transactional mail (receipts, confirmations, answers)."""
         return self in (MessageKind.REMINDER, MessageKind.EXTENSION_ANNOUNCEMENT)
 
+    @property
+    def retried_when_ambiguous(self) -> bool:
+        """Transactional and legal notices (confirmations, receipts, the promise to grant,
+        announcements of an extension or an amendment) are sent once more after an ambiguous
+        attempt, under the same Message-ID: a possible duplicate is better than a lost notice.
+        Answers, reminders and HR's own mail are not (HR is alerted instead)."""
+        return self in (
+            MessageKind.INTENT_CONFIRMATION,
+            MessageKind.RECEIPT_CONFIRMATION,
+            MessageKind.PROMISE_TO_GRANT,
+            MessageKind.EXTENSION_ANNOUNCEMENT,
+        )
+
 
 class DeliveryState(StrEnum):
     """Where an outbox message is. ``pending`` rows are claimed with a lease while in flight."""
@@ -93,6 +106,9 @@ class OutboxMessage:
     # the first attempt, when not at ``due_at``: a receipt confirmation goes out at once while
     # ``due_at`` stays its two-business-day deadline (status and reports read "overdue" from it)
     send_at: datetime | None = None
+    # times it was put back in the queue after it failed or was ambiguous (the automatic retry
+    # of an ambiguous notice, or HR's `offerbot hr outbox resend`)
+    requeues: int = 0
 
     def __post_init__(self) -> None:
         for name in ("created_at", "due_at", "sent_at", "send_at"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -11,12 +13,15 @@ from fractions import Fraction
 __all__ = [
     "EMPLOYEE_COLUMNS",
     "GRANT_COLUMNS",
+    "IDENTIFIER_PATTERN",
     "CapitalizationAdjustment",
     "Employee",
     "EmployeeClass",
     "EmployeeStatus",
     "Grant",
     "OptionType",
+    "file_name_part",
+    "is_identifier",
 ]
 
 
@@ -43,6 +48,32 @@ GRANT_COLUMNS = (
     "expiration_date",
     "split_group",
 )
+
+# Employee ids and grant numbers (README "Roster CSV reference"): a letter or digit, then
+# letters, digits, '.', '_' or '-', 64 characters at most. No '/', backslash, space or control
+# character, and no leading '.', '-', '=', '+' or '@': an id can never become a path, a command
+# line option or a spreadsheet formula wherever it is shown or used.
+IDENTIFIER_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN, re.ASCII)
+_NOT_FILE_SAFE = re.compile(r"[^A-Za-z0-9_-]+", re.ASCII)
+
+
+def is_identifier(value: str) -> bool:
+    return _IDENTIFIER.fullmatch(value) is not None
+
+
+def file_name_part(value: str) -> str:
+    """``value`` (an employee id, a grant number) as a safe part of one file name.
+
+    Valid ids are kept as they are. Anything else (an id stored before ids were checked, say
+    ``../../tmp/x``) keeps only letters, digits, '_' and '-', plus a short digest of the whole
+    value so two different ids never share a file: never a separator, never ``..``.
+    """
+    if is_identifier(value) and ".." not in value:
+        return value
+    kept = _NOT_FILE_SAFE.sub("_", value).strip("_")[:40] or "id"
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{kept}-{digest}"
 
 
 class EmployeeStatus(StrEnum):

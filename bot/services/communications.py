@@ -16,7 +16,6 @@ rewrites the same bytes (until more copies are delivered).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.communications import Communication, CommunicationStats
+from bot.private_files import EXPORT_DIR_MODE, write_private
+from bot.services.spreadsheet import spreadsheet_writer
 
 __all__ = [
     "INDEX_COLUMNS",
@@ -47,6 +48,7 @@ INDEX_COLUMNS = (
     "queued",
     "sent",
     "failed",
+    "ambiguous",
     "pending",
     "channels",
     "sent_by_channel",
@@ -72,7 +74,8 @@ class ExportedCommunication:
 
     @property
     def pending(self) -> int:
-        return self.stats.queued - self.stats.sent - self.stats.failed
+        s = self.stats
+        return s.queued - s.sent - s.failed - s.ambiguous
 
 
 def _iso(instant: datetime | None, zone: tzinfo) -> str:
@@ -98,7 +101,8 @@ def communication_file_text(item: ExportedCommunication, *, zone: tzinfo) -> str
         f"Last sent: {_iso(s.last_sent_at, zone) or 'not sent'}",
         f"Recipients reached by channel: {reached}",
         f"Channels: {', '.join(item.channels) or 'none'}",
-        f"Copies queued: {s.queued}; sent: {s.sent}; failed: {s.failed}; pending: {item.pending}",
+        f"Copies queued: {s.queued}; sent: {s.sent}; failed: {s.failed}; "
+        f"ambiguous: {s.ambiguous}; pending: {item.pending}",
     ]
     parts = [
         "\n".join(header),
@@ -127,6 +131,7 @@ def _row(item: ExportedCommunication, zone: tzinfo) -> dict[str, Any]:
         "queued": s.queued,
         "sent": s.sent,
         "failed": s.failed,
+        "ambiguous": s.ambiguous,
         "pending": item.pending,
         "channels": list(item.channels),
         "sent_by_channel": dict(sorted(s.by_channel.items())),
@@ -141,7 +146,7 @@ def exported_json(items: list[ExportedCommunication], *, zone: tzinfo) -> list[d
 
 def _index_csv(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = spreadsheet_writer(buffer)  # subjects come from HR's typing: no formulas
     writer.writerow(INDEX_COLUMNS)
     for row in rows:
         cells = dict(row)
@@ -155,10 +160,8 @@ def _index_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    """Replace ``path`` in one step, so an interrupted export never leaves half a file."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(text.encode("utf-8"))
-    partial.replace(path)
+    """Replace ``path`` in one step (an interrupted export never leaves half a file), 0640."""
+    write_private(path, text)
 
 
 async def export_communications(
@@ -178,7 +181,7 @@ async def export_communications(
         )
         for n, c in enumerate(communications, start=1)
     ]
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(mode=EXPORT_DIR_MODE, parents=True, exist_ok=True)
     for item in items:
         _write(out_dir / item.file, communication_file_text(item, zone=zone))
     rows = exported_json(items, zone=zone)

@@ -10,12 +10,11 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.domain.deadlines import business_calendar, cancellation_date, new_grant_date
-from bot.domain.elections import IntentLine, effective_election, ensure_closed
-from bot.domain.eligibility import REASON_TEXT
+from bot.domain.elections import IntentLine, ensure_closed
 from bot.domain.hr_records import AcceptedTender, Attachment, MessageKind, OutboxMessage
 from bot.domain.new_option import VestingTranche, vesting_schedule
 from bot.domain.records import AuditEntry
-from bot.domain.roster import CapitalizationAdjustment, Employee
+from bot.domain.roster import CapitalizationAdjustment, Employee, file_name_part
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_date
 from bot.forms import render_pdf
@@ -28,6 +27,7 @@ from bot.services.election_support import (
 from bot.services.election_wording import promise_document
 from bot.services.errors import InvalidRequestError
 from bot.services.identity import Identity
+from bot.services.tender_books import Standing, load_voids, standing_of
 
 __all__ = [
     "CloseResult",
@@ -83,23 +83,29 @@ async def close_offer(
                 ensure_closed(terms.with_expiration(live), now)
             intents = await uow.elections.all_intents()
             receipts = await uow.elections.all_receipts()
+            voids = await load_voids(uow)
+            accepted = {(a.employee_id, a.line.grant_number) for a in await uow.accepted.list_all()}
             promises: list[Promise] = []
             rejected: list[tuple[str, str]] = []
             withdrawn: list[str] = []
             for employee_id in sorted({r.employee_id for r in receipts}):
-                history = [i for i in intents if i.employee_id == employee_id]
-                effective = effective_election(
-                    history, [r for r in receipts if r.employee_id == employee_id]
+                person = await load_person(uow, terms, employee_id)
+                # The same standing `hr report` counts and `hr export` lists (tender_books).
+                standing = standing_of(
+                    [i for i in intents if i.employee_id == employee_id],
+                    [r for r in receipts if r.employee_id == employee_id],
+                    assessment=person.assessment,
+                    void=voids.get(employee_id),
+                    accepted={grant for eid, grant in accepted if eid == employee_id},
                 )
-                if effective is None:
-                    continue
-                if not effective.tendered:
+                if standing.standing is Standing.WITHDRAWN:
                     withdrawn.append(employee_id)
                     continue
-                person = await load_person(uow, terms, employee_id)
-                why = _not_acceptable(person.assessment, effective.intent.lines)
-                if why:
-                    rejected.append((employee_id, why))
+                if standing.standing in (Standing.VOID, Standing.NOT_ACCEPTABLE):
+                    rejected.append((employee_id, standing.reason))
+                    continue
+                effective = standing.effective
+                if standing.standing is not Standing.TENDERED or effective is None:
                     continue
                 shares = new_shares_by_grant(effective.intent.lines, terms, person.adjustments)
                 options = tuple(
@@ -129,7 +135,7 @@ async def close_offer(
                         issued_at=now,
                     )
                 )
-                filename = f"promise-to-grant-{employee_id}.pdf"
+                filename = f"promise-to-grant-{file_name_part(employee_id)}.pdf"
                 total = sum(n for _, n in options)
                 await uow.outbox.enqueue(
                     OutboxMessage(
@@ -209,25 +215,6 @@ async def close_offer(
             )
 
     return await retry_on_conflict(attempt)
-
-
-def _not_acceptable(assessment: Any, lines: tuple[IntentLine, ...]) -> str:
-    """Why a received tender cannot be accepted now (the holder left, a grant changed)."""
-    if not assessment.eligible_person:
-        return "; ".join(REASON_TEXT[r] for r in assessment.reasons)
-    by_number = assessment.by_number()
-    for line in lines:
-        g = by_number.get(line.grant_number)
-        if g is None:
-            return f"grant {line.grant_number} is no longer in the roster"
-        if not g.eligible:
-            return f"grant {line.grant_number}: " + "; ".join(REASON_TEXT[r] for r in g.reasons)
-        if g.grant.unexercised_shares != line.unexercised_shares:
-            return (
-                f"grant {line.grant_number} now has {g.grant.unexercised_shares:,} unexercised "
-                f"shares, not the {line.unexercised_shares:,} on the signed form"
-            )
-    return ""
 
 
 def _adjusted(

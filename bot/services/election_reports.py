@@ -1,8 +1,12 @@
-"""HR's view of the whole offer: the report, and the CSV for the stock administrator."""
+"""HR's view of the whole offer: the report, and the CSV for the stock administrator.
+
+Both read each employee's standing from :func:`bot.services.tender_books.standing_of`, the
+function `hr close` acts on, so the shares the report counts as tendered, the rows the export
+lists and the grants close accepts are always the same ones.
+"""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass
@@ -15,7 +19,6 @@ from bot.domain.elections import (
     FormKind,
     FormReceipt,
     IntentKind,
-    effective_election,
     latest_intent,
 )
 from bot.domain.eligibility import PersonAssessment, assess
@@ -23,6 +26,15 @@ from bot.domain.hr_records import MessageKind
 from bot.domain.terms import OfferTerms
 from bot.services.election_support import new_shares_by_grant, require_operator
 from bot.services.identity import Identity
+from bot.services.spreadsheet import spreadsheet_writer
+from bot.services.tender_books import (
+    Standing,
+    TenderStanding,
+    Void,
+    load_voids,
+    standing_of,
+    unvoided,
+)
 
 __all__ = ["EXPORT_COLUMNS", "OfferSnapshot", "export_csv", "hr_report", "load_snapshot"]
 
@@ -54,7 +66,18 @@ class OfferSnapshot:
     adjustments: tuple[Any, ...]
     open_tasks: list[Any]
     confirmations: list[Any]
-    accepted: set[str]
+    accepted: set[tuple[str, str]]  # (employee id, grant number) accepted on close
+    voids: dict[str, Void]
+
+    def standing(self, employee_id: str) -> TenderStanding:
+        """What close would do with this employee's received forms (see tender_books)."""
+        return standing_of(
+            self.intents.get(employee_id, []),
+            self.receipts.get(employee_id, []),
+            assessment=self.assessments[employee_id],
+            void=self.voids.get(employee_id),
+            accepted={grant for eid, grant in self.accepted if eid == employee_id},
+        )
 
 
 async def load_snapshot(uow: Any, terms: OfferTerms) -> OfferSnapshot:
@@ -67,7 +90,8 @@ async def load_snapshot(uow: Any, terms: OfferTerms) -> OfferSnapshot:
         receipts = await uow.elections.all_receipts()
         open_tasks = await uow.hr_tasks.open_tasks()
         confirmations = await uow.outbox.by_kind(MessageKind.RECEIPT_CONFIRMATION)
-        accepted = {a.line.grant_number for a in await uow.accepted.list_all()}
+        accepted = {(a.employee_id, a.line.grant_number) for a in await uow.accepted.list_all()}
+        voids = await load_voids(uow)
     by_employee = defaultdict(list)
     for g in grants:
         by_employee[g.employee_id].append(g)
@@ -97,6 +121,7 @@ async def load_snapshot(uow: Any, terms: OfferTerms) -> OfferSnapshot:
         open_tasks=open_tasks,
         confirmations=confirmations,
         accepted=accepted,
+        voids=voids,
     )
 
 
@@ -115,22 +140,34 @@ async def hr_report(
     )
     eligible_new = sum(g.new_option_shares for a in eligible.values() for g in a.eligible_grants)
 
-    latest_kinds = {eid: latest_intent(h) for eid, h in snap.intents.items()}
+    latest_kinds = {
+        eid: latest_intent(unvoided(h, snap.voids.get(eid))) for eid, h in snap.intents.items()
+    }
     intended = [i for i in latest_kinds.values() if i and i.kind is IntentKind.TENDER]
-    state = {"tendered": 0, "withdrawn": 0, "no_signed_form": 0}
+    state = {s.value: 0 for s in Standing}
     tendered_shares = tendered_new = 0
-    for eid in eligible:
-        effective = effective_election(snap.intents.get(eid, []), snap.receipts.get(eid, []))
-        if effective is None:
-            state["no_signed_form"] += 1
-        elif effective.tendered:
-            state["tendered"] += 1
+    tendered_grants: list[str] = []
+    not_counted = []
+    for eid in sorted(snap.intents.keys() | snap.receipts.keys()):
+        standing = snap.standing(eid)
+        if standing.standing in (Standing.VOID, Standing.NOT_ACCEPTABLE):
+            not_counted.append(
+                {"employee_id": eid, "standing": standing.standing.value, "reason": standing.reason}
+            )
+        if eid in eligible:
+            state[standing.standing.value] += 1
+        effective = standing.effective
+        # Counted whoever it is: a tender close accepted stays tendered if the holder has
+        # left since, and the export lists it (tender_books).
+        if standing.standing is Standing.TENDERED and effective is not None:
             tendered_shares += effective.intent.unexercised_shares
+            tendered_grants.extend(effective.intent.grant_numbers)
             tendered_new += sum(
                 new_shares_by_grant(effective.intent.lines, terms, snap.adjustments).values()
             )
-        else:
-            state["withdrawn"] += 1
+    state[Standing.NO_SIGNED_FORM.value] += sum(
+        1 for eid in eligible if eid not in snap.intents and eid not in snap.receipts
+    )
     all_receipts = [r for rs in snap.receipts.values() for r in rs]
     overdue = [m for m in snap.confirmations if m.overdue(now)]
     latest_version = {eid: i.version for eid, i in latest_kinds.items() if i is not None}
@@ -193,6 +230,7 @@ async def hr_report(
                 for m in overdue
             ],
         },
+        "tenders_not_counted": not_counted,
         "accepted_grants": len(snap.accepted),
         "checks": {
             "eligible_employees_add_up": sum(state.values()) == len(eligible),
@@ -200,23 +238,26 @@ async def hr_report(
             == sum(1 for r in all_receipts if r.form is FormKind.ELECTION)
             + sum(1 for r in all_receipts if r.form is FormKind.WITHDRAWAL),
             "tendered_within_eligible": tendered_shares <= eligible_shares,
+            "each_grant_tendered_once": len(tendered_grants) == len(set(tendered_grants)),
         },
     }
 
 
 async def export_csv(*, uow: Any, terms: OfferTerms, identity: Identity) -> tuple[str, int]:
-    """One row per grant in each employee's effective (received) Election Form: what the stock
-    administrator cancels. Returns the CSV text and the number of rows."""
+    """One row per grant in each employee's effective (received) Election Form that close
+    accepts (or accepted): what the stock administrator cancels. Returns the CSV text (cells
+    made safe for spreadsheets) and the number of rows."""
     require_operator(identity)
     snap = await load_snapshot(uow, terms)
     grant_day = new_grant_date(terms, business_calendar(terms)).isoformat()
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = spreadsheet_writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
     rows = 0
     for eid in sorted(snap.intents):
-        effective = effective_election(snap.intents[eid], snap.receipts.get(eid, []))
-        if effective is None or not effective.tendered:
+        standing = snap.standing(eid)
+        effective = standing.effective
+        if standing.standing is not Standing.TENDERED or effective is None:
             continue
         employee = snap.assessments[eid].employee
         shares = new_shares_by_grant(effective.intent.lines, terms, snap.adjustments)
@@ -236,7 +277,7 @@ async def export_csv(*, uow: Any, terms: OfferTerms, identity: Identity) -> tupl
                     line.unexercised_shares,
                     shares[line.grant_number],
                     grant_day,
-                    "yes" if line.grant_number in snap.accepted else "no",
+                    "yes" if (eid, line.grant_number) in snap.accepted else "no",
                 )
             )
             rows += 1

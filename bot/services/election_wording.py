@@ -24,7 +24,7 @@ from bot.domain.elections import (
     Transition,
 )
 from bot.domain.new_option import VestingTranche
-from bot.domain.roster import Employee
+from bot.domain.roster import Employee, file_name_part
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_date, format_instant, format_money, format_shares
 from bot.forms import FormDocument, FormSection, FormTable
@@ -77,7 +77,7 @@ def time_left_text(left: timedelta) -> str:
 
 def form_filename(intent: ElectionIntent) -> str:
     stem = "election-form" if intent.form is FormKind.ELECTION else "notice-to-withdraw"
-    return f"{stem}-{intent.employee_id}-v{intent.version}.pdf"
+    return f"{stem}-{file_name_part(intent.employee_id)}-v{intent.version}.pdf"
 
 
 def _line_text(line: IntentLine) -> str:

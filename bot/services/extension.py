@@ -376,11 +376,16 @@ async def _live(uow: Any, base_terms: OfferTerms) -> tuple[OfferState, OfferTerm
 
 async def _ensure_not_closed(uow: Any) -> None:
     """After ``offerbot hr close`` the tenders are accepted and the options cancelled: the offer
-    can no longer be extended or amended."""
-    if await uow.accepted.list_all():
+    can no longer be extended or amended.
+
+    Closing with no tender accepted closes it just the same: HR closed the offer on the record
+    (its ``offer.close`` audit row) and may already have reported the result. An extension
+    "delays the acceptance for exchange" (§15, p. 28); once HR has decided the acceptance there
+    is nothing left to delay, and reopening a finished offer would be a new offer.
+    """
+    if await uow.accepted.list_all() or await uow.audit.with_action("offer.close"):
         raise ExtensionError(
-            "The offer was closed (offerbot hr close accepted the tendered options); it can no "
-            "longer be extended or amended."
+            "The offer was closed (offerbot hr close); it can no longer be extended or amended."
         )
 
 

@@ -12,11 +12,16 @@ pace never holds up e-mail. Outcomes:
   pending again after a backoff in minutes (:data:`BACKOFF_MINUTES`), until
   :data:`MAX_ATTEMPTS`, then ``failed``;
 * :class:`~bot.ports.PermanentDeliveryError` (SMTP 5xx) → ``failed``;
-* :class:`~bot.ports.AmbiguousDeliveryError` (timeout after the final ".") → ``ambiguous``.
+* :class:`~bot.ports.AmbiguousDeliveryError` (timeout after the final ".") → ``ambiguous``;
+  except that a transactional or legal notice (``MessageKind.retried_when_ambiguous``) is first
+  sent once more, ``ambiguous_retry`` later, under the same Message-ID — a possible duplicate
+  is better than a lost legal notice.
 
-``failed`` and ``ambiguous`` rows raise an HR alert (an e-mail to HR's mailbox) and, for an
+``failed`` and ``ambiguous`` rows raise an HR alert (an e-mail to HR's mailbox, and for an
+e-mail a DM to each of ``hr_slack_ids``: see :mod:`bot.services.outbox_recovery`) and, for an
 employee with a Slack id when a Slack transport is configured, queue the same message on Slack;
-the pass picks those up before it returns.
+the pass picks those up before it returns. HR sends them again with ``offerbot hr outbox
+resend``.
 
 A crash between sending and marking leaves the row leased; when the lease expires it is sent
 again with the same Message-ID — so duplicates are limited to the messages in flight, and
@@ -35,12 +40,12 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.domain.hr_records import DeliveryState, MessageKind, OutboxMessage
+from bot.domain.hr_records import DeliveryState, OutboxMessage
 from bot.logging_setup import redact
 from bot.ports import (
     AmbiguousDeliveryError,
@@ -49,10 +54,11 @@ from bot.ports import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from bot.services.election_intents import HR_RECIPIENT
 from bot.services.election_support import retry_on_conflict
+from bot.services.outbox_recovery import hr_alerts
 
 __all__ = [
+    "AMBIGUOUS_RETRY",
     "BACKOFF_MINUTES",
     "CLAIM_PER_SENDER",
     "MARK_EVERY",
@@ -73,6 +79,8 @@ CLAIM_PER_SENDER = 25  # rows claimed per sender (concurrency): 250 for 10 SMTP 
 MARK_EVERY = 100  # delivered rows per "sent" transaction …
 MARK_SECONDS = 0.25  # … or this often, whichever comes first
 RECHECK_SECONDS = 5.0  # a channel found empty is looked at again while others still send
+# the wait before the one more attempt of an ambiguous notice (OFFERBOT_OUTBOX_AMBIGUOUS_RETRY_…)
+AMBIGUOUS_RETRY = timedelta(minutes=30)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -102,6 +110,8 @@ async def drain_outbox(
     max_passes: int = 100_000,
     mark_every: int = MARK_EVERY,
     mark_seconds: float = MARK_SECONDS,
+    ambiguous_retry: timedelta | None = AMBIGUOUS_RETRY,
+    hr_slack_ids: Sequence[str] = (),
 ) -> DrainReport:
     """Send everything due now on the configured channels, then return.
 
@@ -110,7 +120,9 @@ async def drain_outbox(
     claiming costs little, small enough that replicas share a queue; a transport may ask for
     fewer with a ``claim_batch`` attribute — Slack, whose pace is slow, claims only what it
     sends in a few seconds); the next claim comes when half of a batch is done.
-    ``max_passes`` caps the claims.
+    ``max_passes`` caps the claims. ``ambiguous_retry``: the wait before an ambiguous notice's
+    one more attempt (None: never retried). ``hr_slack_ids``: HR admins' Slack user ids, DMed
+    HR's alert about an e-mail given up on (used only when a Slack transport is given).
     """
     report = DrainReport()
     if not transports:
@@ -127,6 +139,8 @@ async def drain_outbox(
         mark_every=max(1, mark_every),
         mark_seconds=mark_seconds,
         report=report,
+        ambiguous_retry=ambiguous_retry,
+        hr_slack_ids=tuple(hr_slack_ids) if "slack" in transports else (),
     )
     await drain.run()
     return report
@@ -162,8 +176,11 @@ class _Drain:
         mark_every: int,
         mark_seconds: float,
         report: DrainReport,
+        ambiguous_retry: timedelta | None = None,
+        hr_slack_ids: tuple[str, ...] = (),
     ) -> None:
         self.uow, self.transports, self.clock = uow, transports, clock
+        self.ambiguous_retry, self.hr_slack_ids = ambiguous_retry, hr_slack_ids
         self.message_id_for = message_id_for
         self.concurrency, self.lease, self.max_claims = concurrency, lease, max_claims
         self.mark_every, self.mark_seconds = mark_every, mark_seconds
@@ -321,6 +338,15 @@ class _Drain:
             report.outcomes[key] = DeliveryState.FAILED.value
             return
         except AmbiguousDeliveryError as exc:
+            if (
+                self.ambiguous_retry is not None
+                and message.kind.retried_when_ambiguous
+                and message.requeues == 0
+            ):
+                await self._retry_after_ambiguity(message, str(exc), self.ambiguous_retry)
+                report.retried += 1
+                report.outcomes[key] = "retry"
+                return
             await self._give_up(message, DeliveryState.AMBIGUOUS, str(exc))
             report.ambiguous += 1
             report.outcomes[key] = DeliveryState.AMBIGUOUS.value
@@ -343,7 +369,24 @@ class _Drain:
 
     async def _give_up(self, message: OutboxMessage, state: DeliveryState, error: str) -> None:
         async with self.database:
-            await _give_up(message, state, error, self.uow, self.transports, self.clock)
+            await _give_up(
+                message, state, error, self.uow, self.transports, self.clock, self.hr_slack_ids
+            )
+
+    async def _retry_after_ambiguity(
+        self, message: OutboxMessage, error: str, wait: timedelta
+    ) -> None:
+        assert message.id is not None
+        row, when = message.id, self.clock.now() + wait
+        note = f"ambiguous, sent once more at {when.isoformat()} with the same Message-ID: {error}"
+        logger.warning("outbox %s: %s", message.idempotency_key, redact(note))
+
+        async def write() -> None:
+            async with self.database, self.uow:
+                await self.uow.deliveries.retry_after_ambiguity(row, when=when, error=note)
+                await self.uow.commit()
+
+        await retry_on_conflict(write)
 
     # --- marking ----------------------------------------------------------------------------
 
@@ -401,12 +444,15 @@ async def _give_up(
     uow: Any,
     transports: Mapping[str, OutboxTransport],
     clock: Clock,
+    hr_slack_ids: tuple[str, ...] = (),
 ) -> None:
-    """Mark the row and, in the same transaction, queue HR's alert and the Slack fallback."""
+    """Mark the row and, in the same transaction, queue HR's alerts and the Slack fallback."""
     assert message.id is not None
     now = clock.now()
     logger.warning("outbox %s: %s: %s", message.idempotency_key, state.value, redact(error))
-    await retry_on_conflict(lambda: _give_up_once(message, state, error, uow, transports, now))
+    await retry_on_conflict(
+        lambda: _give_up_once(message, state, error, uow, transports, now, hr_slack_ids)
+    )
 
 
 async def _give_up_once(
@@ -416,36 +462,15 @@ async def _give_up_once(
     uow: Any,
     transports: Mapping[str, OutboxTransport],
     now: datetime,
+    hr_slack_ids: tuple[str, ...] = (),
 ) -> None:
     assert message.id is not None
     async with uow:
         await uow.deliveries.give_up(message.id, state=state, error=error)
-        if message.recipient != HR_RECIPIENT and message.kind is not MessageKind.HR_ALERT:
-            what = (
-                "may or may not have been delivered"
-                if state is DeliveryState.AMBIGUOUS
-                else ("could not be delivered")
-            )
-            await uow.outbox.enqueue(
-                OutboxMessage(
-                    idempotency_key=f"hr_alert:{state.value}:{message.idempotency_key}",
-                    channel="email",
-                    recipient=HR_RECIPIENT,
-                    kind=MessageKind.HR_ALERT,
-                    subject=f"offerbot: a message {what} ({message.kind.value})",
-                    body_text=(
-                        f"The {message.kind.value} message to {message.recipient} "
-                        f"(subject: {message.subject!r}, employee "
-                        f"{message.employee_id or 'n/a'}) {what} after "
-                        f"{message.attempts} attempt(s).\nLast error: {error}\n"
-                        f"Message-ID: {message.message_id or 'n/a'}; outbox key "
-                        f"{message.idempotency_key}. Please reach the person another way."
-                    ),
-                    created_at=now,
-                    due_at=now,
-                    employee_id=message.employee_id,
-                )
-            )
+        alerts = hr_alerts(message, state=state, error=error, now=now, hr_slack_ids=hr_slack_ids)
+        for alert in alerts:
+            await uow.outbox.enqueue(alert)
+        if alerts:
             await _slack_fallback(message, uow, transports, now)
         await uow.commit()
 

@@ -29,6 +29,7 @@ from bot.domain.roster import (
     EmployeeStatus,
     Grant,
     OptionType,
+    is_identifier,
 )
 
 __all__ = [
@@ -105,6 +106,18 @@ def _identifier(value: str) -> str:
         raise _CellError(f"is longer than {_MAX_ID} characters")
     if _SPACE.search(value):
         raise _CellError(f"{_show(value)} contains a space")
+    return value
+
+
+def _record_id(value: str) -> str:
+    """An employee id or grant number: the pattern of :data:`bot.domain.roster.IDENTIFIER_PATTERN`
+    (they name files and end up in spreadsheets, so nothing that could become a path)."""
+    _identifier(value)
+    if not is_identifier(value):
+        raise _CellError(
+            f"{_show(value)} is not a valid id: use letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit"
+        )
     return value
 
 
@@ -447,7 +460,7 @@ def parse_employees(source: Source, *, file_name: str | None = None) -> ParsedRo
 
     def build(row: _Row) -> Employee | None:
         values = {
-            "employee_id": row.take("employee_id", _identifier),
+            "employee_id": row.take("employee_id", _record_id),
             "name": row.take("name", _text),
             "email": row.take("email", _email),
             "slack_user_id": row.take("slack_user_id", _slack_user_id),
@@ -472,8 +485,8 @@ def parse_grants(source: Source, *, file_name: str | None = None) -> ParsedRows[
 
     def build(row: _Row) -> Grant | None:
         values = {
-            "grant_number": row.take("grant_number", _identifier),
-            "employee_id": row.take("employee_id", _identifier),
+            "grant_number": row.take("grant_number", _record_id),
+            "employee_id": row.take("employee_id", _record_id),
             "plan": row.take("plan", _text),
             "grant_date": row.take("grant_date", _date),
             "option_type": row.take("option_type", _option_type),

@@ -7,6 +7,8 @@
 * Watchdog: every step updates a progress stamp; when none is made for ``watchdog`` seconds the
   session is cancelled and the client rebuilt (aioimaplib can hang on BYE during IDLE or a TLS
   mismatch). Reconnects back off from 1 s to 60 s.
+* Size: with ``max_message_bytes``, the sizes of new messages are asked first (RFC822.SIZE) and
+  a message over it is never downloaded: ``reject`` records it and it is marked processed.
 * Processed messages are flagged (``\\Seen`` + ``$Offerbot``) or moved, after the database
   committed them; a crash in between only means the message is read again and skipped.
 * Replicas: with a :class:`MailboxLock` (``storage.locks``) only the replica holding it reads
@@ -35,6 +37,7 @@ __all__ = [
     "ImapWatcher",
     "MailboxLock",
     "MessageHandler",
+    "OversizeHandler",
     "PositionReader",
 ]
 
@@ -42,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 # (raw bytes, uid, uidvalidity, INTERNALDATE) → outcome
 MessageHandler = Callable[[bytes, int, int, datetime | None], Awaitable[str]]
+# (uid, uidvalidity, size in bytes, INTERNALDATE) → outcome, for a message never downloaded
+OversizeHandler = Callable[[int, int, int, datetime | None], Awaitable[str]]
 # mailbox → (uidvalidity, last uid) or None
 PositionReader = Callable[[], Awaitable[tuple[int, int] | None]]
 
@@ -49,6 +54,8 @@ KEYWORD = "$Offerbot"
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _FETCH_HEAD = re.compile(rb"FETCH \(.*?UID (\d+)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+_UID = re.compile(rb"\bUID (\d+)")
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 
 
 class ImapError(Exception):
@@ -84,6 +91,7 @@ class ImapConfig:
     watchdog: float = 30 * 60.0  # no progress for this long: rebuild the client
     command_timeout: float = 30.0
     max_failures_per_message: int = 3
+    max_message_bytes: int | None = None  # larger messages are not downloaded (see ``reject``)
 
 
 class ImapWatcher:
@@ -95,16 +103,28 @@ class ImapWatcher:
         position: PositionReader,
         lock: MailboxLock | None = None,
         lock_retry: float = 30.0,
+        reject: OversizeHandler | None = None,
     ) -> None:
         self.config = config
         self._handle = handle
+        self._reject = reject
         self._position = position
         self._lock = lock
         self._lock_retry = lock_retry
         self._progress = time.monotonic()
         self._failures: dict[tuple[int, int], int] = {}
         self._client: aioimaplib.IMAP4 | None = None
+        # Set when the current connection drops: aioimaplib fails no pending command then, so
+        # IDLE (and any command) would wait for its timeout — 25 minutes for IDLE — unless the
+        # server said BYE first, which a killed or crashed server does not.
+        self._lost = asyncio.Event()
         self.sessions = 0  # connections made (tests watch reconnects)
+
+    @property
+    def idling(self) -> bool:
+        """Whether the current session is waiting in IDLE (the server acknowledged it)."""
+        client = self._client
+        return client is not None and not self._lost.is_set() and client.has_pending_idle()
 
     # --- public -----------------------------------------------------------------------------
 
@@ -267,10 +287,15 @@ class ImapWatcher:
         self._touch()
         push = asyncio.ensure_future(client.wait_server_push(timeout=self.config.idle_renew + 5))
         stopping = asyncio.ensure_future(stop.wait())
+        lost = asyncio.ensure_future(self._lost.wait())
         try:
-            await asyncio.wait({push, stopping, idle}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({push, stopping, idle, lost}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
+            lost.cancel()
+        if self._lost.is_set() and not push.done():
+            push.cancel()
+            raise ImapError("connection lost during IDLE")
         if push.done() and not push.cancelled():
             lines = push.result()
             if isinstance(lines, list) and any(b"BYE" in bytes(x) for x in lines):
@@ -286,7 +311,7 @@ class ImapWatcher:
 
     async def _connect(self) -> aioimaplib.IMAP4:
         c = self.config
-        lost = asyncio.Event()
+        lost = self._lost = asyncio.Event()
         # IMAP4 with an ssl_context is implicit TLS (IMAP4_SSL takes no conn_lost_cb).
         client = aioimaplib.IMAP4(
             host=c.host,
@@ -321,7 +346,16 @@ class ImapWatcher:
             int(tok) for line in found.lines[:-1] for tok in bytes(line).split() if tok.isdigit()
         )
         handled = 0
-        for uid in (u for u in uids if u > last):
+        new = [u for u in uids if u > last]
+        sizes = await self._sizes(client, new)
+        for uid in new:
+            size, arrived = sizes.get(uid, (0, None))
+            if self._reject is not None and c.max_message_bytes and size > c.max_message_bytes:
+                outcome = await self._reject(uid, uidvalidity, size, arrived)
+                handled += 1
+                if outcome != "duplicate":
+                    await self._mark(client, uid)
+                continue
             raw, internal = await self._fetch(client, uid)
             self._touch()
             if raw is None:
@@ -340,6 +374,26 @@ class ImapWatcher:
                 await self._mark(client, uid)
             self._touch()
         return handled
+
+    async def _sizes(
+        self, client: aioimaplib.IMAP4, uids: list[int]
+    ) -> dict[int, tuple[int, datetime | None]]:
+        """uid → (RFC822.SIZE, INTERNALDATE) of the new messages in one command, when a size
+        limit is set."""
+        if not uids or self._reject is None or not self.config.max_message_bytes:
+            return {}
+        response = await self._ok(
+            client.uid("fetch", f"{uids[0]}:{uids[-1]}", "(UID RFC822.SIZE INTERNALDATE)"),
+            "UID FETCH RFC822.SIZE",
+        )
+        sizes: dict[int, tuple[int, datetime | None]] = {}
+        for line in response.lines:
+            data = bytes(line)
+            uid, size, date = _UID.search(data), _SIZE.search(data), _INTERNALDATE.search(data)
+            if uid and size:
+                arrived = _internaldate(date.group(1).decode()) if date else None
+                sizes[int(uid.group(1))] = (int(size.group(1)), arrived)
+        return sizes
 
     async def _fetch(
         self, client: aioimaplib.IMAP4, uid: int
@@ -399,6 +453,10 @@ class ImapWatcher:
         self._progress = time.monotonic()
 
     async def _command(self, awaitable: Awaitable[aioimaplib.Response]) -> aioimaplib.Response:
+        if self._lost.is_set():  # the command could only wait for its timeout
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()
+            raise ImapError("connection lost")
         response = await asyncio.wait_for(awaitable, self.config.command_timeout)
         self._touch()
         return response
@@ -412,10 +470,11 @@ class ImapWatcher:
         return response
 
     async def _logout(self, client: aioimaplib.IMAP4) -> None:
-        with contextlib.suppress(Exception):
-            if client.has_pending_idle():
-                client.idle_done()
-            await asyncio.wait_for(client.logout(), 5)
+        if not (client is self._client and self._lost.is_set()):  # nobody left to say BYE to
+            with contextlib.suppress(Exception):
+                if client.has_pending_idle():
+                    client.idle_done()
+                await asyncio.wait_for(client.logout(), 5)
         await self._drop(client)
 
     @staticmethod

@@ -10,6 +10,12 @@ Personal data goes only to the address on file: a sender is verified when the Fr
 matches an employee's address case-insensitively (and, when configured, our own server
 reported DMARC pass); the reply to a verified sender goes to the roster's address, never to
 the From or Reply-To as written. Anyone else gets general answers only.
+
+A message over the limits of :mod:`handlers.email.limits`, or one the parser fails on, is
+recorded as ``rejected:<reason>`` (counted in ``offerbot hr metrics``) and marked processed
+like any other, so it is never read again; it gets no answer (no backscatter to a forged
+sender). :func:`reject_oversize` does the same for a message the watcher did not download
+because the server reported it over ``max_bytes``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from bot.services.conversation import ConversationDeps, election_attempt_reply, 
 from bot.services.identity import Identity
 from handlers.email.parse import (
     InboundMail,
+    MailLimits,
+    MailRejected,
     UnreadableMail,
     dmarc_pass,
     parse_mail,
@@ -34,7 +42,7 @@ from handlers.email.parse import (
 from handlers.email.render import render_reply
 from storage.mail_repo import ImapPosition, InboundRecord
 
-__all__ = ["InboxConfig", "content_hash", "process_message"]
+__all__ = ["InboxConfig", "content_hash", "process_message", "reject_oversize"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +54,7 @@ class InboxConfig:
     trusted_authserv_id: str | None = None
     rate_per_hour: int = 20
     company: str = "the company"  # the offer's company_short_name, set by the wiring
+    limits: MailLimits = field(default_factory=MailLimits)
 
 
 def content_hash(raw: bytes) -> str:
@@ -95,10 +104,16 @@ async def process_message(
             await uow.commit()
             return "duplicate"
     try:
-        mail = parse_mail(raw)
+        mail = parse_mail(raw, limits=config.limits)
+    except MailRejected as exc:
+        logger.warning("inbox uid %s: rejected, %s (%d bytes)", uid, exc, len(raw))
+        return await finish("", f"rejected:{exc.reason}")
     except UnreadableMail as exc:
-        logger.warning("inbox uid %s: unreadable message skipped (%s)", uid, exc)
-        return await finish("", "unparseable")
+        logger.warning("inbox uid %s: rejected, unreadable (%s)", uid, exc)
+        return await finish("", "rejected:unparseable")
+    except Exception:  # a parser bug on hostile input: record it, or it is read forever
+        logger.exception("inbox uid %s: rejected, the parser failed", uid)
+        return await finish("", "rejected:parse-error")
     skip = why_not_answer(mail, own_addresses=set(config.own_addresses))
     if skip is not None:
         logger.info("inbox uid %s from %s: not answered (%s)", uid, fingerprint(mail.sender), skip)
@@ -119,9 +134,17 @@ async def process_message(
     )
     reply = await _answer(mail, identity, deps)
     recipient = employee.email if verified and employee else mail.sender
-    subject = _reply_subject(mail.subject)
+    # Verified by the From address alone (no DMARC check configured): anyone can forge it, so a
+    # reply that may carry the employee's own data goes out under our subject, not threaded
+    # under a message whose subject a stranger chose ("Re: urgent: confirm your grants …").
+    by_address_only = (
+        identity.employee_id is not None and config.trusted_authserv_id is None and _personal(reply)
+    )
+    subject = OWN_SUBJECT if by_address_only else _reply_subject(mail.subject)
     text, html = render_reply(reply, company=config.company, subject=subject)
     references = " ".join((*mail.references, *([mail.message_id] if mail.message_id else [])))
+    if by_address_only:
+        references = ""
     answer = OutboxMessage(
         idempotency_key=f"answer:{digest}",
         channel="email",
@@ -130,7 +153,7 @@ async def process_message(
         subject=subject,
         body_text=text,
         body_html=html,
-        in_reply_to=mail.message_id,
+        in_reply_to=None if by_address_only else mail.message_id,
         references=references or None,
         created_at=now,
         due_at=now,
@@ -138,6 +161,40 @@ async def process_message(
         attachments=reply.attachments,
     )
     return await finish(mail.sender, "answered", identity.employee_id, answer)
+
+
+async def reject_oversize(
+    *,
+    uid: int,
+    uidvalidity: int,
+    size: int,
+    received_at: datetime | None,
+    deps: ConversationDeps,
+    config: InboxConfig,
+) -> str:
+    """Record a message the server reports over ``limits.max_bytes``, without its bytes."""
+    uow = deps.uow
+    now = deps.clock.now()
+    # No content to hash: the key is its place, so a resync under a new UIDVALIDITY records it
+    # once more (harmless: it is rejected again, never answered).
+    digest = content_hash(f"oversize:{config.mailbox}:{uidvalidity}:{uid}:{size}".encode())
+    async with uow:
+        if await uow.inbox.seen(
+            mailbox=config.mailbox, uidvalidity=uidvalidity, uid=uid, content_hash=digest
+        ):
+            await _advance(uow, config, uidvalidity, uid, now)
+            await uow.commit()
+            return "duplicate"
+    logger.warning(
+        "inbox uid %s: rejected, size: %d bytes > %d (not downloaded)",
+        uid,
+        size,
+        config.limits.max_bytes,
+    )
+    received = received_at or now
+    return await _finish(
+        uow, config, uidvalidity, uid, digest, "", None, received, now, "rejected:size"
+    )
 
 
 async def _answer(mail: InboundMail, identity: Identity, deps: ConversationDeps) -> Reply:
@@ -148,8 +205,17 @@ async def _answer(mail: InboundMail, identity: Identity, deps: ConversationDeps)
     return await respond(text=text, identity=identity, deps=deps, record_elections=False)
 
 
+OWN_SUBJECT = "Your question about the option exchange"
+_PERSONAL_INTENTS = frozenset({"grants", "status", "elect", "withdraw"})
+
+
+def _personal(reply: Reply) -> bool:
+    """Whether a reply carries the person's own data (grants, intents, a pre-filled form)."""
+    return bool(reply.attachments) or reply.data.get("intent") in _PERSONAL_INTENTS
+
+
 def _reply_subject(subject: str) -> str:
-    subject = " ".join(subject.split()) or "Your question about the option exchange"
+    subject = " ".join(subject.split()) or OWN_SUBJECT
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"
 
 

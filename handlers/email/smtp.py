@@ -6,6 +6,9 @@ once. Failures map onto the port's errors:
 
 * a 4xx reply, a refused/closed/timed-out connection before DATA → ``TransientDeliveryError``;
 * a 5xx reply → ``PermanentDeliveryError``;
+* an address SMTP cannot carry (a non-ASCII local part: that needs SMTPUTF8, which offerbot
+  does not use) → ``PermanentDeliveryError`` at once, before connecting — no retries. A
+  non-ASCII domain is sent in its IDNA form (``xn--…``);
 * a timeout or dropped connection during DATA → ``AmbiguousDeliveryError`` (aiosmtplib sends
   the body and the final "." inside one call, so a failure there may come after the server
   accepted the message; retrying could deliver it twice).
@@ -32,7 +35,7 @@ from bot.ports import (
 )
 from handlers.email.wire import LayoutCache, email_bytes
 
-__all__ = ["SmtpConfig", "SmtpTransport", "tls_context"]
+__all__ = ["SmtpConfig", "SmtpTransport", "smtp_address", "tls_context"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,17 +73,21 @@ class SmtpTransport:
         self.connections_opened = 0  # for tests and logs: reuse means few
 
     async def send(self, message: OutboxMessage) -> str | None:
-        recipient = self._recipient(message)
-        data = email_bytes(
-            message,
-            sender=self.config.mail_from,
-            recipient=recipient,
-            company=self.config.company,
-            now=self._clock.now(),
-            layouts=self._layouts,
-        )
+        recipient = smtp_address(self._recipient(message))
+        envelope_from = smtp_address(self._envelope_from, what="sender address")
+        try:
+            data = email_bytes(
+                message,
+                sender=self.config.mail_from,
+                recipient=recipient,
+                company=self.config.company,
+                now=self._clock.now(),
+                layouts=self._layouts,
+            )
+        except UnicodeError as exc:  # the same bytes would fail the same way on every retry
+            raise PermanentDeliveryError(f"cannot encode the message: {exc}") from exc
         async with self._slots:
-            await self._send_reusing(self._envelope_from, recipient, data)
+            await self._send_reusing(envelope_from, recipient, data)
         return message.message_id
 
     async def aclose(self) -> None:
@@ -163,6 +170,23 @@ class SmtpTransport:
         await _step(client, lambda: client.mail(envelope_from), before_data=True)
         await _step(client, lambda: client.rcpt(recipient), before_data=True)
         await _step(client, lambda: client.data(data), before_data=False)
+
+
+def smtp_address(address: str, *, what: str = "recipient address") -> str:
+    """``address`` as SMTP without SMTPUTF8 carries it: ASCII, a non-ASCII domain in its IDNA
+    form. Raises :class:`PermanentDeliveryError` when that cannot be done (a non-ASCII local
+    part): retrying would fail the same way."""
+    if address.isascii():
+        return address
+    local, _, domain = address.rpartition("@")
+    if not local.isascii():
+        raise PermanentDeliveryError(
+            f"the {what} has a non-ASCII local part (needs SMTPUTF8, which is not used)"
+        )
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError as exc:
+        raise PermanentDeliveryError(f"the {what} has an invalid domain: {exc}") from exc
 
 
 def tls_context(ca_file: str | None) -> ssl.SSLContext:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from bot.domain.hr_records import OutboxMessage
 from handlers.email.imap import ImapConfig, ImapWatcher
-from handlers.email.inbox import InboxConfig, process_message
+from handlers.email.inbox import InboxConfig, process_message, reject_oversize
+from handlers.email.limits import MailLimits
 from handlers.email.render import new_message_id
 from storage.locks import advisory_lock
 
@@ -27,6 +28,12 @@ def inbox_config(app: App) -> InboxConfig:
         trusted_authserv_id=s.mail_trusted_authserv_id,
         rate_per_hour=s.mail_rate_per_hour,
         company=app.base_terms.company_short_name,
+        limits=MailLimits(
+            max_bytes=s.mail_max_bytes,
+            max_header_bytes=s.mail_max_header_bytes,
+            max_header_field_bytes=s.mail_max_header_field_bytes,
+            max_encoded_words=s.mail_max_encoded_words,
+        ),
     )
 
 
@@ -45,6 +52,7 @@ def build_inbox_watcher(app: App) -> ImapWatcher | None:
         processed=s.imap_processed,
         idle=s.imap_idle,
         poll_seconds=s.imap_poll_seconds,
+        max_message_bytes=s.mail_max_bytes,
     )
     inbox = inbox_config(app)
 
@@ -53,6 +61,16 @@ def build_inbox_watcher(app: App) -> ImapWatcher | None:
             raw,
             uid=uid,
             uidvalidity=uidvalidity,
+            received_at=received,
+            deps=app.conversation(),
+            config=inbox,
+        )
+
+    async def reject(uid: int, uidvalidity: int, size: int, received: datetime | None) -> str:
+        return await reject_oversize(
+            uid=uid,
+            uidvalidity=uidvalidity,
+            size=size,
             received_at=received,
             deps=app.conversation(),
             config=inbox,
@@ -75,6 +93,7 @@ def build_inbox_watcher(app: App) -> ImapWatcher | None:
         position=position,
         lock=lock,
         lock_retry=s.imap_lock_retry_seconds,
+        reject=reject,
     )
 
 

@@ -51,6 +51,9 @@ def build_slack_app(
     """The AsyncApp with every surface registered, and the deps its listeners share."""
     client = slack_client(token=token, base_url=api_url)
     app = AsyncApp(
+        # Bolt gives each logger it builds the level of this one — without it, the root's, so
+        # at INFO its request verification logs a refused request's whole body
+        logger=logging.getLogger("slack_bolt"),
         client=client,
         signing_secret=signing_secret,
         process_before_response=process_before_response,

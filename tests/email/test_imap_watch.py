@@ -13,6 +13,14 @@ from tests.email.servers import Dovecot, deliver, mail
 E1 = "e1@example.com"
 
 
+async def _wait_until_idling(watcher: ImapWatcher, timeout: float = 20.0) -> None:
+    """Until the watcher's IDLE is acknowledged: the restart must hit IDLE, not a command."""
+    deadline = time.monotonic() + timeout
+    while not watcher.idling:
+        assert time.monotonic() < deadline, "the watcher never went back to IDLE"
+        await asyncio.sleep(0.01)
+
+
 async def _wait_for_outcomes(app: App, n: int, timeout: float = 20.0) -> list[str]:
     deadline = time.monotonic() + timeout
     while True:
@@ -38,6 +46,10 @@ async def test_idle_sees_new_mail_and_survives_a_server_restart(
         started = time.monotonic()
         assert await _wait_for_outcomes(mail_app, 1) == ["answered"]
         pushed_after = time.monotonic() - started
+        # Deterministic: the server goes away while the watcher is in IDLE (not between two
+        # commands), and the watcher must notice the dropped connection whether or not the
+        # dying server managed to send BYE first (the old flake: it hung in IDLE without one).
+        await _wait_until_idling(watcher)
         dovecot_server.stop()  # mid-IDLE
         dovecot_server.start()
         await deliver(

@@ -135,13 +135,14 @@ async def test_a_second_drain_and_a_second_enqueue_send_nothing_more(
 async def test_timeout_after_the_final_dot_is_ambiguous(
     tmp_path: Path, smtp: tuple[SmtpRecorder, int], clock: ManualClock
 ) -> None:
+    """A reminder is not sent twice (a legal notice is retried once: tests/faults)."""
     recorder, port = smtp
     app = await make_app(
         mail_settings(tmp_path, smtp_port=port, imap_port=None, smtp_timeout=0.5), clock
     )
     try:
         recorder.stall_seconds = 2.0
-        await _enqueue(app, _message("slow", MessageKind.RECEIPT_CONFIRMATION, app))
+        await _enqueue(app, _message("slow", MessageKind.REMINDER, app))
         report = await _drain(app, app.outbox_transports())
         assert report.ambiguous == 1
         row = await _row(app, "slow")

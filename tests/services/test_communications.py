@@ -112,7 +112,7 @@ async def test_export_writes_each_communication_verbatim_with_an_index(
         "Last sent: 2003-07-21T09:04:00-07:00",
         "Recipients reached by channel: email 3, slack 1",
         "Channels: email, slack",
-        "Copies queued: 5; sent: 4; failed: 1; pending: 0",
+        "Copies queued: 5; sent: 4; failed: 1; ambiguous: 0; pending: 0",
     ]
     # Subject, body (placeholders and all) and the channel post exactly as recorded.
     assert rest == (
@@ -122,7 +122,7 @@ async def test_export_writes_each_communication_verbatim_with_an_index(
     )
     reminder = (out / items[1].file).read_text(encoding="utf-8")
     assert "First sent: not sent" in reminder and "Channels: none" in reminder
-    assert "Copies queued: 1; sent: 0; failed: 0; pending: 1" in reminder
+    assert "Copies queued: 1; sent: 0; failed: 0; ambiguous: 0; pending: 1" in reminder
     assert reminder.endswith("----- body -----\nDear {name}, two days are left.\n")
     assert "announcement-channel post" not in reminder
 

@@ -134,6 +134,8 @@ async def test_report_numbers_add_up(seeded, terms) -> None:
         "tendered": 1,
         "withdrawn": 0,
         "no_signed_form": 1,
+        "void": 0,
+        "not_acceptable": 0,
     }
     assert report["shares"]["tendered"] == 3000
     assert report["shares"]["tendered_percent"] == round(100 * 3000 / 7800, 2)

@@ -36,7 +36,7 @@ async def test_sqlite_file_gets_its_folder_and_durable_pragmas(tmp_path: Path) -
         "journal_mode": "wal",
         "synchronous": 2,
         "foreign_keys": 1,
-        "busy_timeout": 5000,
+        "busy_timeout": 30_000,
     }
 
 
