@@ -56,8 +56,9 @@ _JOIN = re.compile(
     re.I,
 )
 _LEAD = re.compile(
-    r"^\s*(?:(?:two|three|a few|couple of|some) (?:things|questions)\s*[:,-]\s*|"
-    r"(?:also|and|plus|oh and)\s*[:,]?\s+)",
+    r"^\s*(?:(?:hi|hello|hey|dear [\w ]{1,30}|good (?:morning|afternoon))\b[\s,!.:-]*)?"
+    r"(?:(?:i have |i've got |got |quick )?(?:two|three|2|3|a few|a couple of|couple of|some) "
+    r"(?:quick )?(?:things|questions)\s*[:,.-]\s*|(?:also|and|plus|oh and)\s*[:,]?\s+)?",
     re.I,
 )
 
