@@ -305,7 +305,7 @@ def import_roster_command(
     ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Import HR's roster (see README for the columns). All or nothing unless --skip-invalid."""
+    """Import HR's roster (columns: docs/hr-guide.md). All or nothing unless --skip-invalid."""
 
     async def go(application: App) -> ImportResult:
         return await _import_with_progress(
@@ -351,6 +351,24 @@ def db_upgrade(as_json: bool = JsonOpt) -> None:
         print_json({"revision": revision})
     else:
         out.print(f"Database at revision {revision}.")
+
+
+@app.command("config-docs")
+def config_docs(
+    out_path: Path | None = typer.Option(
+        None, "--out", help="Write the Markdown to this file instead of printing it."
+    ),
+) -> None:
+    """Every setting as a Markdown table (docs/configuration.md), from bot/config.py."""
+    from bot.config_docs import configuration_markdown
+
+    text = configuration_markdown()
+    if out_path is None:
+        typer.echo(text, nl=False)
+        return
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(text, encoding="utf-8")
+    out.print(f"Wrote {out_path}.", markup=False, highlight=False)
 
 
 def _register_command_modules() -> None:

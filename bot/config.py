@@ -32,17 +32,26 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
-        description="SQLAlchemy async URL: sqlite+aiosqlite:///PATH or postgresql+asyncpg://…",
+        description="SQLite file (WAL, `synchronous=FULL`) or "
+        "`postgresql+asyncpg://user:pw@host:5432/db` (`sqlite:///` and `postgresql://` are "
+        "accepted and mapped to the async drivers).",
     )
     sqlite_busy_timeout: float = Field(
         30.0,
         ge=0,
         le=3600,
-        description="Seconds a SQLite command waits for another process's write before it "
-        "gives up with one sentence.",
+        description="Seconds a command waits for another process's write lock on the SQLite "
+        'file; past it the command stops with one sentence ("The database stayed locked by '
+        'other offerbot commands …; run it again", exit 1) instead of a traceback.',
     )
     now: datetime | None = Field(
-        None, description="Start a simulated clock at this ISO instant (demo and staging)."
+        None,
+        description="Unset: the system clock. An ISO instant with offset, e.g. "
+        "`2003-07-10T09:00:00-07:00`, starts a simulated clock that advances in real time from "
+        "there (each process from its own start); `SIMULATED@REAL` (e.g. "
+        "`2003-07-10T09:00:00-07:00@2026-11-24T00:03:43+00:00`): the simulated time stood at "
+        "`SIMULATED` at the real instant `REAL`, so every process given the same value shares "
+        "one simulated time (demo and staging).",
     )
     # Internal: filled from OFFERBOT_NOW=<simulated>@<real anchor>, so that a NOW set in the
     # environment replaces both and is never shifted by an anchor left in the demo's env file.
@@ -53,30 +62,37 @@ class Settings(BaseSettings):
         description="The real instant at which the simulated clock stood at OFFERBOT_NOW.",
     )
     offer_dir: Path | None = Field(
-        None, description="Folder holding offer.toml and the offer text; default: bundled."
+        None,
+        description="Folder with `offer.toml` and the offer text; unset: the bundled "
+        "`capstone-2003`.",
     )
     demo_seed: int = Field(2003, description="Seed of the deterministic demo roster.")
-    demo_employees: int = Field(600, ge=10, le=100_000)
+    demo_employees: int = Field(
+        600, ge=10, le=100_000, description="Size of the deterministic demo roster."
+    )
 
     # --- e-mail (issue 6): IMAP inbox, SMTP outbox, HR mailbox --------------------------------
     imap_host: str | None = Field(None, description="IMAP server; unset: the inbox is not read.")
-    imap_port: int = Field(993, ge=1, le=65535)
-    imap_user: str | None = None
-    imap_password: SecretStr | None = None
+    imap_port: int = Field(993, ge=1, le=65535, description="Port of the IMAP server.")
+    imap_user: str | None = Field(None, description="Mailbox login: user name.")
+    imap_password: SecretStr | None = Field(None, description="Mailbox login: password.")
     imap_tls: bool = Field(True, description="Implicit TLS; false only for a loopback server.")
     imap_ca_file: str | None = Field(
         None, description="PEM CA bundle to verify the IMAP server; unset: the system store."
     )
     imap_mailbox: str = Field("INBOX", description="The folder questions arrive in.")
     imap_processed: str = Field(
-        "flag", description="Mark processed mail: 'flag' (\\Seen + $Offerbot) or 'move:FOLDER'."
+        "flag",
+        description="Mark processed mail: `flag` (`\\Seen` + `$Offerbot`) or `move:FOLDER`.",
     )
     imap_poll_seconds: float = Field(60.0, gt=0, description="Poll interval when IDLE is off.")
     imap_idle: bool = Field(True, description="Wait with IMAP IDLE (re-issued every 25 min).")
     smtp_host: str | None = Field(None, description="SMTP server; unset: e-mail is not sent.")
-    smtp_port: int = Field(587, ge=1, le=65535)
-    smtp_user: str | None = None
-    smtp_password: SecretStr | None = None
+    smtp_port: int = Field(587, ge=1, le=65535, description="Port of the SMTP server.")
+    smtp_user: str | None = Field(None, description="SMTP AUTH user, if the server wants it.")
+    smtp_password: SecretStr | None = Field(
+        None, description="SMTP AUTH password, if the server wants it."
+    )
     smtp_tls: str = Field(
         "starttls", description="'starttls', 'implicit' (port 465) or 'false' (loopback only)."
     )
@@ -84,33 +100,61 @@ class Settings(BaseSettings):
         None, description="PEM CA bundle to verify the SMTP server; unset: the system store."
     )
     smtp_timeout: float = Field(60.0, gt=0, description="Seconds per SMTP command.")
-    mail_from: str | None = Field(None, description="From address of every e-mail sent.")
+    mail_from: str | None = Field(
+        None,
+        description="From of every e-mail, e.g. `Capstone offer assistant "
+        "<offer@capstone.example>`; required with SMTP.",
+    )
     mail_hostname: str = Field("offerbot.localhost", description="EHLO name, Message-ID domain.")
-    hr_mailbox: str | None = Field(None, description="HR's address: notices and alerts.")
+    hr_mailbox: str | None = Field(
+        None,
+        description="HR's address: intent notices, delivery-failure alerts (`role:hr` in the "
+        "outbox).",
+    )
     mail_trusted_authserv_id: str | None = Field(
-        None, description="Trust sender identity only with DMARC pass from this authserv-id."
+        None,
+        description="If set, a sender counts as verified only with "
+        "`Authentication-Results: <id>; dmarc=pass`.",
     )
     mail_rate_per_hour: int = Field(20, ge=1, description="Replies per sender per hour.")
     # Limits checked before an inbound e-mail is parsed (the stdlib's header parser is
     # quadratic); a message over one is recorded as rejected and never read again.
     mail_max_bytes: int = Field(
-        10 * 1024 * 1024, ge=64 * 1024, description="Largest inbound e-mail (bytes)."
+        10 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest inbound e-mail (bytes; 10 MiB); the IMAP server's `RFC822.SIZE` "
+        "is asked first, so a larger message is never downloaded.",
     )
     mail_max_header_bytes: int = Field(
-        64 * 1024, ge=8 * 1024, description="All header fields of an inbound e-mail (bytes)."
+        64 * 1024,
+        ge=8 * 1024,
+        description="All header fields of an inbound e-mail together, the message's and its "
+        "MIME parts' (bytes).",
     )
     mail_max_header_field_bytes: int = Field(
-        16 * 1024, ge=1024, description="One header field of an inbound e-mail (bytes)."
+        16 * 1024,
+        ge=1024,
+        description="One header field of an inbound e-mail, its folded lines together (bytes).",
     )
     mail_max_encoded_words: int = Field(
-        500, ge=10, description="RFC 2047 encoded words in an inbound e-mail's headers."
+        500,
+        ge=10,
+        description="RFC 2047 encoded words (`=?charset?q?…?=`) in all header fields of an "
+        "inbound e-mail together.",
     )
-    outbox_concurrency: int = Field(4, ge=1, le=64)
+    outbox_concurrency: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Messages in flight per channel (and SMTP connections kept open); 10 for "
+        "a relay that allows it.",
+    )
     outbox_ambiguous_retry_minutes: float = Field(
         30.0,
         ge=0,
-        description="An ambiguous legal or transactional e-mail (receipt, confirmation, "
-        "announcement) is sent once more this long after, with the same Message-ID.",
+        description="An ambiguous receipt confirmation, intent confirmation, Promise to Grant or "
+        "announcement (extension or amendment notice) is sent once more this long after, with "
+        "the same Message-ID; 0 = at once.",
     )
 
     @field_validator("smtp_tls")
@@ -147,7 +191,7 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token"),
-        description="Bot token (xoxb-…); unset: `offerbot run`/`serve` refuse to start.",
+        description="Bot token (xoxb-…); unset: `offerbot run`/`serve` exit with status 2.",
     )
     slack_app_token: SecretStr | None = Field(
         None,
@@ -157,11 +201,12 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret"),
-        description="Verifies HTTP requests from Slack (`offerbot serve`).",
+        description="Verifies requests to `offerbot serve` (bad or stale signature, missing or "
+        "non-numeric `X-Slack-Request-Timestamp` → 401).",
     )
     slack_api_url: str = Field(
         "https://slack.com/api/",
-        description="Slack Web API base URL; point it at a local server for offline runs.",
+        description="Slack Web API base URL; tests point it at a local server.",
     )
     hr_admins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Slack user ids allowed to use /offer-admin (comma-separated)."
@@ -174,8 +219,8 @@ class Settings(BaseSettings):
         512 * 1024,
         ge=64 * 1024,
         le=16 * 1024 * 1024,
-        description="Largest request body `offerbot serve` accepts at /slack/events; a larger "
-        "one is answered 413 before it is read.",
+        description="Largest request body `offerbot serve` accepts at /slack/events (512 KiB; "
+        "64 KiB – 16 MiB); a larger one is answered 413 before it is read.",
     )
 
     @field_validator("slack_api_url")
@@ -197,18 +242,24 @@ class Settings(BaseSettings):
     # --- scheduler, reminders, extensions (issue 7) ------------------------------------------
 
     # reminders
-    reminders_enabled: bool = Field(True, description="Plan and send deadline reminders.")
+    reminders_enabled: bool = Field(
+        True,
+        description="Plan and send deadline reminders; false: none is planned or sent "
+        "(pending rounds are cancelled at the next planning).",
+    )
     reminder_business_days: Annotated[tuple[int, ...], NoDecode] = Field(
         (10, 5, 2, 1),
         description="Remind N business days before the expiration date (comma-separated), "
         "and on the expiration day itself.",
     )
     reminder_time: time = Field(
-        time(9, 0), description="Local time of each reminder, in the offer's deadline zone."
+        time(9, 0),
+        description="Local time of each reminder round, in the offer's deadline zone (Pacific).",
     )
     quiet_hours: Annotated[tuple[time, time] | None, NoDecode] = Field(
         (time(20, 0), time(8, 0)),
-        description="HH:MM-HH:MM in the deadline zone: no reminder goes out then (empty = off).",
+        description="HH:MM-HH:MM in the deadline zone when no reminder goes out (may wrap "
+        "midnight); empty turns quiet hours off.",
     )
 
     @field_validator("reminder_business_days", mode="before")
@@ -228,7 +279,8 @@ class Settings(BaseSettings):
     # extensions and amendments
     two_person_rule: bool = Field(
         False,
-        description="An extension's announcement waits for a second HR admin's approval.",
+        description="true: an extension's or amendment's announcement waits for a second HR "
+        "person's approval (`hr approve`); the new expiration still applies at once.",
     )
 
     # receipt SLA and HR digest
@@ -236,8 +288,8 @@ class Settings(BaseSettings):
         15.0,
         ge=0,
         le=240,
-        description="Alert HR this many hours before a receipt confirmation's deadline if it "
-        "is not sent yet (15: 9:00 a.m. Eastern on the SLA's last business day).",
+        description="Alert HR this many hours (0–240) before a receipt confirmation's deadline "
+        "if it is not sent yet (15: 9:00 a.m. Eastern on the SLA's last business day).",
     )
     digests_enabled: bool = Field(True, description="Send HR a digest each business day.")
     digest_time: str = Field(
@@ -262,7 +314,8 @@ class Settings(BaseSettings):
     )
     announcement_channel: str | None = Field(
         None,
-        description="Slack channel id (C…) that also gets one post per offer announcement.",
+        description="Slack channel id (C…) that also gets one post per offer announcement; "
+        "unset: DMs only.",
     )
 
     @field_validator("announcement_channel", mode="before")
@@ -278,13 +331,21 @@ class Settings(BaseSettings):
 
     # --- operations: logs, metrics (issue 8) ---------------------------------------------------
     log_format: str = Field(
-        "text", description="'text' (one readable line per record) or 'json' (JSON lines)."
+        "text",
+        description="`text` (`TIME LEVEL logger: message key=value …`) or `json` (one object "
+        "per line: `time`, `level`, `logger`, `message`, then the record's extra fields).",
     )
-    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    log_level: str = Field(
+        "INFO",
+        description="DEBUG, INFO, WARNING, ERROR or CRITICAL (DEBUG only for offerbot's own "
+        "packages, see docs/operations.md).",
+    )
     log_library_level: str = Field(
         "WARNING",
         description="Lowest level logged from libraries (Slack, aiohttp, SMTP, IMAP, SQLAlchemy, "
-        "Alembic): INFO or DEBUG only to debug a test setup — they may log message contents.",
+        "Alembic, every logger outside offerbot's own packages): lower it only to debug a test "
+        "setup — libraries log message contents below WARNING (request bodies are withheld "
+        "even then).",
     )
 
     @field_validator("log_format")
@@ -315,7 +376,10 @@ class Settings(BaseSettings):
 
     # replicas: several `offerbot worker`/`run`/`serve` processes on one PostgreSQL database
     worker_interval: float = Field(
-        15.0, gt=0, description="Seconds between outbox passes (the scheduler: twice this)."
+        15.0,
+        gt=0,
+        description="Seconds between outbox passes; the scheduler looks for due jobs every "
+        "twice this.",
     )
     outbox_lease_seconds: float = Field(
         600.0,
@@ -324,7 +388,10 @@ class Settings(BaseSettings):
         "replica's work is taken again after it. Keep it well above one claim batch's send time.",
     )
     imap_lock_retry_seconds: float = Field(
-        30.0, gt=0, description="How often a replica not reading the mailbox tries to take over."
+        30.0,
+        gt=0,
+        description="How often a replica that is not reading the mailbox tries to take over; "
+        "also how often the reader checks that it still holds the lock.",
     )
 
     # --- end of operations settings ---------------------------------------------------------------

@@ -25,8 +25,8 @@ __all__ = [
 ]
 
 
-# HR's roster files, column by column (README "Roster CSV reference"); shared by the importer
-# and the demo roster writer so the two can never drift apart.
+# HR's roster files, column by column (docs/hr-guide.md, "Roster CSV reference"); shared by the
+# importer and the demo roster writer so the two can never drift apart.
 EMPLOYEE_COLUMNS = (
     "employee_id",
     "name",
@@ -49,7 +49,7 @@ GRANT_COLUMNS = (
     "split_group",
 )
 
-# Employee ids and grant numbers (README "Roster CSV reference"): a letter or digit, then
+# Employee ids and grant numbers (docs/hr-guide.md, "Roster CSV reference"): a letter or digit, then
 # letters, digits, '.', '_' or '-', 64 characters at most. No '/', backslash, space or control
 # character, and no leading '.', '-', '=', '+' or '@': an id can never become a path, a command
 # line option or a spreadsheet formula wherever it is shown or used.
