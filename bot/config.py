@@ -102,8 +102,8 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(60.0, gt=0, description="Seconds per SMTP command.")
     mail_from: str | None = Field(
         None,
-        description="From of every e-mail, e.g. `Capstone offer assistant "
-        "<offer@capstone.example>`; required with SMTP.",
+        description="From of every e-mail, e.g. `Example Corp offer assistant "
+        "<offer@example.com>`; required with SMTP.",
     )
     mail_hostname: str = Field("offerbot.localhost", description="EHLO name, Message-ID domain.")
     hr_mailbox: str | None = Field(
