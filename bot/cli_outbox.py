@@ -7,13 +7,22 @@ sending them again. Thin: builds the app, awaits :mod:`bot.services.outbox_recov
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import typer
 
 from bot.bootstrap import App
-from bot.cli_support import JsonOpt, UserError, err, load_settings, operator, out, print_json, run
+from bot.cli_support import (
+    JsonOpt,
+    UserError,
+    err,
+    load_settings,
+    one_line,
+    operator,
+    out,
+    print_json,
+    run,
+)
 from bot.domain.hr_records import DeliveryState, MessageKind
 from bot.services.outbox_recovery import list_undelivered, resend, undelivered_json
 
@@ -24,7 +33,6 @@ KindOpt = typer.Option(None, "--kind", help=f"Only messages of this kind: {_KIND
 IdsOpt = typer.Option(None, "--id", help="An outbox row id, as `hr outbox` lists it (repeatable).")
 # what reached the database from outside (addresses, subjects, server replies) is printed
 # without terminal control sequences
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 outbox_app = typer.Typer(
     help="Messages that could not be delivered (failed or ambiguous), and resending them.",
@@ -49,16 +57,12 @@ def _state(value: str | None) -> DeliveryState | None:
     return DeliveryState(value.strip().lower())
 
 
-def _clean(text: object) -> str:
-    return _CONTROL.sub("", str(text))
-
-
 def _print_rows(rows: list[dict[str, Any]]) -> None:
     for r in rows:
-        error = _clean(r["last_error"] or "").replace("\n", " ")
+        error = one_line(r["last_error"] or "")
         out.print(
             f"  #{r['id']}  {r['state']:<9}  {r['kind']:<22}  {r['channel']:<5}  "
-            f"{_clean(r['recipient'])}  attempts {r['attempts']}"
+            f"{one_line(r['recipient'])}  attempts {r['attempts']}"
             + (f", resent {r['requeues']}x" if r["requeues"] else "")
             + (f"  — {error[:120]}" if error else ""),
             markup=False,

@@ -35,11 +35,11 @@ from bot.services.conversation import respond
 from bot.services.identity import Identity
 from bot.services.offer import load_offer
 from handlers.console.render import render_reply
-from knowledge.answerer import answer, documents_of, knowledge_base
+from knowledge.answerer import answer, knowledge_base, offer_entries
 from knowledge.bank import BankError, check_bank, load_bank
 from knowledge.evaluation import evaluate, load_items
 from knowledge.offer_terms import load_offer_terms
-from knowledge.parser import OfferParseError, load_entries, parse_offer
+from knowledge.parser import OfferParseError, parse_offer
 from storage.migrate import upgrade
 
 __all__ = ["register"]
@@ -177,8 +177,7 @@ def _print_cv(offer_dir: Path, as_json: bool) -> None:
     from knowledge.training import Hyper
 
     bank = load_bank(offer_dir)
-    document, secondary = documents_of(offer_dir)
-    entries = load_entries(offer_dir, document, secondary)
+    entries = offer_entries(offer_dir)
     report = cross_validate(bank, entries, Hyper())
     data = {
         **report.summary(),
@@ -259,8 +258,7 @@ def kb_check(as_json: bool = JsonOpt) -> None:
     except BankError as exc:
         err.print(f"error: {exc}", style="red")
         raise typer.Exit(1) from None
-    document, secondary = documents_of(offer_dir)
-    entries = load_entries(offer_dir, document, secondary)
+    entries = offer_entries(offer_dir)
     check = check_bank(bank, [e.id for e in entries])
     unknown = [f"{e.file}:{e.line} [{e.label}]" for e in check.unknown]
     conflicts = [

@@ -49,9 +49,9 @@ __all__ = [
     "documents_of",
     "knowledge_base",
     "live_date_notes",
+    "offer_entries",
 ]
 
-PERSONAL = frozenset({"grants", "status", "elect", "withdraw"})
 # the term-sheet answer that states the expiration: answered with the live date in front
 EXPIRATION_ENTRY = "Q20"
 _TAX_WORDS = frozenset({"tax", "taxes", "taxed", "taxable", "irs", "amt", "cpa", "accountant"})
@@ -169,6 +169,12 @@ def _cached_knowledge_base(
         documents=documents,
         cache_dir=cache_dir,
     )
+
+
+def offer_entries(offer_dir: Path) -> list[Entry]:
+    """The entries of the offer folder's document and its secondary documents (no router)."""
+    document, secondary = documents_of(offer_dir)
+    return load_entries(offer_dir, document, secondary)
 
 
 def documents_of(offer_dir: Path) -> tuple[str, tuple[str, ...]]:

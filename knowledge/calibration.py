@@ -29,22 +29,14 @@ import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
 from knowledge.bank import OUT_OF_SCOPE, Bank, Example
+from knowledge.evaluation import family
 from knowledge.parser import Entry
 
-__all__ = ["GROUP_RATIO", "CvReport", "cross_validate", "groups_of", "label_family"]
+__all__ = ["GROUP_RATIO", "CvReport", "cross_validate", "groups_of"]
 
 GROUP_RATIO = 80
 FOLDS = 5
 _THRESHOLDS = [round(0.02 * i, 2) for i in range(1, 46)]
-
-
-def label_family(label: str) -> str:
-    """RISK-3 → RISKS and PROXY-7 → PROXY, as the evaluation sets count them."""
-    if label.startswith("RISK"):
-        return "RISKS"
-    if label.startswith("PROXY"):
-        return "PROXY"
-    return label
 
 
 def _pages(printed: str) -> set[int]:
@@ -131,7 +123,7 @@ class CvReport:
         """The decision names the labelled entry's family (or, unless ``strict``, an entry
         related to it: see :func:`related_entries`)."""
         decided, truth = self.decided(i), self.truth[i]
-        if label_family(decided) == label_family(truth):
+        if family(decided) == family(truth):
             return True
         return not strict and (decided, truth) in self.related
 
@@ -146,7 +138,7 @@ class CvReport:
 
     def confusions(self, top: int = 15) -> list[tuple[str, str, int]]:
         pairs = Counter(
-            (label_family(self.truth[i]), label_family(self.decided(i)))
+            (family(self.truth[i]), family(self.decided(i)))
             for i in range(len(self.truth))
             if not self.right(i)
         )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from knowledge.answerer import RECOMMENDATION
+from knowledge.compose import RECOMMENDATION
 
 __all__ = ["EvalItem", "EvalReport", "evaluate", "family", "is_hit", "load_items", "percentile"]
 

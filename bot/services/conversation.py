@@ -37,6 +37,7 @@ from bot.services.offer import current_terms
 
 __all__ = [
     "ConversationDeps",
+    "carries_personal_data",
     "contacts_reply",
     "election_attempt_reply",
     "election_reply",
@@ -308,6 +309,15 @@ async def _respond(
             data={**reply.data, "intent": "deadline", "confidence": 1.0},
         )
     return answered
+
+
+_PERSONAL_INTENTS = frozenset({"grants", "status", "elect", "withdraw"})
+
+
+def carries_personal_data(reply: Reply) -> bool:
+    """Whether a reply holds the person's own data (grants, intents, a pre-filled form): a
+    channel that cannot be sure who asked must not thread it under the asker's words."""
+    return bool(reply.attachments) or reply.data.get("intent") in _PERSONAL_INTENTS
 
 
 def _with_intent(reply: Reply, intent: str) -> Reply:

@@ -7,7 +7,7 @@ PDF form) and HR's notice in the outbox, and writes the audit row. Nothing is se
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,6 +48,7 @@ from bot.services.identity import Identity
 __all__ = [
     "HR_RECIPIENT",
     "IntentResult",
+    "hr_alert_messages",
     "intent_json",
     "intent_reply",
     "intent_summary",
@@ -60,6 +61,35 @@ __all__ = [
 # The outbox sender (e-mail issue) maps this role to HR's configured mailbox.
 HR_RECIPIENT = "role:hr"
 PDF = "application/pdf"
+
+
+def hr_alert_messages(
+    *,
+    key: str,
+    subject: str,
+    body: str,
+    employee_id: str | None,
+    now: datetime,
+    slack_admins: Iterable[str] = (),
+) -> list[OutboxMessage]:
+    """One HR alert to HR's mailbox and, when Slack is configured, one to each HR admin's DM
+    (keys ``KEY`` and ``KEY:slack:ADMIN``), so an alert about a broken relay still arrives."""
+
+    def alert(channel: str, recipient: str, suffix: str = "") -> OutboxMessage:
+        return OutboxMessage(
+            idempotency_key=key + suffix,
+            channel=channel,
+            recipient=recipient,
+            kind=MessageKind.HR_ALERT,
+            subject=subject,
+            body_text=body,
+            created_at=now,
+            due_at=now,
+            employee_id=employee_id,
+        )
+
+    admins = dict.fromkeys(slack_admins)
+    return [alert("email", HR_RECIPIENT), *(alert("slack", a, f":slack:{a}") for a in admins)]
 
 
 @dataclass(frozen=True, slots=True)

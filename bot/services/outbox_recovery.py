@@ -27,7 +27,7 @@ from typing import Any
 
 from bot.domain.hr_records import DeliveryState, MessageKind, OutboxMessage
 from bot.domain.records import AuditEntry
-from bot.services.election_intents import HR_RECIPIENT
+from bot.services.election_intents import HR_RECIPIENT, hr_alert_messages
 from bot.services.election_support import require_operator, retry_on_conflict
 from bot.services.errors import InvalidRequestError
 from bot.services.identity import Identity
@@ -72,27 +72,15 @@ def hr_alerts(
         f" (row {message.id}). Please reach the person another way, or send it again with "
         f"`offerbot hr outbox resend --id {message.id}` once the cause is fixed."
     )
-    key = f"hr_alert:{state.value}:{message.idempotency_key}{round_}"
-
-    def alert(channel: str, recipient: str, suffix: str = "") -> OutboxMessage:
-        return OutboxMessage(
-            idempotency_key=key + suffix,
-            channel=channel,
-            recipient=recipient,
-            kind=MessageKind.HR_ALERT,
-            subject=subject,
-            body_text=body,
-            created_at=now,
-            due_at=now,
-            employee_id=message.employee_id,
-        )
-
-    alerts = [alert("email", HR_RECIPIENT)]
-    if message.channel == "email":  # a broken relay: tell HR where it still works
-        alerts += [
-            alert("slack", admin, f":slack:{admin}") for admin in dict.fromkeys(hr_slack_ids)
-        ]
-    return alerts
+    return hr_alert_messages(
+        key=f"hr_alert:{state.value}:{message.idempotency_key}{round_}",
+        subject=subject,
+        body=body,
+        employee_id=message.employee_id,
+        now=now,
+        # a broken relay: tell HR where it still works
+        slack_admins=hr_slack_ids if message.channel == "email" else (),
+    )
 
 
 async def list_undelivered(

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.domain.hr_records import DeliveryState, MessageKind, OutboxMessage
+from bot.domain.hr_records import DeliveryState, OutboxMessage
 from bot.domain.jobs import Job
 from bot.domain.records import AuditEntry
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_date, format_instant
-from bot.services.election_intents import HR_RECIPIENT
+from bot.services.election_intents import hr_alert_messages
 from bot.services.election_support import retry_on_conflict
 from bot.services.election_wording import FORM_TITLE
 
@@ -210,21 +210,17 @@ async def run_sla_check(job: Job, ctx: JobContext) -> None:
             alert_key = f"sla_alert:{employee_id}:{version}" + (
                 f":{MISSED}" if stage == MISSED else ""
             )
-            added = await uow.outbox.enqueue(
-                _alert(alert_key, "email", HR_RECIPIENT, subject, body, employee_id, now)
+            to_hr, *to_admins = hr_alert_messages(
+                key=alert_key,
+                subject=subject,
+                body=body,
+                employee_id=employee_id,
+                now=now,
+                slack_admins=slack_admins,
             )
-            for admin in slack_admins:
-                await uow.outbox.enqueue(
-                    _alert(
-                        f"{alert_key}:slack:{admin}",
-                        "slack",
-                        admin,
-                        subject,
-                        body,
-                        employee_id,
-                        now,
-                    )
-                )
+            added = await uow.outbox.enqueue(to_hr)
+            for alert in to_admins:
+                await uow.outbox.enqueue(alert)
             if added and stage == MISSED:
                 await uow.audit.record(
                     AuditEntry(
@@ -281,25 +277,3 @@ def _delivery(message: OutboxMessage) -> ConfirmationDelivery:
 
 def _form_title(receipt: Any) -> str | None:
     return None if receipt is None else FORM_TITLE[receipt.form]
-
-
-def _alert(
-    key: str,
-    channel: str,
-    recipient: str,
-    subject: str,
-    body: str,
-    employee_id: str,
-    now: datetime,
-) -> OutboxMessage:
-    return OutboxMessage(
-        idempotency_key=key,
-        channel=channel,
-        recipient=recipient,
-        kind=MessageKind.HR_ALERT,
-        subject=subject,
-        body_text=body,
-        created_at=now,
-        due_at=now,
-        employee_id=employee_id,
-    )

@@ -28,7 +28,12 @@ from datetime import datetime, timedelta
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.logging_setup import fingerprint
 from bot.replies import Reply
-from bot.services.conversation import ConversationDeps, election_attempt_reply, respond
+from bot.services.conversation import (
+    ConversationDeps,
+    carries_personal_data,
+    election_attempt_reply,
+    respond,
+)
 from bot.services.identity import Identity
 from handlers.email.parse import (
     InboundMail,
@@ -96,13 +101,8 @@ async def process_message(
             reply,
         )
 
-    async with uow:
-        if await uow.inbox.seen(
-            mailbox=config.mailbox, uidvalidity=uidvalidity, uid=uid, content_hash=digest
-        ):
-            await _advance(uow, config, uidvalidity, uid, now)
-            await uow.commit()
-            return "duplicate"
+    if await _already_recorded(uow, config, uidvalidity, uid, digest, now):
+        return "duplicate"
     try:
         mail = parse_mail(raw, limits=config.limits)
     except MailRejected as exc:
@@ -138,7 +138,9 @@ async def process_message(
     # reply that may carry the employee's own data goes out under our subject, not threaded
     # under a message whose subject a stranger chose ("Re: urgent: confirm your grants …").
     by_address_only = (
-        identity.employee_id is not None and config.trusted_authserv_id is None and _personal(reply)
+        identity.employee_id is not None
+        and config.trusted_authserv_id is None
+        and carries_personal_data(reply)
     )
     subject = OWN_SUBJECT if by_address_only else _reply_subject(mail.subject)
     text, html = render_reply(reply, company=config.company, subject=subject)
@@ -178,13 +180,8 @@ async def reject_oversize(
     # No content to hash: the key is its place, so a resync under a new UIDVALIDITY records it
     # once more (harmless: it is rejected again, never answered).
     digest = content_hash(f"oversize:{config.mailbox}:{uidvalidity}:{uid}:{size}".encode())
-    async with uow:
-        if await uow.inbox.seen(
-            mailbox=config.mailbox, uidvalidity=uidvalidity, uid=uid, content_hash=digest
-        ):
-            await _advance(uow, config, uidvalidity, uid, now)
-            await uow.commit()
-            return "duplicate"
+    if await _already_recorded(uow, config, uidvalidity, uid, digest, now):
+        return "duplicate"
     logger.warning(
         "inbox uid %s: rejected, size: %d bytes > %d (not downloaded)",
         uid,
@@ -206,12 +203,20 @@ async def _answer(mail: InboundMail, identity: Identity, deps: ConversationDeps)
 
 
 OWN_SUBJECT = "Your question about the option exchange"
-_PERSONAL_INTENTS = frozenset({"grants", "status", "elect", "withdraw"})
 
 
-def _personal(reply: Reply) -> bool:
-    """Whether a reply carries the person's own data (grants, intents, a pre-filled form)."""
-    return bool(reply.attachments) or reply.data.get("intent") in _PERSONAL_INTENTS
+async def _already_recorded(
+    uow: object, config: InboxConfig, uidvalidity: int, uid: int, digest: str, now: datetime
+) -> bool:
+    """A message read before (same place, same content): only the watermark moves on."""
+    async with uow:  # type: ignore[attr-defined]
+        if not await uow.inbox.seen(  # type: ignore[attr-defined]
+            mailbox=config.mailbox, uidvalidity=uidvalidity, uid=uid, content_hash=digest
+        ):
+            return False
+        await _advance(uow, config, uidvalidity, uid, now)
+        await uow.commit()  # type: ignore[attr-defined]
+        return True
 
 
 def _reply_subject(subject: str) -> str:

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from rapidfuzz import fuzz, process
 
-from knowledge.answerer import documents_of
+from knowledge.answerer import offer_entries
 from knowledge.bank import BankError, check_bank, load_bank, parse_bank_text, special_labels
 from knowledge.offer_terms import bundled_offer_dir
-from knowledge.parser import load_entries
 
 OFFER = bundled_offer_dir()
 BANK = load_bank(OFFER)
@@ -29,8 +28,7 @@ def test_no_bank_question_is_a_near_copy_of_a_developer_question() -> None:
 
 
 def test_every_label_is_known_and_has_its_minimum_of_examples() -> None:
-    document, secondary = documents_of(OFFER)
-    entries = load_entries(OFFER, document, secondary)
+    entries = offer_entries(OFFER)
     check = check_bank(BANK, [e.id for e in entries])
     assert not check.unknown, check.unknown[:5]
     assert not check.conflicts, check.conflicts[:5]
