@@ -4,10 +4,13 @@
 
 Measures: question answering (p50/p99 per question, top-1 accuracy on the developer set),
 roster import of 100,000 grants (first import and unchanged re-import), App Home render time
-of an employee with 50 grants, resident memory of a running ``offerbot serve`` over that
-roster; then any plug-in module found beside this file (``bench/reminders.py``,
-``bench/broadcast.py``) that defines ``async def measure(db_url, quick) -> list[Row]`` (see
-:mod:`bench.table`), each on a fresh database per backend.
+of an employee with 50 grants (the Home lists 20 of them), resident memory of a running
+``offerbot serve`` over that roster; then any plug-in module found beside this file
+(``bench/respond.py``: the path every channel calls against the answer alone;
+``bench/reminders.py``; ``bench/serve_round.py``: a 100,000-employee reminder round inside
+``offerbot serve``, fully queued, and its RSS while it runs; ``bench/broadcast.py``) that
+defines ``async def measure(db_url, quick) -> list[Row]`` (see :mod:`bench.table`), each on a
+fresh database per backend.
 
 ``--quick`` runs small sizes (2,000 grants, 20 renders) as a smoke test: its figures are not
 comparable with the targets. PostgreSQL is a throwaway server started on loopback (the test
@@ -51,7 +54,9 @@ from bench.table import NO_DB, Row, markdown, rich_table, row
 __all__ = ["FULL", "PLUGINS", "QUICK", "Sizes", "collect", "machine"]
 
 BENCH = Path(__file__).resolve().parent
-PLUGINS = ("reminders", "broadcast")  # bench/NAME.py, when present, with `measure`
+# bench/NAME.py, when present, with `measure`: the answer path, the reminder round (planning,
+# in-process queueing, and inside a running `offerbot serve` with its RSS), the broadcast pipeline
+PLUGINS = ("respond", "reminders", "serve_round", "hr_report", "broadcast")
 
 Measure = Callable[[str, bool], Awaitable[list[Row]]]  # a plug-in's `measure(db_url, quick)`
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import ports
 from bot.clock import AnchoredClock, SimulatedClock, SystemClock
 from bot.config import Settings
 from bot.domain.terms import OfferTerms
@@ -23,6 +24,7 @@ from storage.uow import UnitOfWork
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
+    from handlers.email.imap import ImapWatcher, MailboxLock
     from handlers.slack.flows import SlackDeps
 
 __all__ = ["App", "ConfigurationError", "build", "build_clock"]
@@ -50,7 +52,9 @@ class App:
     base_terms: OfferTerms
     terms_digest: str
 
-    def uow(self) -> UnitOfWork:
+    def uow(self) -> ports.UnitOfWork:
+        """A unit of work over this app's database. Typed as the services' Protocol, so mypy
+        checks here that :class:`storage.uow.UnitOfWork` implements it."""
         return UnitOfWork(self.sessions)
 
     def conversation(self) -> ConversationDeps:
@@ -130,11 +134,17 @@ class App:
         )
         return SmtpTransport(config, clock=self.clock, max_connections=s.outbox_concurrency)
 
-    def inbox_watcher(self) -> Any | None:
+    def inbox_watcher(self) -> ImapWatcher | None:
         """The IMAP watcher (``handlers.email``), when OFFERBOT_IMAP_HOST is set."""
         from handlers.email.wiring import build_inbox_watcher
 
         return build_inbox_watcher(self)
+
+    def mailbox_lock(self, key: str) -> MailboxLock:
+        """One reader of a mailbox across replicas (a PostgreSQL advisory lock)."""
+        from storage.locks import advisory_lock
+
+        return advisory_lock(self.engine, key, purpose="imap")
 
     # --- end of e-mail ---------------------------------------------------------------------
 

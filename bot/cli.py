@@ -11,24 +11,20 @@ import os
 from collections.abc import Awaitable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.bootstrap import App
 from bot.cli_support import JsonOpt, UserError, err, load_settings, operator, out, print_json, run
-from bot.config import LOCAL_ENV_FILE
-from bot.domain.new_option import vesting_schedule
-from bot.logging_setup import configure_from_settings
-from bot.services.deadlines import deadlines_json, deadlines_reply, get_deadlines
-from bot.services.grants import grants_json, grants_reply, my_grants
-from bot.services.offer import current_terms, load_offer
-from bot.services.planning import refresh_plan
-from bot.services.roster_import import ImportResult, import_roster
-from handlers.console.render import render_reply
-from knowledge.offer_terms import load_offer_terms
-from storage.migrate import current_revision, upgrade
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+    from bot.services.roster_import import ImportResult
+
+# Imports are lazy on purpose: `offerbot --help` and `offerbot ask` must start fast, so this
+# module and the command modules import at their top only typer, rich's console and cheap
+# domain enums; a command imports the services, storage, PDF and migration code it needs when
+# it runs (tests/cli/test_console_script.py holds this).
 
 __all__ = ["app", "main"]
 
@@ -51,6 +47,8 @@ app.add_typer(hr_app, name="hr")
 @app.callback()
 def _configure_logging() -> None:
     """Logging (OFFERBOT_LOG_FORMAT, OFFERBOT_LOG_LEVEL) is set up once, before any command."""
+    from bot.logging_setup import configure_from_settings
+
     configure_from_settings()
 
 
@@ -63,6 +61,10 @@ def _import_with_progress(
     quiet: bool,
     allow_reassign: bool = False,
 ) -> Awaitable[ImportResult]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bot.services.roster_import import import_roster
+
     async def go() -> ImportResult:
         progress = Progress(
             TextColumn("importing roster"),
@@ -107,7 +109,10 @@ def vars_of(counts: Any) -> dict[str, int]:
 
 
 async def _init(application: App, *, demo: bool, quiet: bool) -> dict[str, Any]:
+    from bot.services.offer import load_offer
+    from bot.services.planning import refresh_plan
     from knowledge.demo_roster import generate_demo_roster, write_csv
+    from storage.migrate import current_revision, upgrade
 
     await upgrade(application.engine)
     now = application.clock.now()
@@ -166,6 +171,8 @@ def _router_summary(offer_dir: Path) -> dict[str, Any]:
 
 def _prepare_demo_clock() -> None:
     """The sample offer is historical: pin the demo's simulated clock inside its window."""
+    from bot.config import LOCAL_ENV_FILE
+
     if os.environ.get("OFFERBOT_NOW"):
         return
     LOCAL_ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -233,6 +240,9 @@ def demo(
 @app.command()
 def grants(employee_id: str, as_json: bool = JsonOpt) -> None:
     """An employee's option grants: eligibility, reasons, new-option shares."""
+    from bot.services.grants import grants_json, grants_reply, my_grants
+    from bot.services.offer import current_terms
+    from handlers.console.render import render_reply
 
     async def go(application: App) -> Any:
         terms = await current_terms(uow=application.uow(), terms=application.base_terms)
@@ -255,6 +265,9 @@ def grants(employee_id: str, as_json: bool = JsonOpt) -> None:
 @app.command()
 def deadlines(as_json: bool = JsonOpt) -> None:
     """Expiration, cancellation, new grant date, extension announcement due, open or not."""
+    from bot.services.deadlines import deadlines_json, deadlines_reply, get_deadlines
+    from bot.services.offer import current_terms
+    from handlers.console.render import render_reply
 
     async def go(application: App) -> Any:
         terms = await current_terms(uow=application.uow(), terms=application.base_terms)
@@ -275,6 +288,9 @@ def vesting(
     as_json: bool = JsonOpt,
 ) -> None:
     """The new option's vesting schedule (Q13, p. 3)."""
+    from bot.domain.new_option import vesting_schedule
+    from knowledge.offer_terms import load_offer_terms
+
     try:
         when = date.fromisoformat(grant_date)
         terms = load_offer_terms(load_settings().offer_dir)
@@ -341,6 +357,7 @@ def import_roster_command(
 @db_app.command("upgrade")
 def db_upgrade(as_json: bool = JsonOpt) -> None:
     """Apply database migrations (Alembic) up to the newest."""
+    from storage.migrate import current_revision, upgrade
 
     async def go(application: App) -> str | None:
         await upgrade(application.engine)
@@ -377,6 +394,7 @@ def _register_command_modules() -> None:
         cli_communications,
         cli_elections,
         cli_email,
+        cli_hr_admin,
         cli_metrics,
         cli_offer_admin,
         cli_ops,
@@ -395,6 +413,7 @@ def _register_command_modules() -> None:
         cli_communications,
         cli_offer_admin,
         cli_outbox,
+        cli_hr_admin,
     ):
         module.register(app, hr_app)
 

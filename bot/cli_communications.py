@@ -5,13 +5,14 @@ prints what was written."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bot.bootstrap import App
 from bot.cli_support import JsonOpt, load_settings, out, print_json, run
-from bot.services.communications import export_communications, exported_json
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
 
 __all__ = ["register"]
 
@@ -21,6 +22,7 @@ OutDirOpt = typer.Option(..., "--out", help="Folder for the log (created; files 
 def communications(out_dir: Path = OutDirOpt, as_json: bool = JsonOpt) -> None:
     """Export every written communication verbatim, with delivery counts (queued, sent, failed,
     ambiguous, pending), for the filing; `hr outbox` lists the undelivered copies."""
+    from bot.services.communications import export_communications, exported_json
 
     async def go(a: App) -> Any:
         zone = a.base_terms.deadline_zone

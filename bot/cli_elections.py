@@ -7,14 +7,16 @@ builds the app, awaits one service from ``bot.services.elections`` and prints th
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bot.bootstrap import App
 from bot.cli_support import (
     JsonOpt,
     UserError,
@@ -25,12 +27,42 @@ from bot.cli_support import (
     print_json,
     run,
 )
-from bot.clock import parse_instant
+from bot.cli_time import parse_received_at
 from bot.domain.elections import Delivery, FormKind
+from bot.ports import UnitOfWork
 from bot.private_files import write_private
-from bot.services import elections
-from bot.services.offer import current_terms
-from handlers.console.render import render_reply
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+    from bot.domain.terms import OfferTerms
+
+
+def _lazy_module(name: str) -> ModuleType:
+    """``name`` imported on first attribute access (stdlib LazyLoader): the election services
+    pull in fpdf and the storage layer, which `offerbot --help` must not pay for."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None, name
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from bot.services import elections
+else:
+    elections = _lazy_module("bot.services.elections")
+
+
+async def current_terms(*, uow: UnitOfWork, terms: OfferTerms) -> OfferTerms:
+    """The offer's terms as amended (:func:`bot.services.offer.current_terms`, imported late)."""
+    from bot.services.offer import current_terms as read_current_terms
+
+    return await read_current_terms(uow=uow, terms=terms)
+
 
 __all__ = ["register"]
 
@@ -48,11 +80,19 @@ OldVestingOpt = typer.Option(
 )
 FormKindOpt = typer.Option(..., "--form", help="election or withdrawal")
 ReceiptVersionOpt = typer.Option(..., "--version", min=1, help="The intent version on the form.")
-ReceivedAtOpt = typer.Option(..., "--received-at", help="ISO instant with offset.")
+ReceivedAtOpt = typer.Option(
+    ...,
+    "--received-at",
+    help="When HR received it: now, a local YYYY-MM-DD HH:MM in the offer's zone (Pacific), "
+    "or ISO with offset (2003-07-10T14:05-07:00).",
+)
 ViaOpt = typer.Option(..., "--via", help="fax or hand")
 OutCsvOpt = typer.Option(..., "--out", help="CSV file to write.")
 OutDirOpt = typer.Option(
     Path(".offerbot/promises"), "--out-dir", help="Folder for the Promise to Grant PDFs."
+)
+BatchSizeOpt = typer.Option(
+    250, "--batch-size", min=1, max=5000, help="Employees per committed batch (resumable)."
 )
 RatioOpt = typer.Option(..., "--ratio", help="NEW:OLD, e.g. 1:10 (one-for-ten reverse split).")
 EffectiveOpt = typer.Option(..., "--effective", help="YYYY-MM-DD")
@@ -116,6 +156,8 @@ def withdraw(employee_id: str, form_out: Path | None = FormOutOpt, as_json: bool
 
 
 def _print_intent(result: Any, terms: Any, form_out: Path | None, as_json: bool) -> None:
+    from handlers.console.render import render_reply
+
     data = elections.intent_json(result, terms)
     if form_out is not None:
         _write(form_out, result.form_pdf)
@@ -128,6 +170,7 @@ def _print_intent(result: Any, terms: Any, form_out: Path | None, as_json: bool)
 
 def status(employee_id: str, as_json: bool = JsonOpt) -> None:
     """Where an employee's election stands and what is left to do."""
+    from handlers.console.render import render_reply
 
     async def go(a: App) -> Any:
         terms = await current_terms(uow=a.uow(), terms=a.base_terms)
@@ -178,6 +221,7 @@ def model(
     as_json: bool = JsonOpt,
 ) -> None:
     """Illustrate intrinsic values and vesting of old grants and the new option (no advice)."""
+    from handlers.console.render import render_reply
 
     async def go(a: App) -> Any:
         terms = await current_terms(uow=a.uow(), terms=a.base_terms)
@@ -208,10 +252,12 @@ def receive(
     as_json: bool = JsonOpt,
 ) -> None:
     """Record that HR received a signed form (late forms are refused)."""
+    from handlers.console.render import render_reply
 
     async def go(a: App) -> Any:
         try:
-            when = parse_instant(received_at)
+            zone = a.base_terms.deadline_zone
+            when = parse_received_at(received_at, now=a.clock.now(), zone=zone)
         except ValueError as exc:
             raise UserError(f"--received-at: {exc}") from None
         terms = await current_terms(uow=a.uow(), terms=a.base_terms)
@@ -285,30 +331,58 @@ def export(out_file: Path = OutCsvOpt, as_json: bool = JsonOpt) -> None:
         out.print(f"Wrote {rows} grant rows to {out_file}.")
 
 
-def close(out_dir: Path = OutDirOpt, as_json: bool = JsonOpt) -> None:
-    """At/after expiration: accept received tenders and write Promise to Grant letters."""
+def close(
+    out_dir: Path = OutDirOpt,
+    batch_size: int = BatchSizeOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """At/after expiration: accept received tenders and write signed Promise to Grant letters
+    (in batches; run it again after an interruption and it resumes)."""
+    from bot.cli_support import err
+    from bot.letter_files import LetterFolder
+    from bot.services.election_close import close_summary, resolve_signer
+
+    settings = load_settings()
 
     async def go(a: App) -> Any:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        signer = resolve_signer(a.settings)  # first: no letter may go out unsigned
         terms = await current_terms(uow=a.uow(), terms=a.base_terms)
-        result = await elections.close_offer(
-            uow=a.uow(), terms=terms, identity=operator(), now=a.clock.now()
-        )
+        folder = LetterFolder(out_dir)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=as_json or not err.is_terminal,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("Closing the offer", total=None)
+
+            def progress(run: Any) -> None:
+                bar.update(task, total=max(run.total, run.done), completed=run.done)
+
+            result = await elections.close_offer(
+                uow=a.uow(),
+                terms=terms,
+                identity=operator(),
+                now=a.clock.now(),
+                signer=signer,
+                letters=folder,
+                batch_size=batch_size,
+                progress=progress,
+            )
         return result, terms
 
-    result, terms = run(as_json, go, load_settings())
-    files = {}
-    for promise in result.promises:
-        path = out_dir / promise.filename
-        _write(path, promise.pdf)
-        files[promise.employee.employee_id] = str(path)
+    result, terms = run(as_json, go, settings)
+    files = {p.employee_id: str(out_dir / p.filename) for p in result.promises}
     data = elections.close_json(result, terms, files)
     if as_json:
         print_json(data)
         return
-    out.print(
-        f"Accepted the tenders of {len(result.promises)} employees; Promise to Grant letters in "
-        f"{out_dir}. Rejected: {len(result.rejected)}. Withdrawn: {len(result.withdrawn)}."
-    )
+    out.print(close_summary(result, str(out_dir)), markup=False)
     for employee_id, why in result.rejected:
         out.print(f"  not accepted: {one_line(employee_id)}: {one_line(why)}", markup=False)
 

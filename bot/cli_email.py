@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bot.bootstrap import App, ConfigurationError
 from bot.cli_support import JsonOpt, err, load_settings, out, print_json, run
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
 
 __all__ = ["register"]
 
@@ -25,6 +27,7 @@ def worker(
     as_json: bool = JsonOpt,
 ) -> None:
     """Read new mail, answer it, and deliver the due outbox (continuously unless --once)."""
+    from bot.bootstrap import ConfigurationError
     from bot.worker import run_worker, worker_pass
 
     async def one_pass(application: App) -> dict[str, Any]:

@@ -7,13 +7,14 @@ process and appear only on that process's ``/metrics``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bot.bootstrap import App
 from bot.cli_support import JsonOpt, load_settings, one_line, out, print_json, run
-from bot.services.metrics import collect_metrics, metrics_json
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
 
 __all__ = ["register"]
 
@@ -30,6 +31,7 @@ _LABELS = {
 
 def hr_metrics(as_json: bool = JsonOpt) -> None:
     """Abstentions, intents, signed forms, outbox backlog, send failures, messages sent."""
+    from bot.services.metrics import collect_metrics, metrics_json
 
     async def go(application: App) -> dict[str, Any]:
         snapshot = await collect_metrics(uow=application.uow(), clock=application.clock)

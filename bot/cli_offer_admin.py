@@ -14,30 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.bootstrap import App
 from bot.cli_support import JsonOpt, err, load_settings, operator, out, print_json, run
-from bot.clock import parse_instant
-from bot.replies import Reply
-from bot.scheduler import run_due_jobs
-from bot.services.amendment_wording import amendment_json, amendment_reply, result_json
-from bot.services.deadline_follow_ups import EmailRenderer
-from bot.services.errors import InvalidRequestError
-from bot.services.extension import (
-    AmendmentResult,
-    amend_offer,
-    announcement_counts,
-    approve_amendment,
-    extend_offer,
-    list_amendments,
-    reject_amendment,
-)
-from bot.services.identity import Identity
-from handlers.console.render import render_reply
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+    from bot.services.deadline_follow_ups import EmailRenderer
+    from bot.services.extension import AmendmentResult
+    from bot.services.identity import Identity
 
 __all__ = ["register"]
 
@@ -55,6 +42,8 @@ IdArg = typer.Argument(..., min=1, help="The amendment's id (see `offerbot hr am
 
 
 def _identity(by: str | None) -> Identity:
+    from bot.services.identity import Identity
+
     if by is not None and by.strip():
         return Identity(channel="cli", actor=by.strip())
     return operator()
@@ -71,6 +60,11 @@ async def _announce_now(
     application: App, result: AmendmentResult, *, quiet: bool
 ) -> tuple[dict[str, int], list[str]]:
     """Run the amendment's broadcast job here, with a progress bar; the queued counts."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bot.scheduler import run_due_jobs
+    from bot.services.extension import announcement_counts
+
     if result.broadcast_job is None or result.amendment.id is None:
         return {}, []
     progress = Progress(
@@ -109,6 +103,9 @@ async def _announce_now(
 def _amendment_command(
     as_json: bool, use_case: Callable[[App], Awaitable[AmendmentResult]]
 ) -> None:
+    from bot.services.amendment_wording import amendment_reply, result_json
+    from handlers.console.render import render_reply
+
     async def go(application: App) -> tuple[AmendmentResult, dict[str, int], list[str]]:
         result = await use_case(application)
         queued, warnings = await _announce_now(application, result, quiet=as_json)
@@ -131,6 +128,9 @@ def extend(
     as_json: bool = JsonOpt,
 ) -> None:
     """Extend the offer: a later expiration, applied at once (announce it with --announce)."""
+    from bot.clock import parse_instant
+    from bot.services.errors import InvalidRequestError
+    from bot.services.extension import extend_offer
 
     async def use_case(a: App) -> AmendmentResult:
         try:
@@ -161,6 +161,7 @@ def amend(
     as_json: bool = JsonOpt,
 ) -> None:
     """Record a change in the consideration or in the options sought (ten business days rule)."""
+    from bot.services.extension import amend_offer
 
     async def use_case(a: App) -> AmendmentResult:
         return await amend_offer(
@@ -181,6 +182,7 @@ def amend(
 
 def approve(amendment_id: int = IdArg, by: str | None = ByOpt, as_json: bool = JsonOpt) -> None:
     """Approve an amendment awaiting approval (two-person rule): it is announced."""
+    from bot.services.extension import approve_amendment
 
     async def use_case(a: App) -> AmendmentResult:
         return await approve_amendment(
@@ -197,6 +199,7 @@ def approve(amendment_id: int = IdArg, by: str | None = ByOpt, as_json: bool = J
 
 def reject(amendment_id: int = IdArg, by: str | None = ByOpt, as_json: bool = JsonOpt) -> None:
     """Reject an amendment awaiting approval: its announcement is dropped."""
+    from bot.services.extension import reject_amendment
 
     async def use_case(a: App) -> AmendmentResult:
         return await reject_amendment(
@@ -212,6 +215,10 @@ def reject(amendment_id: int = IdArg, by: str | None = ByOpt, as_json: bool = Js
 
 def amendments(as_json: bool = JsonOpt) -> None:
     """Every amendment of the offer, oldest first."""
+    from bot.replies import Reply
+    from bot.services.amendment_wording import amendment_json
+    from bot.services.extension import list_amendments
+    from handlers.console.render import render_reply
 
     async def go(a: App) -> list[dict[str, Any]]:
         found = await list_amendments(uow=a.uow(), base_terms=a.base_terms)

@@ -7,8 +7,7 @@ import asyncio
 import typer
 
 from bot.cli_support import JsonOpt, out, print_json
-from bot.config import Settings
-from bot.doctor import CheckResult, Status, run_checks
+from bot.doctor_results import CheckResult, Status
 
 __all__ = ["register"]
 
@@ -21,6 +20,9 @@ TimeoutOpt = typer.Option(
 
 def doctor_command(as_json: bool = JsonOpt, timeout: float = TimeoutOpt) -> None:
     """Check configuration, database, offer, roster, SMTP, IMAP and Slack; exit 1 on a FAIL."""
+    from bot.config import Settings
+    from bot.doctor import run_checks
+
     results = asyncio.run(run_checks(Settings, timeout=timeout))
     failed = any(r.status is Status.FAIL for r in results)
     if as_json:

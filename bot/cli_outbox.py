@@ -7,11 +7,10 @@ sending them again. Thin: builds the app, awaits :mod:`bot.services.outbox_recov
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bot.bootstrap import App
 from bot.cli_support import (
     JsonOpt,
     UserError,
@@ -24,7 +23,9 @@ from bot.cli_support import (
     run,
 )
 from bot.domain.hr_records import DeliveryState, MessageKind
-from bot.services.outbox_recovery import list_undelivered, resend, undelivered_json
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
 
 __all__ = ["register"]
 
@@ -81,6 +82,7 @@ def outbox(
     (the connection died after the final "." — maybe delivered)."""
     if ctx.invoked_subcommand is not None:
         return
+    from bot.services.outbox_recovery import list_undelivered, undelivered_json
 
     async def go(a: App) -> list[dict[str, Any]]:
         found = await list_undelivered(uow=a.uow(), state=_state(state), kind=_kind(kind))
@@ -110,6 +112,7 @@ def resend_command(
 ) -> None:
     """Requeue undelivered messages, due now, with their original Message-ID; the worker
     sends them on its next pass."""
+    from bot.services.outbox_recovery import resend, undelivered_json
 
     async def go(a: App) -> dict[str, Any]:
         result = await resend(

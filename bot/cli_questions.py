@@ -14,12 +14,10 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
 
-from bot.bootstrap import App
 from bot.cli_support import (
     JsonOpt,
     err,
@@ -30,17 +28,13 @@ from bot.cli_support import (
     print_json,
     run,
 )
-from bot.services.answers import ask_payload
-from bot.services.conversation import respond
-from bot.services.identity import Identity
-from bot.services.offer import load_offer
-from handlers.console.render import render_reply
-from knowledge.answerer import answer, knowledge_base, offer_entries
-from knowledge.bank import BankError, check_bank, load_bank
-from knowledge.evaluation import evaluate, load_items
-from knowledge.offer_terms import load_offer_terms
-from knowledge.parser import OfferParseError, parse_offer
-from storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+    from bot.services.identity import Identity
+
+# The knowledge base, the evaluation and the console renderer are imported by the commands that
+# use them (`offerbot --help` loads none of them); `ask` loads the router with numpy only.
 
 __all__ = ["register"]
 
@@ -52,14 +46,19 @@ _AsOpt = typer.Option(None, "--as", help="Ask as this verified employee (channel
 
 
 def _identity(employee_id: str | None) -> Identity:
+    from bot.services.identity import Identity
+
     if employee_id:
         return Identity(channel="cli", actor=f"cli:{getpass.getuser()}", employee_id=employee_id)
     return operator()
 
 
 async def _ready(application: App) -> None:
-    """The database and the offer, as `offerbot init` leaves them (both steps idempotent)."""
-    await upgrade(application.engine)
+    """The offer loaded, as `offerbot init` leaves it (idempotent). The schema is not migrated
+    here (Alembic costs a third of a second per question): a database `offerbot init` never
+    created is the one-line error of :func:`bot.cli_support.run`."""
+    from bot.services.offer import load_offer
+
     await load_offer(
         uow=application.uow(),
         terms=application.base_terms,
@@ -75,6 +74,10 @@ def ask_command(
     as_json: bool = JsonOpt,
 ) -> None:
     """Ask a question about the offer (as the bot would answer it on Slack or e-mail)."""
+    from bot.services.answers import ask_payload
+    from bot.services.conversation import respond
+    from handlers.console.render import render_reply
+
     if (text is None) == (batch is None):
         err.print("error: give either a question or --batch FILE.jsonl", style="red")
         raise typer.Exit(1)
@@ -143,6 +146,10 @@ def eval_command(
 ) -> None:
     """Score the answerer on a labelled JSONL set (format of shared/eval/dev_questions.jsonl),
     or (--cv) cross-validate the router on the question bank."""
+    from knowledge.answerer import answer, knowledge_base
+    from knowledge.evaluation import evaluate, load_items
+    from knowledge.offer_terms import load_offer_terms
+
     if (path is None) == (not cv):
         err.print("error: give either a FILE.jsonl or --cv", style="red")
         raise typer.Exit(1)
@@ -173,6 +180,8 @@ def eval_command(
 
 
 def _print_cv(offer_dir: Path, as_json: bool) -> None:
+    from knowledge.answerer import offer_entries
+    from knowledge.bank import load_bank
     from knowledge.calibration import cross_validate
     from knowledge.training import Hyper
 
@@ -215,6 +224,10 @@ def kb_build(
 ) -> None:
     """Parse an offer text (SEC plain text) and print its entries; when the text is an offer
     folder's document with a question bank beside it, train (or load) that folder's router."""
+    from knowledge.answerer import knowledge_base
+    from knowledge.bank import BankError
+    from knowledge.parser import OfferParseError, parse_offer
+
     try:
         entries = parse_offer(path.read_text(encoding="utf-8"))
     except (OfferParseError, UnicodeDecodeError) as exc:
@@ -252,6 +265,11 @@ def kb_build(
 @kb_app.command("check")
 def kb_check(as_json: bool = JsonOpt) -> None:
     """Validate the question bank's labels against the parsed offer; examples per label."""
+    from rich.markup import escape
+
+    from knowledge.answerer import offer_entries
+    from knowledge.bank import BankError, check_bank, load_bank
+
     offer_dir = _offer_dir()
     try:
         bank = load_bank(offer_dir)
@@ -295,11 +313,13 @@ def hr_unanswered(
 ) -> None:
     """Questions the bot could not answer (newest first), for HR to follow up."""
 
+    from bot.cli_time import format_local
+
     async def go(application: App) -> Any:
         async with application.uow() as uow:
-            return await uow.questions.unanswered(limit)
+            return await uow.questions.unanswered(limit), application.base_terms.deadline_zone
 
-    rows = run(as_json, go, load_settings())
+    rows, zone = run(as_json, go, load_settings())
     data = [
         {
             "id": q.id,
@@ -319,9 +339,10 @@ def hr_unanswered(
         return
     if not data:
         out.print("No unanswered questions.")
-    for row in data:
+    for q, row in zip(rows, data, strict=True):
+        # HR reads the offer's local time, to the second, with the zone (PDT/PST)
         out.print(
-            f"{row['asked_at']}  {row['reason']:<16} {one_line(row['actor'])}: "
+            f"{format_local(q.asked_at, zone)}  {row['reason']:<16} {one_line(row['actor'])}: "
             f"{one_line(row['question'])}",
             markup=False,  # an employee's "[/b]" is text, not markup
             soft_wrap=True,  # one line per question, however long

@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bot.bootstrap import App, ConfigurationError
 from bot.cli_support import err, load_settings, run
-from bot.worker import run_worker
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
     from slack_bolt.async_app import AsyncApp
 
+    from bot.bootstrap import App
     from handlers.slack.flows import SlackDeps
 
 __all__ = ["register", "socket_mode_handler"]
@@ -34,6 +33,8 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 async def _until_stopped(application: App, stop: asyncio.Event) -> None:
+    from bot.worker import run_worker
+
     worker = asyncio.create_task(run_worker(application, stop=stop))
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait({worker, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -48,6 +49,8 @@ def _configured(application: App, *, need: str) -> tuple[AsyncApp, SlackDeps]:
         "SLACK_APP_TOKEN": settings.slack_app_token,
         "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
     }
+    from bot.bootstrap import ConfigurationError
+
     missing = [name for name in ("SLACK_BOT_TOKEN", need) if needed[name] is None]
     if missing:
         raise ConfigurationError(f"set {' and '.join(missing)} to connect to Slack")
@@ -90,19 +93,26 @@ def serve_command(
 
     from handlers.http_ops import add_ops_routes
     from handlers.slack.http_endpoint import slack_web_app
+    from handlers.web import add_console_routes
 
     async def go(application: App) -> None:
-        bolt, _deps = _configured(application, need="SLACK_SIGNING_SECRET")
-        # bodies over OFFERBOT_SLACK_MAX_BODY_BYTES: 413 before Bolt sees them
-        web_app = slack_web_app(
-            bolt, path="/slack/events", max_body_bytes=application.settings.slack_max_body_bytes
-        )
+        s = application.settings
+        if s.slack_bot_token is None and s.slack_signing_secret is None:
+            # No Slack at all: the HR console, /healthz and /metrics only (docs/hr-console.md)
+            web_app = web.Application(client_max_size=s.slack_max_body_bytes)
+        else:
+            bolt, _deps = _configured(application, need="SLACK_SIGNING_SECRET")
+            # bodies over OFFERBOT_SLACK_MAX_BODY_BYTES: 413 before Bolt sees them
+            web_app = slack_web_app(
+                bolt, path="/slack/events", max_body_bytes=s.slack_max_body_bytes
+            )
         add_ops_routes(web_app, application)  # GET /healthz, GET /metrics
+        add_console_routes(web_app, application, host=host)  # the HR web console, /hr/
         runner = web.AppRunner(web_app)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         stop = _stop_on_signals()
-        err.print(f"offerbot: listening on http://{host}:{port}/slack/events; Ctrl-C stops")
+        err.print(f"offerbot: listening on http://{host}:{port} (/slack/events, /hr/); Ctrl-C ends")
         try:
             await _until_stopped(application, stop)
         finally:
@@ -112,6 +122,8 @@ def serve_command(
 
 
 def _guarded(go: Callable[[App], Awaitable[None]]) -> None:
+    from bot.bootstrap import ConfigurationError
+
     try:
         run(False, go, load_settings())
     except ConfigurationError as exc:

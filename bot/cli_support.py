@@ -21,27 +21,26 @@ import json
 import re
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console, ConsoleOptions, RenderableType, RenderHook, RenderResult
 from rich.segment import Segment
-from sqlalchemy.exc import OperationalError
 
-from bot.bootstrap import App, build
-from bot.config import Settings
-from bot.domain.errors import DomainError
-from bot.services.errors import ServiceError
-from bot.services.identity import Identity
-from knowledge.offer_terms import OfferTermsError
-from storage.errors import WriteConflictError
-from storage.repositories import is_lock_error
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+    from bot.config import Settings
+    from bot.services.identity import Identity
+
+# Nothing heavier than typer and rich is imported here at module level: every command module
+# imports this one, and `offerbot --help` must not pay for SQLAlchemy, numpy or fpdf. The
+# application, the storage errors and the settings are imported by the functions that use them.
 
 __all__ = [
     "JsonOpt",
     "UserError",
     "err",
+    "is_missing_table",
     "load_settings",
     "one_line",
     "operator",
@@ -127,12 +126,29 @@ def print_json(data: Any) -> None:
 
 
 def run(as_json: bool, work: Callable[[App], Awaitable[T]], settings: Settings | None = None) -> T:
-    """Build the app, await ``work(app)``, dispose of it; turn user errors into exit status 1."""
+    """Build the app, await ``work(app)``, dispose of it; turn user errors into exit status 1.
+
+    This is the one edge every database command passes through, so the cases a person can fix
+    are caught here once: a missing table (a database ``offerbot init`` never created, or one an
+    older offerbot made) and a SQLite file other processes kept locked.
+    """
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from bot.bootstrap import build
+    from bot.domain.errors import DomainError
+    from bot.services.errors import ServiceError
+    from knowledge.offer_terms import OfferTermsError
+    from storage.errors import WriteConflictError
+    from storage.repositories import is_lock_error
 
     async def main() -> T:
         application = build(settings)
         try:
             return await work(application)
+        except DBAPIError as exc:
+            if is_missing_table(exc):
+                raise UserError(await _schema_missing(application)) from None
+            raise
         finally:
             await application.aclose()
 
@@ -150,7 +166,8 @@ def run(as_json: bool, work: Callable[[App], Awaitable[T]], settings: Settings |
         if as_json:
             print_json({"error": str(exc), "details": details})
         else:
-            err.print(f"error: {exc}", style="red", markup=False)
+            # soft_wrap: one sentence stays one line, however narrow the terminal
+            err.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
             for line in details[:50]:
                 err.print(f"  {line}", markup=False)
             if len(details) > 50:
@@ -158,7 +175,46 @@ def run(as_json: bool, work: Callable[[App], Awaitable[T]], settings: Settings |
         raise typer.Exit(1) from None
 
 
+async def _schema_missing(application: App) -> str:
+    """What to run when a table is missing: `offerbot init` creates the schema, or migrates one
+    an older offerbot made (Alembic is imported only here, on the error path)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from storage.migrate import current_revision
+
+    database = application.engine.url.render_as_string(hide_password=True)
+    try:
+        revision = await current_revision(application.engine)
+    except DBAPIError:
+        revision = None
+    if revision is None:
+        return f"The database ({database}) has no offerbot tables yet: run `offerbot init` first."
+    return (
+        f"The database ({database}) was made by an older offerbot (schema {revision}): run "
+        "`offerbot init` to migrate it."
+    )
+
+
+# SQLSTATE 42P01 (PostgreSQL's undefined_table); SQLite words it in the message.
+_UNDEFINED_TABLE = "42P01"
+
+
+def is_missing_table(exc: BaseException) -> bool:
+    """Whether a database error says a table does not exist: the schema was never created."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == _UNDEFINED_TABLE:
+        return True
+    if getattr(orig, "pgcode", None) == _UNDEFINED_TABLE:
+        return True
+    return str(orig).startswith("no such table")
+
+
 def load_settings() -> Settings:
+    """The settings from the environment; invalid configuration is printed and exits 2."""
+    from pydantic import ValidationError
+
+    from bot.config import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -168,4 +224,6 @@ def load_settings() -> Settings:
 
 def operator() -> Identity:
     """HR (or an operator) at the terminal."""
+    from bot.services.identity import Identity
+
     return Identity(channel="cli", actor=f"cli:{getpass.getuser()}")

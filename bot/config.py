@@ -66,6 +66,14 @@ class Settings(BaseSettings):
         description="Folder with `offer.toml` and the offer text; unset: the bundled "
         "`capstone-2003`.",
     )
+    signer_name: str | None = Field(
+        None,
+        description="Officer who signs the Promise to Grant letters (`hr close`); overrides "
+        "`[signer] name` in `offer.toml`. Set together with `signer_title`.",
+    )
+    signer_title: str | None = Field(
+        None, description="That officer's title, e.g. `Chief Financial Officer`."
+    )
     demo_seed: int = Field(2003, description="Seed of the deterministic demo roster.")
     demo_employees: int = Field(
         600, ge=10, le=100_000, description="Size of the deterministic demo roster."
@@ -395,6 +403,28 @@ class Settings(BaseSettings):
     )
 
     # --- end of operations settings ---------------------------------------------------------------
+
+    # --- HR web console (issue 16) ---------------------------------------------------------------
+    hr_console_secure_cookie: bool = Field(
+        True,
+        description="The console's session cookie is `Secure` (sent over HTTPS only). `false` "
+        "is accepted only when `offerbot serve --host` is a loopback address (local trials).",
+    )
+    hr_console_idle_minutes: int = Field(
+        30,
+        ge=1,
+        le=24 * 60,
+        description="Minutes without a request after which a console session ends (1–1440).",
+    )
+    hr_console_max_failures: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Failed console sign-ins per account within 15 minutes before that account's "
+        "sign-ins are refused until the window passes (1–100); an address may fail four times "
+        "as often, over all accounts.",
+    )
+    # --- end of HR web console settings ----------------------------------------------------------
 
     @model_validator(mode="before")
     @classmethod

@@ -17,7 +17,6 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bootstrap import build_clock
 from bot.config import LOCAL_ENV_FILE, Settings, simulated_clock_from_file
+from bot.doctor_network import check_imap, check_slack, check_smtp
+from bot.doctor_results import CheckResult, Status
 from bot.domain.deadlines import (
     business_calendar,
     cancellation_date,
@@ -60,29 +61,6 @@ __all__ = [
 ]
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-
-
-class Status(StrEnum):
-    PASS = "pass"
-    WARN = "warn"
-    SKIP = "skip"
-    FAIL = "fail"
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    name: str
-    status: Status
-    detail: str
-    hint: str = ""
-
-    def as_json(self) -> dict[str, str]:
-        return {
-            "name": self.name,
-            "status": self.status.value,
-            "detail": self.detail,
-            "hint": self.hint,
-        }
 
 
 @dataclass(slots=True)
@@ -371,44 +349,63 @@ async def check_offer(
 async def check_roster(
     settings: Settings, engine: AsyncEngine, terms: OfferTerms | None
 ) -> CheckResult:
-    """Employees and grants are there; who is eligible; who cannot be reached."""
+    """Employees and grants are there; who is eligible; who cannot be reached.
+
+    The roster is read a page at a time (issue 15): 100,000 grants are never all in memory,
+    and only counts and the ids of people who cannot be reached are kept."""
+    from bot.services.audience import PAGE
+
+    employees = grants = eligible = 0
+    no_email: list[str] = []
+    no_slack: list[str] = []
     async with UnitOfWork(session_factory(engine)) as uow:
-        employees = await uow.employees.list_all()
-        grants = await uow.grants.list_all()
         adjustments = tuple(await uow.adjustments.list_all())
+        if terms is not None:
+            cancellation = cancellation_date(terms)
+            new_grant = new_grant_date(terms, business_calendar(terms))
+        after: str | None = None
+        while True:
+            page = await uow.audience.page(after=after, limit=PAGE)
+            if not page.employees:
+                break
+            after = page.last
+            employees += len(page.employees)
+            grants += len(page.grant_rows)
+            by_employee: dict[str, list[Any]] = {}
+            for g in page.grants:
+                by_employee.setdefault(g.employee_id, []).append(g)
+            for e in page.employees:
+                if not e.email.strip():
+                    no_email.append(e.employee_id)
+                if not e.slack_user_id:
+                    no_slack.append(e.employee_id)
+                if terms is None:
+                    continue
+                assessed = assess(
+                    e,
+                    by_employee.get(e.employee_id, []),
+                    terms,
+                    cancellation=cancellation,
+                    new_grant=new_grant,
+                    adjustments=adjustments,
+                )
+                eligible += any(not g.reasons for g in assessed.grants)
+        if not employees:
+            grants = await uow.grants.count()
     if not employees:
         return CheckResult(
             "roster",
             Status.WARN,
-            f"no employees imported ({len(grants)} grants)",
+            f"no employees imported ({grants} grants)",
             "import HR's roster: `offerbot import-roster EMPLOYEES.csv GRANTS.csv`",
         )
-    detail = f"{len(employees):,} employees, {len(grants):,} grants"
+    detail = f"{employees:,} employees, {grants:,} grants"
     if terms is not None:
-        by_employee: dict[str, list[Any]] = {}
-        for g in grants:
-            by_employee.setdefault(g.employee_id, []).append(g)
-        cancellation = cancellation_date(terms)
-        new_grant = new_grant_date(terms, business_calendar(terms))
-        assessed = [
-            assess(
-                e,
-                by_employee.get(e.employee_id, []),
-                terms,
-                cancellation=cancellation,
-                new_grant=new_grant,
-                adjustments=adjustments,
-            )
-            for e in employees
-        ]
-        eligible = [a for a in assessed if any(not g.reasons for g in a.grants)]
-        detail += f", {len(eligible):,} eligible employees"
+        detail += f", {eligible:,} eligible employees"
     f = _Findings()
-    no_email = [e.employee_id for e in employees if not e.email.strip()]
     if no_email:
         f.warnings.append(f"{len(no_email)} without e-mail ({_sample(no_email)})")
         f.hints.append("Personal answers and forms go only to the e-mail on file.")
-    no_slack = [e.employee_id for e in employees if not e.slack_user_id]
     if no_slack and settings.slack_bot_token is not None:
         f.warnings.append(
             f"{len(no_slack)} without a Slack user id, matched by e-mail ({_sample(no_slack)})"
@@ -434,8 +431,6 @@ async def run_checks(
     load: Callable[[], Settings] = Settings, *, timeout: float = 5.0
 ) -> list[CheckResult]:
     """Every check in order; the parts that cannot be checked say why they were skipped."""
-    from bot.doctor_network import check_imap, check_slack, check_smtp
-
     configuration, settings = check_configuration(load)
     if settings is None:
         later = ("database", "offer", "roster", "SMTP", "IMAP", "Slack")

@@ -17,7 +17,7 @@ import aioimaplib
 import aiosmtplib
 
 from bot.config import Settings
-from bot.doctor import CheckResult, Status
+from bot.doctor_results import CheckResult, Status
 
 __all__ = ["BOT_SCOPES", "check_imap", "check_slack", "check_smtp"]
 

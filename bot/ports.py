@@ -1,9 +1,16 @@
-"""Small interfaces the core depends on; adapters and test fakes implement them."""
+"""Small interfaces the core depends on; adapters and test fakes implement them.
+
+The storage contract — :class:`UnitOfWork` and the repositories it exposes — is large enough
+to have its own module, :mod:`bot.storage_ports`; it is re-exported here so services import
+every port from one place.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
+
+from bot.storage_ports import UnitOfWork
 
 if TYPE_CHECKING:
     from bot.domain.hr_records import OutboxMessage
@@ -15,6 +22,7 @@ __all__ = [
     "OutboxTransport",
     "PermanentDeliveryError",
     "TransientDeliveryError",
+    "UnitOfWork",
 ]
 
 

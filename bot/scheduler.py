@@ -20,13 +20,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from bot.config import Settings
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.domain.jobs import Job
 from bot.domain.terms import OfferTerms
-from bot.ports import Clock
+from bot.ports import Clock, UnitOfWork
 from bot.services.election_intents import HR_RECIPIENT
 from bot.services.election_support import retry_on_conflict
 from bot.services.offer import current_terms
@@ -67,7 +66,7 @@ class JobContext:
     CLI draw a bar when HR runs a broadcast in the foreground.
     """
 
-    uow: Any
+    uow: UnitOfWork
     clock: Clock
     settings: Settings
     base_terms: OfferTerms
@@ -111,7 +110,7 @@ def resolve_handler(kind: str, handlers: Mapping[str, str | Handler] | None = No
 
 async def run_due_jobs(
     *,
-    uow: Any,
+    uow: UnitOfWork,
     clock: Clock,
     settings: Settings,
     base_terms: OfferTerms,
@@ -191,7 +190,7 @@ async def _run_one(
     report.outcomes[job.key] = "done"
 
 
-async def _fail(job: Job, error: str, uow: Any, clock: Clock) -> None:
+async def _fail(job: Job, error: str, uow: UnitOfWork, clock: Clock) -> None:
     """Mark the job failed and, in the same transaction, tell HR (nothing fails silently)."""
     assert job.id is not None
     now = clock.now()

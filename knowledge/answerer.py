@@ -19,7 +19,9 @@ the person's own data, the live deadline, and recording abstentions for HR.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import time
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -141,20 +143,61 @@ def build_knowledge_base(
     return KnowledgeBase(tuple(entries), router, digest, {e.id: e for e in entries})
 
 
+# How long a loaded knowledge base is used before its files are looked at again (seconds).
+KB_RECHECK_SECONDS = 1.0
+# (offer folder as given, cache dir) → (knowledge base, files' signature, when last checked)
+_LOADED: dict[tuple[Path, Path | None], tuple[KnowledgeBase, tuple[Any, ...], float]] = {}
+
+
 def knowledge_base(offer_dir: Path, cache_dir: Path | None = None) -> KnowledgeBase:
-    """The offer folder's knowledge base, built once per process per document and bank version."""
-    offer_dir = Path(offer_dir).resolve()
-    document, secondary = documents_of(offer_dir)
+    """The offer folder's knowledge base, loaded once per process and rebuilt when its files
+    change.
+
+    Why the files and not a version on the stored offer state: the knowledge base is made of
+    the offer documents and the question bank only; what the database changes (the expiration
+    after an extension) reaches :func:`answer` as ``terms`` on every call. The files' names,
+    sizes and modification times are looked at (a directory listing, no parsing, no hashing)
+    at most once every :data:`KB_RECHECK_SECONDS`, so a question costs a dictionary lookup and
+    an edited bank or document is picked up within a second by a running process.
+    """
+    key = (offer_dir, cache_dir)
+    loaded = _LOADED.get(key)
+    now = time.monotonic()
+    if loaded is not None and now - loaded[2] < KB_RECHECK_SECONDS:
+        return loaded[0]
+    folder = Path(offer_dir).resolve()
+    signature = _files_signature(folder)
+    if loaded is not None and loaded[1] == signature:
+        _LOADED[key] = (loaded[0], signature, now)
+        return loaded[0]
+    document, secondary = documents_of(folder)
     digest = hashlib.sha256()
-    files = [offer_dir / name for name in (document, *secondary)]
-    files += sorted((offer_dir / "questions").glob("*.txt"))
+    files = [folder / name for name in (document, *secondary)]
+    files += sorted((folder / "questions").glob("*.txt"))
     for path in files:
         if path.is_file():
             stat = path.stat()
             digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
-    return _cached_knowledge_base(
-        offer_dir, document, secondary, digest.hexdigest(), cache_dir or default_cache_dir()
+    kb = _cached_knowledge_base(
+        folder, document, secondary, digest.hexdigest(), cache_dir or default_cache_dir()
     )
+    _LOADED[key] = (kb, signature, now)
+    return kb
+
+
+def _files_signature(folder: Path) -> tuple[Any, ...]:
+    """(name, size, mtime) of every file in the offer folder and its ``questions`` folder."""
+    found: list[tuple[str, int, int]] = []
+    for where in (folder, folder / "questions"):
+        try:
+            with os.scandir(where) as entries:
+                for entry in entries:
+                    if entry.is_file():
+                        stat = entry.stat()
+                        found.append((entry.path, stat.st_size, stat.st_mtime_ns))
+        except FileNotFoundError:
+            continue
+    return tuple(sorted(found))
 
 
 @lru_cache(maxsize=8)

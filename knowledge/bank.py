@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,8 +169,3 @@ def check_bank(bank: Bank, entry_ids: Sequence[str]) -> BankCheck:
 
 def _key(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9$%]+", text.lower()))
-
-
-def texts_and_labels(examples: Iterable[Example]) -> tuple[list[str], list[str]]:
-    pairs = [(e.text, e.label) for e in examples]
-    return [t for t, _ in pairs], [label for _, label in pairs]

@@ -30,6 +30,7 @@ from rapidfuzz import fuzz, process
 
 from knowledge.bank import OUT_OF_SCOPE, Bank, Example
 from knowledge.evaluation import family
+from knowledge.fitting import Hyper, decision, fit, training_set
 from knowledge.parser import Entry
 
 __all__ = ["GROUP_RATIO", "CvReport", "cross_validate", "groups_of"]
@@ -170,7 +171,7 @@ def _kind(label: str) -> str:
 def cross_validate(
     bank: Bank,
     entries: Sequence[Entry],
-    hyper: Any,
+    hyper: Hyper,
     *,
     folds: int = FOLDS,
     seed: int = 0,
@@ -181,8 +182,6 @@ def cross_validate(
     import time
 
     from sklearn.model_selection import StratifiedGroupKFold
-
-    from knowledge.training import fit, training_set, vectorize
 
     started = time.perf_counter()
     examples = list(bank.examples)
@@ -195,11 +194,8 @@ def cross_validate(
 
     def one_fold(train: Sequence[int], test: Sequence[int]) -> None:
         fitted = fit(training_set([examples[i] for i in train], entries, hyper), hyper)
-        words, chars, classifier, fold_labels = fitted
-        scores = classifier.decision_function(
-            vectorize(words, chars, hyper, [examples[i].text for i in test])
-        )
-        columns = [column[label] for label in fold_labels]
+        scores = decision(fitted, hyper, [examples[i].text for i in test])
+        columns = [column[label] for label in fitted.labels]
         for row, i in enumerate(test):
             logits[i, columns] = scores[row]
 

@@ -2,7 +2,8 @@
 
 Everything said in people's own words goes through the router (``knowledge.router``), trained
 on the offer's question bank. Only the commands the bot itself teaches ("help", "grants",
-"status", "deadline", "contacts", "withdraw", "tender G00002") are recognised here, exactly, so
+"status", "deadline", "contacts", "withdraw", "tender G00002", "tender all", "tender all
+confirm") are recognised here, exactly, so
 that they always do the same thing.
 
 :func:`split_questions` cuts a message into at most three questions: sentences that end with a
@@ -35,7 +36,9 @@ COMMANDS = {
     "withdraw": "withdraw",
     "withdraw confirm": "withdraw",
 }
-_ELECT_COMMAND = re.compile(r"^/?(tender|elect)\s+(all|g?\d[\w-]*)(\s*(,|and)?\s*g?\d[\w-]*)*$")
+_ELECT_COMMAND = re.compile(
+    r"^/?(tender|elect)\s+(all(\s+confirm)?|g?\d[\w-]*)(\s*(,|and)?\s*g?\d[\w-]*)*$"
+)
 
 
 def command_of(text: str) -> str | None:

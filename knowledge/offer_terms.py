@@ -7,6 +7,7 @@ missing a key (a silent default would put a wrong deadline in front of an employ
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from fractions import Fraction
@@ -18,13 +19,31 @@ from zoneinfo import ZoneInfo
 from bot.domain.terms import Contact, DeliveryContact, OfferTerms, PricePoint, VestingTerms
 from knowledge.toml_tables import read_toml, require
 
-__all__ = ["OfferTermsError", "bundled_offer_dir", "load_offer_terms", "terms_digest"]
+__all__ = [
+    "OfferSigner",
+    "OfferTermsError",
+    "bundled_offer_dir",
+    "load_offer_signer",
+    "load_offer_terms",
+    "terms_digest",
+]
 
 DEFAULT_OFFER_ID = "capstone-2003"
 
 
 class OfferTermsError(ValueError):
     """The offer.toml is missing a key or holds a value of the wrong kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class OfferSigner:
+    """The officer who signs the Promise to Grant letters for the company (Offer §6, p. 18:
+    the letter is the company's binding commitment, so it carries an authorized signature).
+    ``demo`` marks a placeholder that must never sign a real offer's letters."""
+
+    name: str
+    title: str
+    demo: bool = False
 
 
 def bundled_offer_dir(offer_id: str = DEFAULT_OFFER_ID) -> Path:
@@ -122,6 +141,23 @@ def load_offer_terms(path: Path | str | None = None) -> OfferTerms:
             for p in data.get("price_history", [])
         ),
     )
+
+
+def load_offer_signer(path: Path | str | None = None) -> OfferSigner | None:
+    """The ``[signer]`` table of ``offer.toml`` (``name``, ``title``, optional ``demo``), or
+    None when the file has none: ``hr close`` then refuses to issue unsigned letters."""
+    path = Path(path) if path is not None else bundled_offer_dir()
+    if path.is_dir():
+        path = path / "offer.toml"
+    table = read_toml(path, error=OfferTermsError).get("signer")
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise OfferTermsError("offer.toml: [signer] must be a table with name and title")
+    name, title = str(table.get("name", "")).strip(), str(table.get("title", "")).strip()
+    if not name or not title:
+        raise OfferTermsError("offer.toml: [signer] needs both name and title")
+    return OfferSigner(name=name, title=title, demo=bool(table.get("demo", False)))
 
 
 def terms_digest(path: Path | str | None = None) -> str:

@@ -128,8 +128,8 @@ def _clean(raw: str) -> str:
 
 
 def _is_caps(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    return len(letters) >= 3 and all(c.isupper() for c in letters)
+    # str.isupper first: it rejects an ordinary line in C, and most lines are ordinary
+    return text.isupper() and sum(c.isalpha() for c in text) >= 3
 
 
 def _case_map(text: str) -> dict[str, str]:

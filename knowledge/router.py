@@ -1,9 +1,10 @@
 """The router: which label a message has, with a calibrated probability — numpy only.
 
-A linear model over TF-IDF features (``knowledge.features``), trained on the offer's question
-bank by ``knowledge.training`` with scikit-learn, and run here with numpy alone: importing
-scikit-learn costs about a second and 80 MB, the fitted vocabulary and weights cost a few
-milliseconds to load from the cache file.
+A linear model over TF-IDF features (``knowledge.features``) plus nearest-neighbour scores in a
+small sentence embedding (``knowledge.embedding``), trained on the offer's question bank by
+``knowledge.training`` with scikit-learn, and run here with numpy alone: importing scikit-learn
+costs about a second and 80 MB, the fitted vocabulary and weights load from the cache file in a
+fraction of that.
 
 Labels: a knowledge-entry id, ``advice``, ``personal:<intent>``, ``smalltalk:<kind>`` or
 ``out_of_scope``. :meth:`Router.route` returns the best label, its probability (softmax of the
@@ -25,18 +26,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
+from knowledge.embedding import Embedder, load_embedder, neighbour_scores
 from knowledge.features import analyze_chars, analyze_words, normalize
 from knowledge.index import STOPWORDS, stem
 
-__all__ = ["FEATURE_VERSION", "Router", "Routing", "TfidfSpace"]
+__all__ = ["FEATURE_VERSION", "Neighbours", "Router", "Routing", "TfidfSpace"]
 
 # Change when the features, the model or the cache format change: old cache files are ignored.
-FEATURE_VERSION = "router-4"
+FEATURE_VERSION = "router-5"
 
 
 _CONTENT = re.compile(r"\b[a-z]{4,}\b")
@@ -81,10 +84,29 @@ class TfidfSpace:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class Neighbours:
+    """The sentence embedding's part of the score (see ``knowledge.fitting``)."""
+
+    vectors: npt.NDArray[np.float32]  # (texts, dims): the training texts' embeddings (float32:
+    # numpy has no fast float16 product; the cache file keeps float16)
+    owners: npt.NDArray[np.int32]  # (texts,): each text's label, as an index into the labels
+    weight: float
+    embedder: Embedder
+
+    def scores(self, text: str, labels: int) -> npt.NDArray[np.float64]:
+        # einsum, not ``@`` (here and in Router.logits): OpenBLAS spreads even these small
+        # products over threads, and on a busy 2-core machine waking them cost 10–20 ms per
+        # question (p50 9 ms → 0.5 ms measured at load 9)
+        similarities = np.einsum("ij,j->i", self.vectors, self.embedder.embed([text])[0])
+        return self.weight * neighbour_scores(similarities[None, :], self.owners, labels)[0]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Router:
     labels: tuple[str, ...]
     words: TfidfSpace
     chars: TfidfSpace
+    neighbours: Neighbours | None  # None when the embedding is not installed
     coef: npt.NDArray[np.float32]  # (features, labels): a feature's row is contiguous
     intercept: npt.NDArray[np.float32]  # (labels,)
     temperature: float
@@ -102,7 +124,11 @@ class Router:
         columns, values = self.vector(text)
         scores = self.intercept.astype(np.float64)
         if columns:
-            scores = scores + np.asarray(values, dtype=np.float64) @ self.coef[columns]
+            scores = scores + np.einsum(
+                "i,ij->j", np.asarray(values, dtype=np.float32), self.coef[columns]
+            )
+        if self.neighbours is not None:
+            scores = scores + self.neighbours.scores(text, len(self.labels))
         return scores
 
     def probabilities(self, text: str) -> npt.NDArray[np.float64]:
@@ -151,10 +177,17 @@ class Router:
             "threshold": self.threshold,
             "word_weight": self.words.weight,
             "char_weight": self.chars.weight,
+            "neighbour_weight": self.neighbours.weight if self.neighbours else 0.0,
             "meta": self.meta,
         }
         word_terms = sorted(self.words.vocabulary, key=self.words.vocabulary.__getitem__)
         char_terms = sorted(self.chars.vocabulary, key=self.chars.vocabulary.__getitem__)
+        extra: dict[str, Any] = {}
+        if self.neighbours is not None:
+            extra = {
+                "neighbours": self.neighbours.vectors.astype(np.float16),
+                "owners": self.neighbours.owners,
+            }
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".router-", suffix=".npz")
         try:
             with os.fdopen(handle, "wb") as stream:
@@ -167,6 +200,7 @@ class Router:
                     char_idf=self.chars.idf,
                     coef=self.coef,
                     intercept=self.intercept,
+                    **extra,
                 )
             os.replace(temporary, path)
         except BaseException:
@@ -185,8 +219,17 @@ class Router:
                 char_terms = bytes(data["char_terms"]).decode().split("\n")
                 word_idf, char_idf = data["word_idf"], data["char_idf"]
                 coef, intercept = data["coef"], data["intercept"]
+                weight = float(header.get("neighbour_weight", 0.0))
+                vectors = data["neighbours"] if weight > 0 else None
+                owners = data["owners"] if weight > 0 else None
         except (OSError, ValueError, KeyError, json.JSONDecodeError):
             return None
+        neighbours = None
+        if vectors is not None and owners is not None:
+            embedder = load_embedder()
+            if embedder is None:
+                return None  # trained with the embedding, which is not available now
+            neighbours = Neighbours(vectors.astype(np.float32), owners, weight, embedder)
         words = TfidfSpace(
             dict(zip(word_terms, range(len(word_terms)), strict=True)),
             word_idf,
@@ -203,6 +246,7 @@ class Router:
             labels=tuple(header["labels"]),
             words=words,
             chars=chars,
+            neighbours=neighbours,
             coef=coef,
             intercept=intercept,
             temperature=float(header["temperature"]),

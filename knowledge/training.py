@@ -1,16 +1,15 @@
-"""Train the router on the question bank (scikit-learn), and keep it in a cache on disk.
+"""Train the router on the question bank, and keep it in a cache on disk.
 
-Training data: every bank example (weight 1) and, so that facts the bank never asks about still
-find their entry, the document itself — each entry's title, its term-sheet question and its
-sentences, with a lower weight (:data:`DOCUMENT_WEIGHT`). The model is a linear SVM (liblinear,
-one-vs-rest) over word and character TF-IDF (``knowledge.features``); a softmax over its scores
-with a fitted temperature gives the probabilities, and the temperature and the abstention
-threshold come from grouped k-fold cross-validation on the bank (``knowledge.calibration``).
-Measured on this machine: about 12 s for the bundled offer, the final fit alone about 3 s.
+The model and its training data are ``knowledge.fitting``'s; here, grouped k-fold
+cross-validation on the bank (``knowledge.calibration``) fits the softmax temperature and the
+abstention threshold while the final model is fitted on all of it, and the result becomes a
+numpy :class:`~knowledge.router.Router`. Measured on this machine, unloaded: about 12 s for the
+bundled offer (``bench/qa.py``), the final fit alone about 3 s.
 
 :func:`load_router` is what start-up calls: the cache file keyed by a hash of the bank, the
-offer's documents and :data:`~knowledge.router.FEATURE_VERSION`, or a training run that writes
-it. scikit-learn is imported only when training.
+offer's documents, the model's settings, the sentence embedding's weights and
+:data:`~knowledge.router.FEATURE_VERSION`, or a training run that writes it. scikit-learn is
+imported only when training.
 """
 
 from __future__ import annotations
@@ -18,111 +17,44 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from knowledge.bank import Bank, Example
-from knowledge.features import analyze_chars, analyze_words
+from knowledge.bank import Bank
+from knowledge.embedding import load_embedder
+from knowledge.fitting import (
+    DOCUMENT_WEIGHT,
+    Fitted,
+    Hyper,
+    TrainingSet,
+    decision,
+    fit,
+    training_set,
+)
 from knowledge.parser import Entry
-from knowledge.router import FEATURE_VERSION, Router, TfidfSpace
+from knowledge.router import FEATURE_VERSION, Neighbours, Router, TfidfSpace
 
 __all__ = [
     "DOCUMENT_WEIGHT",
+    "Fitted",
     "Hyper",
     "TrainingSet",
+    "decision",
     "fit",
     "load_router",
     "router_key",
+    "to_router",
     "training_set",
 ]
 
 logger = logging.getLogger(__name__)
 
-DOCUMENT_WEIGHT = 0.8
-
-
-@dataclass(frozen=True, slots=True)
-class Hyper:
-    """The model's settings, chosen by grouped 5-fold cross-validation on the bank: a grid of
-    C ∈ {0.5, 1, 2} × char weight ∈ {0.5, 0.8, 1.2} × document weight ∈ {0.3, 0.5, 0.8}, scored by
-    the mean of answerable accuracy and out-of-scope abstention (0.797–0.803 across the grid;
-    this one 0.803). ``bench/qa_grid.py`` reruns it."""
-
-    c: float = 0.5
-    char_weight: float = 0.8
-    document_weight: float = DOCUMENT_WEIGHT
-    min_df: int = 1
-    tol: float = 1e-2
-
-
-@dataclass(frozen=True, slots=True)
-class TrainingSet:
-    texts: list[str]
-    labels: list[str]
-    weights: list[float]
-
-
-def document_examples(entries: Sequence[Entry]) -> list[tuple[str, str]]:
-    """(text, entry id) for the title, the question and every sentence of every entry."""
-    pairs: list[tuple[str, str]] = []
-    for entry in entries:
-        pairs.append((entry.title, entry.id))
-        if entry.question and entry.question != entry.title:
-            pairs.append((entry.question, entry.id))
-        for sentence in re.split(r"(?<=[.?!;:])\s+", entry.text):
-            if len(sentence) >= 25:
-                pairs.append((sentence[:400], entry.id))
-    return pairs
-
-
-def training_set(
-    examples: Sequence[Example], entries: Sequence[Entry], hyper: Hyper
-) -> TrainingSet:
-    texts = [e.text for e in examples]
-    labels = [e.label for e in examples]
-    weights = [1.0] * len(texts)
-    if hyper.document_weight > 0:
-        for text, label in document_examples(entries):
-            texts.append(text)
-            labels.append(label)
-            weights.append(hyper.document_weight)
-    return TrainingSet(texts, labels, weights)
-
-
-def fit(data: TrainingSet, hyper: Hyper) -> tuple[Any, Any, Any, list[str]]:
-    """(word vectorizer, char vectorizer, classifier, labels) fitted with scikit-learn."""
-    import scipy.sparse as sp
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.svm import LinearSVC
-
-    words = TfidfVectorizer(
-        analyzer=analyze_words, sublinear_tf=True, min_df=hyper.min_df, dtype=np.float32
-    )
-    chars = TfidfVectorizer(
-        analyzer=analyze_chars, sublinear_tf=True, min_df=hyper.min_df, dtype=np.float32
-    )
-    matrix = sp.hstack(
-        [words.fit_transform(data.texts), hyper.char_weight * chars.fit_transform(data.texts)]
-    ).tocsr()
-    classifier = LinearSVC(C=hyper.c, tol=hyper.tol)
-    classifier.fit(matrix, data.labels, sample_weight=np.asarray(data.weights))
-    return words, chars, classifier, list(classifier.classes_)
-
-
-def vectorize(words: Any, chars: Any, hyper: Hyper, texts: Sequence[str]) -> Any:
-    import scipy.sparse as sp
-
-    return sp.hstack([words.transform(texts), hyper.char_weight * chars.transform(texts)]).tocsr()
-
 
 def to_router(
-    fitted: tuple[Any, Any, Any, list[str]],
+    fitted: Fitted,
     hyper: Hyper,
     *,
     temperature: float,
@@ -130,7 +62,7 @@ def to_router(
     key: str,
     meta: dict[str, object],
 ) -> Router:
-    words, chars, classifier, labels = fitted
+    words, chars, classifier, labels = fitted.words, fitted.chars, fitted.svm, fitted.labels
     word_space = TfidfSpace(
         {str(k): int(v) for k, v in words.vocabulary_.items()},
         words.idf_.astype(np.float32),
@@ -143,10 +75,16 @@ def to_router(
         hyper.char_weight,
         len(words.vocabulary_),
     )
+    embedder = load_embedder() if fitted.neighbours is not None else None
     return Router(
         labels=tuple(labels),
         words=word_space,
         chars=char_space,
+        neighbours=Neighbours(
+            fitted.neighbours.astype(np.float32), fitted.owners, hyper.neighbour_weight, embedder
+        )
+        if embedder is not None and fitted.neighbours is not None and fitted.owners is not None
+        else None,
         coef=np.ascontiguousarray(classifier.coef_.T, dtype=np.float32),
         intercept=classifier.intercept_.astype(np.float32),
         temperature=temperature,
@@ -157,7 +95,9 @@ def to_router(
 
 
 def router_key(bank: Bank, documents: Sequence[Path], hyper: Hyper) -> str:
-    digest = hashlib.sha256(f"{FEATURE_VERSION};{hyper};{bank.digest};".encode())
+    embedder = load_embedder() if hyper.neighbour_weight > 0 else None
+    embedding = embedder.digest if embedder is not None else "none"
+    digest = hashlib.sha256(f"{FEATURE_VERSION};{hyper};{embedding};{bank.digest};".encode())
     for path in documents:
         digest.update(path.name.encode() + b"\0")
         if path.is_file():
@@ -182,6 +122,7 @@ def train_router(
         "c": hyper.c,
         "char_weight": hyper.char_weight,
         "document_weight": hyper.document_weight,
+        "neighbour_weight": hyper.neighbour_weight if load_embedder() is not None else 0.0,
         "cv": report.summary(),
     }
     return to_router(

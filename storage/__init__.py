@@ -6,10 +6,14 @@ repositories it exposes, which take and return domain objects.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from storage.db import create_engine, session_factory
 from storage.errors import ConstraintViolationError, StorageError, UnitOfWorkError
-from storage.migrate import current_revision, upgrade
 from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from storage.migrate import current_revision, upgrade
 
 __all__ = [
     "ConstraintViolationError",
@@ -21,3 +25,13 @@ __all__ = [
     "session_factory",
     "upgrade",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``upgrade`` and ``current_revision`` load Alembic (a third of a second): only on use, so
+    a process that merely reads the database (``offerbot ask``) never imports it."""
+    if name in ("current_revision", "upgrade"):
+        from storage import migrate
+
+        return getattr(migrate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

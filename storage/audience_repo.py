@@ -1,22 +1,24 @@
-"""Bulk reads for whole-roster work (reminders, broadcasts): a few queries for everyone.
+"""Bulk reads for whole-roster work (reminders, broadcasts): a few queries per page of people.
 
-Reminding 100,000 people must not cost 100,000 queries, nor 250,000 ORM objects: these read
-plain columns with one Core SELECT per table (no ORM identity map) and build the small domain
-values the rules need. Dates and prices are read raw and parsed here with the C parsers
-(``date.fromisoformat``), which is several times faster than the generic SQLite result
-processors on 150,000 grants; PostgreSQL hands back ``date``/``Decimal`` already. Domain
-objects out; no SQL leaves this module.
+Reminding 100,000 people must not cost 100,000 queries, nor 250,000 ORM objects, nor every
+grant of the roster in memory at once: :meth:`AudienceRepository.page` reads one page of
+employees by keyset (``employee_id > last seen``, in the database's order) and, with one range
+query per table, their grants, intent versions and receipts — plain columns, Core SELECTs, no
+ORM identity map — and builds the small domain values the rules need. Dates and prices are
+read raw and parsed here with the C parsers (``date.fromisoformat``), several times faster
+than the generic SQLite result processors; PostgreSQL hands back ``date``/``Decimal``
+already. Domain objects out; no SQL leaves this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import ColumnElement, String, select, true, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
@@ -24,7 +26,7 @@ from bot.domain.elections import IntentKind
 from bot.domain.roster import Employee, EmployeeClass, EmployeeStatus, Grant, OptionType
 from storage.models import ElectionIntentRow, EmployeeRow, FormReceiptRow, GrantRow
 
-__all__ = ["AudienceRepository", "IntentHead"]
+__all__ = ["AudienceRepository", "IntentHead", "RosterPage"]
 
 _E = EmployeeRow.__table__.c
 _G = GrantRow.__table__.c
@@ -56,6 +58,54 @@ class IntentHead:
     kind: IntentKind
 
 
+@dataclass(frozen=True, slots=True)
+class RosterPage:
+    """One page of the roster: its employees (in the database's order of employee id) and
+    everything of theirs a whole-roster rule needs. ``last`` is where the next page starts."""
+
+    employees: list[Employee]
+    grant_rows: list[Any]  # raw: a grant is built only when asked for
+    intent_heads: list[IntentHead]
+    received: set[tuple[str, int]]
+
+    @property
+    def last(self) -> str | None:
+        return self.employees[-1].employee_id if self.employees else None
+
+    @property
+    def grants(self) -> list[Grant]:
+        """Every grant of the page's employees (built on each call: keep the list)."""
+        return list(AudienceRepository._grants(self.grant_rows, None))
+
+    def grants_lazily(self, *, skip: Callable[[str], bool]) -> Iterator[Grant]:
+        """The grants whose employee id ``skip`` refuses (asked as the iterator is consumed)
+        are never built: a person settled by an earlier grant costs nothing more."""
+        return AudienceRepository._grants(self.grant_rows, skip)
+
+
+_EMPLOYEE_COLUMNS = (
+    _E.employee_id,
+    _E.name,
+    _E.email,
+    _E.country,
+    _E.status,
+    _E.employee_class,
+    _E.slack_user_id,
+)
+_GRANT_COLUMNS = (
+    _G.grant_number,
+    _G.employee_id,
+    _G.plan,
+    type_coerce(_G.grant_date, String),
+    _G.option_type,
+    type_coerce(_G.exercise_price, String),
+    _G.shares_granted,
+    _G.shares_exercised,
+    type_coerce(_G.expiration_date, String),
+    _G.split_group,
+)
+
+
 @dataclass(slots=True)
 class AudienceRepository:
     session: AsyncSession
@@ -67,50 +117,58 @@ class AudienceRepository:
 
     async def employees(self) -> list[Employee]:
         """Every employee (in no particular order)."""
-        rows = await self._core(
-            select(
-                _E.employee_id,
-                _E.name,
-                _E.email,
-                _E.country,
-                _E.status,
-                _E.employee_class,
-                _E.slack_user_id,
+        return _employees(await self._core(select(*_EMPLOYEE_COLUMNS)))
+
+    async def page(self, *, after: str | None, limit: int) -> RosterPage:
+        """The next ``limit`` employees after employee id ``after`` (None: from the first), in
+        the database's order, with their grants, intent versions and received forms.
+
+        Four queries whatever the page's size; the later three select the page's id range
+        (``after < employee_id <= last``) in the same collation as the keyset, so nobody is
+        missed or read twice even where the database's order differs from Python's."""
+        query = select(*_EMPLOYEE_COLUMNS).order_by(_E.employee_id).limit(limit)
+        if after is not None:
+            query = query.where(_E.employee_id > after)
+        employees = _employees(await self._core(query))
+        if not employees:
+            return RosterPage([], [], [], set())
+        last = employees[-1].employee_id
+
+        def mine(column: Any) -> ColumnElement[bool]:
+            low = column > after if after is not None else true()
+            return low & (column <= last)  # type: ignore[no-any-return]
+
+        grant_rows = await self._core(select(*_GRANT_COLUMNS).where(mine(_G.employee_id)))
+        heads = _heads(
+            await self._core(
+                select(_I.employee_id, _I.version, _I.kind).where(mine(_I.employee_id))
             )
         )
-        statuses = {s.value: s for s in EmployeeStatus}
-        classes = {c.value: c for c in EmployeeClass}
-        return [
-            Employee(
-                employee_id=eid,
-                name=name,
-                email=email,
-                country=country,
-                status=statuses[status],
-                employee_class=classes[cls],
-                slack_user_id=slack,
+        received = {
+            (eid, version)
+            for eid, version in await self._core(
+                select(_R.employee_id, _R.version).where(mine(_R.employee_id))
             )
-            for eid, name, email, country, status, cls, slack in rows
-        ]
+        }
+        return RosterPage(employees, grant_rows, heads, received)
+
+    async def grants_between(
+        self, *, after: str | None, last: str, of: Container[str] | None = None
+    ) -> list[Grant]:
+        """The grants of employees with ``after < employee_id <= last`` in the database's order
+        (``after`` None: from the first): one index range, for a chunk of people taken in
+        :meth:`page` order. Cheaper than an ``IN`` list of thousands of ids. ``of``: only these
+        employees' grants are built (the others in the range are skipped unbuilt)."""
+        low = _G.employee_id > after if after is not None else true()
+        query = select(*_GRANT_COLUMNS).where(low & (_G.employee_id <= last))
+        skip = None if of is None else (lambda eid: eid not in of)
+        return list(self._grants(await self._core(query), skip))
 
     async def grants(self, *, skip: Callable[[str], bool] | None = None) -> Iterator[Grant]:
         """Every grant, built lazily from one read: a grant whose employee id ``skip`` refuses
         (asked as the caller consumes the iterator) is never built. Cheaper than a large
         ``IN`` list, and lets the caller stop caring about a person once they are settled."""
-        rows = await self._core(
-            select(
-                _G.grant_number,
-                _G.employee_id,
-                _G.plan,
-                type_coerce(_G.grant_date, String),
-                _G.option_type,
-                type_coerce(_G.exercise_price, String),
-                _G.shares_granted,
-                _G.shares_exercised,
-                type_coerce(_G.expiration_date, String),
-                _G.split_group,
-            )
-        )
+        rows = await self._core(select(*_GRANT_COLUMNS))
         return self._grants(rows, skip)
 
     @staticmethod
@@ -134,9 +192,7 @@ class AudienceRepository:
 
     async def intent_heads(self) -> list[IntentHead]:
         """Every intent version's employee, number and kind (no grant lines)."""
-        rows = await self._core(select(_I.employee_id, _I.version, _I.kind))
-        kinds = {k.value: k for k in IntentKind}
-        return [IntentHead(eid, version, kinds[kind]) for eid, version, kind in rows]
+        return _heads(await self._core(select(_I.employee_id, _I.version, _I.kind)))
 
     async def received_versions(self) -> set[tuple[str, int]]:
         """(employee id, version) of every signed form HR recorded as received."""
@@ -151,3 +207,25 @@ class AudienceRepository:
         """
         connection = await self.session.connection()
         return (await connection.execute(query)).all()
+
+
+def _employees(rows: Iterable[Any]) -> list[Employee]:
+    statuses = {s.value: s for s in EmployeeStatus}
+    classes = {c.value: c for c in EmployeeClass}
+    return [
+        Employee(
+            employee_id=eid,
+            name=name,
+            email=email,
+            country=country,
+            status=statuses[status],
+            employee_class=classes[cls],
+            slack_user_id=slack,
+        )
+        for eid, name, email, country, status, cls, slack in rows
+    ]
+
+
+def _heads(rows: Iterable[Any]) -> list[IntentHead]:
+    kinds = {k.value: k for k in IntentKind}
+    return [IntentHead(eid, version, kinds[kind]) for eid, version, kind in rows]

@@ -38,6 +38,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.hr_records import Attachment, DeliveryState, MessageKind, OutboxMessage
+from bot.domain.mail_records import ImapPosition, InboundRecord
 from storage.elections_repo import _message, messages_with_attachments
 from storage.errors import WriteConflictError
 from storage.models import ImapStateRow, InboundMessageRow, OutboxAttachmentRow, OutboxRow
@@ -502,26 +503,6 @@ class DeliveryRepository:
 
     async def _with_attachments(self, rows: list[OutboxRow]) -> list[OutboxMessage]:
         return await messages_with_attachments(self.session, rows)
-
-
-@dataclass(frozen=True, slots=True)
-class ImapPosition:
-    mailbox: str
-    uidvalidity: int
-    last_uid: int
-
-
-@dataclass(frozen=True, slots=True)
-class InboundRecord:
-    mailbox: str
-    uidvalidity: int
-    uid: int
-    content_hash: str
-    sender: str
-    employee_id: str | None
-    received_at: datetime
-    outcome: str
-    processed_at: datetime | None = None  # our clock: what rate limits count in
 
 
 @dataclass(slots=True)

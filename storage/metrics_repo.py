@@ -2,8 +2,8 @@
 ``/healthz``.
 
 Every count is read from rows the application already keeps, so it is the same whichever
-replica answers and survives restarts. Reached through :func:`metrics_counts` over an open
-unit of work; only counts and ids leave this module, never row contents.
+replica answers and survives restarts. Reached as ``uow.metrics`` inside an open unit of
+work; only counts and ids leave this module, never row contents.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from storage.models import (
     UnansweredQuestionRow,
 )
 
-__all__ = ["MetricsRepository", "StoredCounts", "metrics_counts"]
+__all__ = ["MetricsRepository", "StoredCounts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +78,3 @@ class MetricsRepository:
     async def _grouped(self, column: Any, key: Any) -> dict[str, int]:
         rows = await self.session.execute(select(column, func.count(key)).group_by(column))
         return {str(value): int(count) for value, count in rows}
-
-
-def metrics_counts(uow: Any) -> MetricsRepository:
-    """The repository over the unit of work's open session (inside ``async with uow:``)."""
-    return MetricsRepository(uow.session)

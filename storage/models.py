@@ -7,34 +7,40 @@ Column widths follow the roster importer's bounds (``bot/services/roster_import.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
-    Date,
-    DateTime,
-    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     Numeric,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.domain.elections import Delivery, FormKind, IntentKind, Transition
 from bot.domain.hr_records import DeliveryState, MessageKind, TaskStatus
 from bot.domain.roster import EmployeeClass, EmployeeStatus, OptionType
+from storage.model_base import (
+    EMAIL,
+    ID,
+    PRICE_PRECISION,
+    PRICE_SCALE,
+    TEXT,
+    Base,
+    UTCDateTime,
+    utcnow,
+    values_in,
+)
 
 __all__ = [
     "PRICE_PRECISION",
@@ -56,69 +62,6 @@ __all__ = [
     "UTCDateTime",
 ]
 
-ID = 64  # employee ids, grant numbers, offer ids, Slack ids
-TEXT = 200  # names, plans, actors
-EMAIL = 254  # RFC 5321 path limit
-PRICE_PRECISION, PRICE_SCALE = 12, 4
-
-# Stable constraint names, so migrations can refer to them on every backend.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _values_in(column: str, values: type[Any]) -> str:
-    """SQL for a CHECK that a column holds one of an enum's values (from code, never input)."""
-    listed = ", ".join(f"'{member.value}'" for member in values)
-    return f"{column} IN ({listed})"
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """An instant: refuses naive datetimes, stores UTC, always loads aware UTC datetimes.
-
-    SQLite has no time-zone type and SQLAlchemy's SQLite ``DATETIME`` drops ``tzinfo`` without
-    a word, so a naive value (or a local one) would be stored as if it were UTC. Refusing naive
-    values and normalising to UTC makes both backends hold the same instants.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if not isinstance(value, datetime):
-            raise TypeError(f"expected a datetime, got {type(value).__name__}")
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(
-                f"naive datetime {value.isoformat()} refused: storage keeps instants, "
-                "give it a time zone (e.g. datetime.now(UTC) or .replace(tzinfo=...))"
-            )
-        value = value.astimezone(UTC)
-        if dialect.name == "sqlite":
-            return value.replace(tzinfo=None)  # stored as UTC wall time
-        return value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), date: Date()}
-
 
 class OfferStateRow(Base):
     __tablename__ = "offer_state"
@@ -133,8 +76,8 @@ class OfferStateRow(Base):
 class EmployeeRow(Base):
     __tablename__ = "employees"
     __table_args__ = (
-        CheckConstraint(_values_in("status", EmployeeStatus), name="status"),
-        CheckConstraint(_values_in("employee_class", EmployeeClass), name="employee_class"),
+        CheckConstraint(values_in("status", EmployeeStatus), name="status"),
+        CheckConstraint(values_in("employee_class", EmployeeClass), name="employee_class"),
         Index(None, "email_normalized", unique=True),
     )
 
@@ -146,8 +89,8 @@ class EmployeeRow(Base):
     country: Mapped[str] = mapped_column(String(2))
     status: Mapped[str] = mapped_column(String(32))
     employee_class: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(default=_utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class GrantRow(Base):
@@ -159,7 +102,7 @@ class GrantRow(Base):
             name="shares_exercised_in_range",
         ),
         CheckConstraint("exercise_price >= 0", name="exercise_price_nonnegative"),
-        CheckConstraint(_values_in("option_type", OptionType), name="option_type"),
+        CheckConstraint(values_in("option_type", OptionType), name="option_type"),
         Index(None, "employee_id"),
     )
 
@@ -175,7 +118,7 @@ class GrantRow(Base):
     shares_exercised: Mapped[int] = mapped_column(Integer)
     expiration_date: Mapped[date | None]
     split_group: Mapped[str | None] = mapped_column(String(ID))
-    updated_at: Mapped[datetime] = mapped_column(default=_utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AdjustmentRow(Base):
@@ -238,8 +181,8 @@ class ElectionIntentRow(Base):
     __table_args__ = (
         UniqueConstraint("employee_id", "version"),
         CheckConstraint("version >= 1", name="version_positive"),
-        CheckConstraint(_values_in("kind", IntentKind), name="kind"),
-        CheckConstraint(_values_in("transition", Transition), name="transition"),
+        CheckConstraint(values_in("kind", IntentKind), name="kind"),
+        CheckConstraint(values_in("transition", Transition), name="transition"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -259,8 +202,8 @@ class FormReceiptRow(Base):
     __tablename__ = "form_receipts"
     __table_args__ = (
         UniqueConstraint("employee_id", "version"),
-        CheckConstraint(_values_in("form", FormKind), name="form"),
-        CheckConstraint(_values_in("via", Delivery), name="via"),
+        CheckConstraint(values_in("form", FormKind), name="form"),
+        CheckConstraint(values_in("via", Delivery), name="via"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -280,7 +223,7 @@ class HrTaskRow(Base):
     __tablename__ = "hr_tasks"
     __table_args__ = (
         UniqueConstraint("employee_id", "version", "kind"),
-        CheckConstraint(_values_in("status", TaskStatus), name="status"),
+        CheckConstraint(values_in("status", TaskStatus), name="status"),
         Index(None, "status"),
     )
 
@@ -300,9 +243,9 @@ class OutboxRow(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         CheckConstraint("channel IN ('email', 'slack')", name="channel"),
-        CheckConstraint(_values_in("kind", MessageKind), name="kind"),
+        CheckConstraint(values_in("kind", MessageKind), name="kind"),
         CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
-        CheckConstraint(_values_in("state", DeliveryState), name="state"),
+        CheckConstraint(values_in("state", DeliveryState), name="state"),
         Index(None, "sent_at", "due_at"),
         Index(None, "employee_id"),
         Index(None, "state", "priority", "next_attempt_at"),
@@ -411,3 +354,18 @@ __all__ += ["SlackEventRow", "SlackUserRow"]
 from storage.scheduler_models import AmendmentRow, CommunicationRow, JobRow  # noqa: E402
 
 __all__ += ["AmendmentRow", "CommunicationRow", "JobRow"]
+
+# --- HR web console (migration 0011): accounts, sessions, sign-in attempts ----------------------
+from storage.hr_console_models import (  # noqa: E402
+    HrAccountRow,
+    HrLoginAttemptRow,
+    HrQuestionStateRow,
+    HrSessionRow,
+)
+
+__all__ += ["HrAccountRow", "HrLoginAttemptRow", "HrQuestionStateRow", "HrSessionRow"]
+
+# --- hr close runs (migration 0010): durable progress of a batched close ------------------------
+from storage.close_models import CloseRunRow  # noqa: E402
+
+__all__ += ["CloseRunRow"]

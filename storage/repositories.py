@@ -63,8 +63,6 @@ WRITE_PAGE = 5_000
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
-D = TypeVar("D")  # a domain object
-R = TypeVar("R", bound=Base)  # its row
 
 
 def normalize_email(email: str) -> str:
@@ -156,6 +154,23 @@ class EmployeeRepository:
 
     async def by_slack_user_id(self, slack_user_id: str) -> Employee | None:
         return await self._one(EmployeeRow.slack_user_id == slack_user_id)
+
+    async def get_many(self, ids: Iterable[str]) -> dict[str, Employee]:
+        """The employees among ``ids``, by id: one query for up to 30,000 ids (both databases
+        take that many bound values), not one per person."""
+        wanted = sorted(set(ids))
+        found: dict[str, Employee] = {}
+        for chunk in _chunks(wanted, 30_000):
+            rows = await self.session.execute(
+                select(*_EMPLOYEES.compared).where(
+                    EmployeeRow.employee_id.in_(bindparam("ids", expanding=True))
+                ),
+                {"ids": list(chunk)},
+            )
+            for row in rows:
+                employee = _employee_from_values(*row)
+                found[employee.employee_id] = employee
+        return found
 
     async def existing_ids(self, ids: Iterable[str]) -> set[str]:
         """Those of ``ids`` that are employees in the database."""

@@ -1,7 +1,8 @@
 """Tables of deadlines in motion (migration 0007): durable jobs, offer amendments, and the
 communications log kept for the filing.
 
-Imported at the end of :mod:`storage.models` so they belong to the one ``Base.metadata``.
+Imported at the end of :mod:`storage.models` so they belong to the one ``Base.metadata``;
+their base comes from :mod:`storage.model_base` (no import circle).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.domain.amendments import AmendmentKind, AmendmentStatus
 from bot.domain.jobs import JobState
-from storage.models import ID, TEXT, Base, _values_in
+from storage.model_base import ID, TEXT, Base, values_in
 
 __all__ = ["AmendmentRow", "CommunicationRow", "JobRow"]
 
@@ -26,7 +27,7 @@ class JobRow(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        CheckConstraint(_values_in("state", JobState), name="state"),
+        CheckConstraint(values_in("state", JobState), name="state"),
         CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
         Index(None, "state", "due_at"),
         Index(None, "kind", "state"),
@@ -51,8 +52,8 @@ class AmendmentRow(Base):
 
     __tablename__ = "offer_amendments"
     __table_args__ = (
-        CheckConstraint(_values_in("kind", AmendmentKind), name="kind"),
-        CheckConstraint(_values_in("status", AmendmentStatus), name="status"),
+        CheckConstraint(values_in("kind", AmendmentKind), name="kind"),
+        CheckConstraint(values_in("status", AmendmentStatus), name="status"),
         Index(None, "offer_id", "status"),
     )
 

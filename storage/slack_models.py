@@ -1,35 +1,21 @@
 """Slack tables: delivery dedupe and the Slack user → roster cache (migration 0005).
 
-Imported at the end of :mod:`storage.models` so they belong to the one ``Base.metadata``.
+Imported at the end of :mod:`storage.models` so they belong to the one ``Base.metadata``;
+their base comes from :mod:`storage.model_base` (no import circle).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import EMAIL, ID, TEXT, Base, _values_in
+from bot.domain.slack_records import SlackDeliveryState
+from storage.model_base import EMAIL, ID, TEXT, Base, values_in
 
 __all__ = ["SlackDeliveryState", "SlackEventRow", "SlackUserRow"]
-
-
-class SlackDeliveryState(StrEnum):
-    """Where the reply to one delivery stands (migration 0008).
-
-    ``answering`` → ``done`` is the usual path of an event. A failed post parks the rendered
-    reply (``unposted``); a later delivery of the same event — or, once Slack has had its
-    chance to retry, the worker's sweep — wins ``unposted`` → ``posting`` and posts it. Claims of
-    view submissions are written ``done``: the modal is their reply.
-    """
-
-    ANSWERING = "answering"  # claimed; the reply is being built or posted
-    UNPOSTED = "unposted"  # the post failed; the reply waits for Slack's retry or the worker
-    POSTING = "posting"  # one later delivery took the parked reply and is posting it
-    DONE = "done"  # handled: the reply is out (or there is none to post)
 
 
 class SlackEventRow(Base):
@@ -43,7 +29,7 @@ class SlackEventRow(Base):
 
     __tablename__ = "slack_events"
     __table_args__ = (
-        CheckConstraint(_values_in("state", SlackDeliveryState), name="state"),
+        CheckConstraint(values_in("state", SlackDeliveryState), name="state"),
         Index(None, "received_at"),
     )
 

@@ -1,7 +1,8 @@
 """Slack bookkeeping: which deliveries were handled, and who Slack users are on the roster.
 
-Reached through :func:`slack_events` / :func:`slack_users` over an open unit of work, so the
-dedupe row joins the transaction of whatever side effect it guards.
+Reached as ``uow.slack_events`` / ``uow.slack_users`` (Protocols ``SlackEvents`` and
+``SlackUsers`` in :mod:`bot.storage_ports`), so the dedupe row joins the transaction of
+whatever side effect it guards. The records are :mod:`bot.domain.slack_records` values.
 
 An event's reply moves through :class:`~storage.slack_models.SlackDeliveryState`: claimed
 ``answering``; ``done`` once posted; ``unposted`` with the rendered reply when the post failed
@@ -17,17 +18,25 @@ so a worker and a retry, or two replicas, never both post either.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.slack_records import (
+    NEVER_FETCHED,
+    SlackDelivery,
+    SlackDeliveryState,
+    SlackPost,
+    SlackUser,
+    Takeover,
+)
 from storage.errors import ConstraintViolationError
 from storage.models import EmployeeRow
-from storage.slack_models import SlackDeliveryState, SlackEventRow, SlackUserRow
+from storage.slack_models import SlackEventRow, SlackUserRow
 
 __all__ = [
     "NEVER_FETCHED",
@@ -48,75 +57,7 @@ class DuplicateDeliveryError(ConstraintViolationError):
     """This Slack delivery was already handled (its key is in ``slack_events``)."""
 
 
-# ``fetched_at`` of a row written without asking users.info (a DM channel opened ahead of a
-# broadcast, a refused conversations.open): older than any cache TTL, so identity resolution
-# still asks users.info the first time the user talks to the bot.
-NEVER_FETCHED = datetime(1970, 1, 1, tzinfo=UTC)
 _IN_CHUNK = 500  # user ids per IN (…) list
-
-
-@dataclass(frozen=True, slots=True)
-class SlackUser:
-    slack_user_id: str
-    fetched_at: datetime
-    team_id: str | None = None
-    email: str | None = None
-    employee_id: str | None = None
-    # guest, bot, or another workspace: never personal data; also set when Slack refused to
-    # open a DM with the user (deleted, unknown): users.info clears it on their next contact
-    restricted: bool = False
-    dm_channel: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SlackPost:
-    """A rendered Slack message: where it goes and what it says (fallback text and blocks)."""
-
-    channel: str
-    text: str
-    blocks: list[dict[str, Any]] = field(default_factory=list)
-    thread_ts: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "channel": self.channel,
-            "thread_ts": self.thread_ts,
-            "text": self.text,
-            "blocks": self.blocks,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SlackPost:
-        thread_ts = data.get("thread_ts")
-        return cls(
-            channel=str(data["channel"]),
-            text=str(data["text"]),
-            blocks=list(data.get("blocks") or []),
-            thread_ts=None if thread_ts is None else str(thread_ts),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SlackDelivery:
-    """One claimed delivery: where its reply stands, and the reply while it waits to be posted."""
-
-    delivery_key: str
-    kind: str
-    user_id: str | None
-    received_at: datetime
-    state: SlackDeliveryState
-    state_changed_at: datetime | None  # None on rows from before migration 0008 (all done)
-    reply: SlackPost | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Takeover:
-    """A later delivery won the right to post: the parked reply, or ``None`` when none was
-    parked (the delivery holding the claim stopped before it could park one). ``taken_at``
-    marks this taker's own ``posting`` state (see :meth:`SlackEventRepository.park`)."""
-
-    taken_at: datetime
-    reply: SlackPost | None
 
 
 @dataclass(slots=True)
@@ -357,12 +298,6 @@ class SlackUserRepository:
         except IntegrityError:
             pass  # another request cached this user between our read and our insert
 
-    async def forget(self, slack_user_id: str) -> None:
-        """Drop the cached mapping (after a roster change)."""
-        await self.session.execute(
-            delete(SlackUserRow).where(SlackUserRow.slack_user_id == slack_user_id)
-        )
-
     async def dm_channels(self, slack_user_ids: Iterable[str]) -> dict[str, str]:
         """{user id: DM channel id} for those of ``slack_user_ids`` whose DM was opened."""
         ids = sorted(set(slack_user_ids))
@@ -448,9 +383,12 @@ def _posting_a_reply() -> Any:
 
 
 def slack_events(uow: Any) -> SlackEventRepository:
-    """The dedupe table inside ``uow``'s open transaction."""
+    """The dedupe table inside ``uow``'s open transaction (tests; code uses
+    ``uow.slack_events``)."""
     return SlackEventRepository(uow.session)
 
 
 def slack_users(uow: Any) -> SlackUserRepository:
+    """The Slack user cache inside ``uow``'s open transaction (tests; code uses
+    ``uow.slack_users``)."""
     return SlackUserRepository(uow.session)

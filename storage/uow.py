@@ -1,5 +1,9 @@
 """The unit of work: one session, one transaction, the repositories over it.
 
+It implements the Protocol the services are typed against, :class:`bot.ports.UnitOfWork`
+(``bot/storage_ports.py``); mypy checks that it does where the composition root hands it out
+(``bot.bootstrap.App.uow``), and ``tests/storage/test_uow_contract.py`` checks it at run time.
+
 ::
 
     uow = UnitOfWork(sessions)
@@ -23,6 +27,8 @@ from types import TracebackType
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.audience_repo import AudienceRepository
+from storage.close_repo import CloseRunRepository
 from storage.elections_repo import (
     AcceptedTenderRepository,
     ElectionRepository,
@@ -31,6 +37,7 @@ from storage.elections_repo import (
 )
 from storage.errors import ConstraintViolationError, UnitOfWorkError, WriteConflictError
 from storage.mail_repo import DeliveryRepository, InboxRepository
+from storage.metrics_repo import MetricsRepository
 from storage.repositories import (
     AdjustmentRepository,
     AuditRepository,
@@ -41,6 +48,7 @@ from storage.repositories import (
     is_lock_error,
 )
 from storage.scheduler_repo import AmendmentRepository, CommunicationRepository, JobRepository
+from storage.slack_repo import SlackEventRepository, SlackUserRepository
 
 __all__ = ["UnitOfWork"]
 
@@ -63,6 +71,11 @@ class _Open:
     jobs: JobRepository
     amendments: AmendmentRepository
     communications: CommunicationRepository
+    audience: AudienceRepository
+    metrics: MetricsRepository
+    close_runs: CloseRunRepository
+    slack_events: SlackEventRepository
+    slack_users: SlackUserRepository
 
     @classmethod
     def over(cls, session: AsyncSession) -> _Open:
@@ -83,6 +96,11 @@ class _Open:
             jobs=JobRepository(session),
             amendments=AmendmentRepository(session),
             communications=CommunicationRepository(session),
+            audience=AudienceRepository(session),
+            metrics=MetricsRepository(session),
+            close_runs=CloseRunRepository(session),
+            slack_events=SlackEventRepository(session),
+            slack_users=SlackUserRepository(session),
         )
 
 
@@ -205,6 +223,31 @@ class UnitOfWork:
     @property
     def communications(self) -> CommunicationRepository:
         return self._open().communications
+
+    @property
+    def audience(self) -> AudienceRepository:
+        """Bulk reads of the whole roster (reminders, broadcasts)."""
+        return self._open().audience
+
+    @property
+    def metrics(self) -> MetricsRepository:
+        """Counts for operations and the database ping of ``/healthz``."""
+        return self._open().metrics
+
+    @property
+    def close_runs(self) -> CloseRunRepository:
+        """``hr close``: the run's durable progress and each batch's bulk reads and writes."""
+        return self._open().close_runs
+
+    @property
+    def slack_events(self) -> SlackEventRepository:
+        """Handled Slack deliveries (dedupe) and event replies waiting to be posted."""
+        return self._open().slack_events
+
+    @property
+    def slack_users(self) -> SlackUserRepository:
+        """The Slack user → roster cache and the bot's DM channels."""
+        return self._open().slack_users
 
     def _open(self) -> _Open:
         state = self._current.get()

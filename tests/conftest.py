@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.uow import UnitOfWork
+from tests.migrated import copy_sqlite_template, migrate
 from tests.servers import PostgresServer, running_postgres
 
 # --- storage fixtures (owned by storage/) ---------------------------------------------------
 # `db_url`   an empty database, once on SQLite (tmp file) and once on PostgreSQL (marked
 #            `postgres`; skipped locally when the server is not installed, an error under CI)
 # `db_engine` that database migrated to head; `uow` a UnitOfWork over it.
+#
+# Speed: running every migration for every test was the suite's most repeated cost. The schema
+# at head is built once per run per backend (a SQLite file, tests/migrated.py; a PostgreSQL
+# database) and each test that asks for `db_engine` gets a copy of it (a file copy; `CREATE
+# DATABASE … TEMPLATE`), which is the same schema Alembic would have built. Tests that take
+# `db_url` alone still get an empty database and run the migrations they test themselves.
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+_MIGRATED_URLS: set[str] = set()  # databases copied from a migrated template (no upgrade needed)
+_TEMPLATES: dict[str, str] = {}  # PostgreSQL server -> its migrated template database
 
 
 @pytest.fixture(scope="session")
@@ -28,18 +40,48 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
 
 
+async def _postgres_clone(server: PostgresServer) -> str:
+    """A new database cloned from the migrated template (built on first use in this run)."""
+    key = f"postgres:{server.port}"
+    if key not in _TEMPLATES:
+        template = await server.create_database("migrated")
+        await migrate(server.url(template))
+        _TEMPLATES[key] = template
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    connection = await asyncpg.connect(host=server.host, port=server.port, user=server.user)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_TEMPLATES[key]}"')
+    finally:
+        await connection.close()
+    return name
+
+
 @pytest.fixture(params=BACKENDS)
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database (not migrated) on each backend."""
+    """A fresh, empty database (not migrated) on each backend — already at head when the test
+    also uses `db_engine` (copied from the migrated template, see above)."""
+    migrated = "db_engine" in request.fixturenames
     if request.param == "sqlite":
         # A folder that does not exist yet: create_engine must make it.
-        yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'offerbot.db'}"
+        path = tmp_path / "data" / "offerbot.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        if migrated:
+            await copy_sqlite_template(path)
+            _MIGRATED_URLS.add(url)
+        try:
+            yield url
+        finally:
+            _MIGRATED_URLS.discard(url)
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = await server.create_database()
+    name = await (_postgres_clone(server) if migrated else server.create_database())
+    url = server.url(name)
+    if migrated:
+        _MIGRATED_URLS.add(url)
     try:
-        yield server.url(name)
+        yield url
     finally:
+        _MIGRATED_URLS.discard(url)
         await server.drop_database(name)
 
 
@@ -48,7 +90,8 @@ async def db_engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     """The fresh database, migrated to head."""
     engine = create_engine(db_url)
     try:
-        await upgrade(engine)
+        if db_url not in _MIGRATED_URLS:
+            await upgrade(engine)
         yield engine
     finally:
         await engine.dispose()

@@ -14,8 +14,9 @@ federal holidays), and on the expiration day itself. Quiet hours move an instant
 a slot that would then fall at or after the expiration is dropped (a reminder after the
 deadline is useless, and one inside the quiet hours is what the settings forbid).
 
-*What*: neutral wording only — the offer forbids anyone to recommend whether to tender (cover,
-p. i; Q29, p. 7; §3, p. 15).
+*What*: a personal message — the deadline and the time left, where the person stands, their
+eligible grants, one next step — in neutral wording only, subject included: the offer forbids
+anyone to recommend whether to tender (cover, p. i; Q29, p. 7; §3, p. 15).
 """
 
 from __future__ import annotations
@@ -34,16 +35,19 @@ from bot.domain.elections import (
     latest_intent,
     receipt_for,
 )
+from bot.domain.roster import Grant
 from bot.domain.terms import OfferTerms
-from bot.domain.timefmt import format_date
+from bot.domain.timefmt import format_date, format_money, format_shares
 
 __all__ = [
     "DEFAULT_BUSINESS_DAYS",
+    "GRANTS_PLACEHOLDER",
     "NAME_PLACEHOLDER",
     "ReminderSlot",
     "ReminderState",
     "apply_quiet_hours",
     "deadline_phrase",
+    "grants_list",
     "in_quiet_hours",
     "parse_business_days",
     "parse_quiet_hours",
@@ -51,10 +55,12 @@ __all__ = [
     "reminder_state",
     "reminder_state_of",
     "reminder_text",
+    "time_left_phrase",
 ]
 
 DEFAULT_BUSINESS_DAYS = (10, 5, 2, 1)
-NAME_PLACEHOLDER = "{name}"  # the personal field of a reminder template (kept as sent)
+NAME_PLACEHOLDER = "{name}"  # the personal fields of a reminder template (kept as sent)
+GRANTS_PLACEHOLDER = "{grants}"
 
 # Spoken names of the zones an offer states its deadline in; others fall back to "PDT"-style
 # abbreviations.
@@ -237,74 +243,141 @@ def _delivery(terms: OfferTerms) -> str:
     )
 
 
-def reminder_text(
-    state: ReminderState, terms: OfferTerms, *, now: datetime, name: str = NAME_PLACEHOLDER
-) -> tuple[str, str]:
-    """(subject, body) of the reminder for ``state``: the deadline in the offer's zone, what is
-    left to do, where signed forms go, and the offer's no-recommendation position.
+def time_left_phrase(left: timedelta) -> str:
+    """``14 days, 8 hours`` — minutes only in the last hours, when they matter."""
+    seconds = max(int(left.total_seconds()), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days} day{'s' * (days != 1)}"] if days else []
+    if hours or not days:
+        parts.append(f"{hours} hour{'s' * (hours != 1)}")
+    if not days and hours < 6:
+        parts.append(f"{minutes} minute{'s' * (minutes != 1)}")
+    return ", ".join(parts)
 
-    Called with the default ``name`` it gives the template kept for the filing; each copy
-    replaces :data:`NAME_PLACEHOLDER` with the person's name.
+
+def grants_list(grants: Sequence[Grant]) -> str:
+    """The person's eligible grants as list lines (number, grant date, exercise price,
+    unexercised shares): what :data:`GRANTS_PLACEHOLDER` becomes in each copy."""
+    if not grants:
+        return "- (your grants are listed when you reply 'grants' or ask HR)"
+    return "\n".join(
+        f"- Grant {g.grant_number}: granted {g.grant_date:%B} {g.grant_date.day}, "
+        f"{g.grant_date.year}, exercise price {format_money(g.exercise_price)}, "
+        f"{format_shares(g.unexercised_shares)} unexercised shares"
+        for g in sorted(grants, key=lambda g: (g.grant_date, g.grant_number))
+    )
+
+
+def reminder_text(
+    state: ReminderState,
+    terms: OfferTerms,
+    *,
+    now: datetime,
+    name: str = NAME_PLACEHOLDER,
+    grants: str = GRANTS_PLACEHOLDER,
+    inbox: bool = False,
+) -> tuple[str, str]:
+    """(subject, body) of the reminder for ``state``: the deadline in the offer's zone and the
+    time left, where the person stands, their eligible grants, what is left to do (one next
+    step), where signed forms go, and the offer's no-recommendation position.
+
+    Called with the default ``name`` and ``grants`` it gives the template kept for the filing;
+    each copy replaces :data:`NAME_PLACEHOLDER` and :data:`GRANTS_PLACEHOLDER` (the list from
+    :func:`grants_list`). ``inbox``: the bot reads replies by e-mail, so "reply 'grants'"
+    works — otherwise the reminder does not offer it. The subject is neutral: it states the
+    topic, never a judgement about what the person did or did not do.
     """
     if state is ReminderState.FORM_RECEIVED:
         raise ValueError("nobody whose signed form was received gets a reminder")
     zone = terms.deadline_zone
     deadline = deadline_phrase(terms.expiration, zone)
-    last_day = now.astimezone(zone).date() == terms.expiration.astimezone(zone).date()
+    local_expiration = terms.expiration.astimezone(zone)
+    last_day = now.astimezone(zone).date() == local_expiration.date()
     short = terms.company_short_name
     hr = terms.hr_delivery
+    left = time_left_phrase(terms.expiration - now)
     when = (
-        f"Today is the last day: the offer expires at {deadline}."
+        f"> Deadline: today is the last day. The offer expires at {deadline} ({left} left)."
         if last_day
-        else f"The offer expires at {deadline}."
+        else f"> Deadline: the offer expires at {deadline} ({left} left)."
     )
     deliver = (
         f"Signed forms count only when HR receives them before {deadline}, {_delivery(terms)}. "
         "E-mail is not accepted, and late forms are not accepted (Q21, p. 5; §4, p. 15)."
     )
+    ask = (
+        "Reply 'grants' to this message to see your grants in detail, or 'deadline' for the "
+        "dates that matter."
+        if inbox
+        else ""
+    )
+    day = f"{local_expiration:%B} {local_expiration.day}"
     if state is ReminderState.NO_INTENT:
-        subject = f"{short} option exchange: no election recorded"
-        what = [
-            f"You have not recorded an intent to tender your eligible options in the {short} "
-            "offer to exchange options, and HR has no signed Election Form from you on record.",
-            "Taking part is voluntary. If you want to tender, sign and date the Election Form "
-            "listing each grant you tender (whole grants only) and deliver it to HR. Reply "
-            "'grants' to see your eligible grants; I can prepare a pre-filled Election Form.",
-            "If you do not want to tender, nothing is needed.",
-        ]
+        subject = f"{short} option exchange: your eligible options and the {day} deadline"
+        where = (
+            "You have not recorded an intent to tender your eligible options "
+            f"in the {short} offer to exchange options, and HR has no signed Election Form from "
+            "you on record. Taking part is voluntary; if you do not want to tender, nothing is "
+            "needed."
+        )
+        form = (
+            "I can prepare a pre-filled Election Form for you: reply 'tender' with the grant "
+            "numbers."
+            if inbox
+            else f"HR ({hr.name}, {hr.phone}) has the Election Form."
+        )
+        action = (
+            "> Next step (only if you want to tender): sign and date an Election Form listing "
+            f"each grant you tender (whole grants only) and deliver it to HR. {form}"
+        )
+        more: list[str] = []
     elif state is ReminderState.AWAITING_SIGNED_FORM:
-        subject = f"{short} option exchange: HR has not received your signed Election Form"
-        what = [
-            "We have your intent to tender, but HR has not received your signed Election Form "
-            "for it. An intent is not an election: nothing is tendered until HR receives the "
-            "signed Election Form of your latest intent.",
-            "Sign and date the pre-filled Election Form I sent you for your latest intent and "
-            "deliver it to HR. If you already delivered it, HR confirms receipt by e-mail within "
+        subject = f"{short} option exchange: your signed Election Form has not reached HR yet"
+        where = (
+            "We have your intent to tender, but HR has not received your "
+            "signed Election Form for it. An intent is not an election: nothing is tendered "
+            "until HR receives the signed Election Form of your latest intent."
+        )
+        action = (
+            "> Next step: sign and date the pre-filled Election Form I sent you for your latest "
+            "intent and deliver it to HR."
+        )
+        more = [
+            "If you already delivered it, HR confirms receipt by e-mail within "
             f"{terms.receipt_confirmation_business_days} business days; without a "
-            f"confirmation, contact {hr.name} at {hr.phone}.",
-            "You may still change your election or withdraw before the deadline.",
+            f"confirmation, contact {hr.name} at {hr.phone}. You may still change your election "
+            "or withdraw before the deadline.",
         ]
     else:
-        subject = f"{short} option exchange: HR has not received your signed Notice to Withdraw"
-        what = [
-            "You recorded an intent to withdraw from the offer, but HR has not received your "
-            "signed Notice to Withdraw from the Offer. Your withdrawal counts only when HR "
-            "receives it; until then, an Election Form HR already holds stays in effect.",
-            "Sign and date the Notice to Withdraw I sent you and deliver it to HR.",
+        subject = f"{short} option exchange: your signed Notice to Withdraw has not reached HR yet"
+        where = (
+            "You recorded an intent to withdraw from the offer, but HR has not "
+            "received your signed Notice to Withdraw from the Offer. Your withdrawal counts "
+            "only when HR receives it; until then, an Election Form HR already holds stays in "
+            "effect."
+        )
+        action = (
+            "> Next step: sign and date the Notice to Withdraw I sent you and deliver it to HR."
+        )
+        more = [
             "If you want to re-tender instead, record a new intent to tender and deliver a new "
             "signed Election Form before the deadline; a withdrawal cannot be rescinded, but "
             "you may tender again (Q22, p. 5; §5, p. 18).",
         ]
     if last_day:
         subject = f"Last day: {subject}"
-    body = "\n\n".join(
-        [
-            f"Dear {name},",
-            when,
-            *what,
-            deliver,
-            f"Neither {short} nor its Board of Directors makes any recommendation as to "
-            "whether you tender your options; the decision is yours alone (Q29, p. 7).",
-        ]
-    )
-    return subject, body
+    parts = [
+        f"Dear {name},",
+        when,
+        where,
+        f"Your eligible grants:\n{grants}",
+        action,
+        *more,
+        deliver,
+        ask,
+        f"Neither {short} nor its Board of Directors makes any recommendation as to "
+        "whether you tender your options; the decision is yours alone (Q29, p. 7).",
+    ]
+    return subject, "\n\n".join(p for p in parts if p)

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.domain.records import UnansweredQuestion
 from bot.domain.terms import OfferTerms
-from bot.ports import Clock
+from bot.ports import Clock, UnitOfWork
 from bot.replies import Action, Citation, Reply
 from bot.services.identity import Identity
 from bot.services.metrics import count_question
@@ -35,16 +35,22 @@ async def ask(
     *,
     text: str,
     identity: Identity,
-    uow: Any,
+    uow: UnitOfWork,
     clock: Clock,
     base_terms: OfferTerms,
     offer_dir: Path | None = None,
     record_abstention: bool = True,
+    terms: OfferTerms | None = None,
 ) -> Reply:
     """Answer ``text`` from the offer; an abstention is stored for ``offerbot hr unanswered``
     (unless ``record_abstention`` is off: the text is a command such as "tender G2", which the
-    conversation handles, not a question HR should see)."""
-    terms = await current_terms(uow=uow, terms=base_terms)
+    conversation handles, not a question HR should see).
+
+    ``terms``: the live terms when the caller has read them for this request already (one read
+    of the offer state per message); otherwise they are read here.
+    """
+    if terms is None:
+        terms = await current_terms(uow=uow, terms=base_terms)
     kb = knowledge_base(offer_dir or bundled_offer_dir())
     result = answer(text, kb=kb, terms=terms)
     count_question(channel=identity.channel)

@@ -8,7 +8,8 @@ scheduled by the extension use case) runs :func:`run_broadcast_job`:
    the text filed with the Schedule TO, the personal field as ``{name}``;
 3. it queues one copy per eligible employee per channel (an e-mail to the address on file, a
    Slack DM when Slack is configured) and one post to the announcement channel, in chunks of
-   :data:`ENQUEUE_CHUNK` per transaction, renewing the job's lease between chunks.
+   about :data:`ENQUEUE_CHUNK` per transaction, renewing the job's lease between chunks; the
+   copies are built a chunk at a time, never the whole round's bodies at once.
 
 Why a crash cannot send twice or skip anyone: each copy has an idempotency key
 (``announce:<id>:<employee>:<channel>``, ``announce:<id>:channel:<channel id>``) and
@@ -27,6 +28,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.amendments import AmendmentKind, AmendmentStatus, OfferAmendment
@@ -217,22 +219,23 @@ async def run_broadcast_job(job: Job, ctx: JobContext) -> None:
         return kept, audience
 
     communication, recipients = await retry_on_conflict(record)
-    messages = list(
-        announcement_messages(
-            communication,
-            recipients,
-            amendment_id=amendment_id,
-            slack=settings.slack_bot_token is not None,
-            channel_id=channel_id,
-            now=now,
-        )
-    )
-    total, done, added = len(messages), 0, 0
+    slack = settings.slack_bot_token is not None
+    post = channel_id is not None and communication.channel_post is not None
+    # Counted, not built: the copies are made a chunk at a time (issue 15, bounded memory).
+    total = int(post) + sum(bool(r.email) + (slack and bool(r.slack_user_id)) for r in recipients)
+    done = added = 0
     _report(ctx, 0, total)
-    for start in range(0, total, ENQUEUE_CHUNK):
-        if start and not await ctx.renew(job):
+    messages = announcement_messages(  # a generator: each copy is built as it is taken
+        communication,
+        recipients,
+        amendment_id=amendment_id,
+        slack=slack,
+        channel_id=channel_id,
+        now=now,
+    )
+    while chunk := list(islice(messages, ENQUEUE_CHUNK)):
+        if done and not await ctx.renew(job):
             raise LeaseLostError(f"job {job.key}: another runner took it over")
-        chunk = messages[start : start + ENQUEUE_CHUNK]
 
         async def enqueue(chunk: list[OutboxMessage] = chunk) -> int:
             async with uow:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.communications import Communication, CommunicationStats
+from bot.ports import UnitOfWork
 from bot.private_files import EXPORT_DIR_MODE, write_private
 from bot.services.spreadsheet import spreadsheet_writer
 
@@ -165,7 +166,7 @@ def _write(path: Path, text: str) -> None:
 
 
 async def export_communications(
-    uow: Any, out_dir: Path, *, zone: tzinfo = UTC
+    uow: UnitOfWork, out_dir: Path, *, zone: tzinfo = UTC
 ) -> list[ExportedCommunication]:
     """Write the communications log into ``out_dir`` (created if missing); dates in ``zone``
     (pass the offer's deadline zone). Returns what was written, oldest first."""

@@ -12,17 +12,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
+from bot.domain.eligibility import PersonAssessment
 from bot.domain.errors import DomainError
 from bot.domain.tender import grants_named_in
 from bot.domain.terms import OfferTerms
-from bot.ports import Clock
+from bot.ports import Clock, UnitOfWork
 from bot.replies import Action, Reply
 from bot.services.answers import ask
 from bot.services.deadline_follow_ups import note_deadline_asked
 from bot.services.deadlines import deadlines_reply, get_deadlines
 from bot.services.election_attempts import not_an_election
+from bot.services.election_preview import preview_tender
 from bot.services.elections import (
     employee_status,
     intent_reply,
@@ -42,14 +43,13 @@ __all__ = [
     "election_attempt_reply",
     "election_reply",
     "help_reply",
-    "no_advice_reply",
     "respond",
 ]
 
 
 @dataclass(frozen=True, slots=True)
 class ConversationDeps:
-    uow: Any
+    uow: UnitOfWork
     clock: Clock
     base_terms: OfferTerms
     offer_dir: Path | None = None  # the folder with the offer text; None: the bundled offer
@@ -76,23 +76,6 @@ def help_reply(terms: OfferTerms) -> Reply:
             Action("talk_to_hr", "Talk to HR"),
         ),
         kind="help",
-    )
-
-
-def no_advice_reply(terms: OfferTerms) -> Reply:
-    """The offer's position on recommendations (cover, p. i; Q29, p. 7; §3, p. 15)."""
-    return Reply(
-        text=(
-            f"I can't tell you whether to tender. Neither {terms.company_short_name} nor its Board "
-            "of Directors makes any recommendation as to whether you should tender or not tender "
-            "your options, and no one is authorized to make one on their behalf. The decision is "
-            "yours alone.\n"
-            "What can help you decide: the offer's section on the risks of participating; your own "
-            "grants and what each would become (ask 'grants'); the deadline (ask 'deadline'); and "
-            "your own legal, financial and tax advisors."
-        ),
-        actions=(Action("grants", "My grants"), Action("deadline", "Deadline")),
-        kind="no_advice",
     )
 
 
@@ -140,14 +123,21 @@ _FIRST_PERSON_ELECTION = re.compile(
 
 
 async def election_reply(
-    intent: str, text: str, identity: Identity, deps: ConversationDeps
+    intent: str,
+    text: str,
+    identity: Identity,
+    deps: ConversationDeps,
+    *,
+    terms: OfferTerms | None = None,
 ) -> Reply:
     """Status, elect and withdraw for the verified employee, through the elections service.
 
     A chat message never *is* an election: recording an intent prepares the pre-filled form and
     tells HR; the person still signs it and delivers it by fax or hand before the deadline.
+    ``terms``: the live terms already read for this message (else they are read here).
     """
-    terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
+    if terms is None:
+        terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
     if not identity.verified or identity.employee_id is None:
         return Reply(
             text="I can only look up or record elections for an employee I have verified "
@@ -181,6 +171,11 @@ async def election_reply(
             uow=deps.uow, terms=terms, employee_id=employee_id, identity=identity, now=now
         )
         chosen = grants_named_in(text, assessment)
+        strangers = _not_theirs(text, assessment)
+        if strangers:
+            return _not_theirs_reply(strangers, assessment, intent)
+        if not chosen and _ALL_GRANTS.search(text) and assessment.eligible_grants:
+            return await _tender_all(text, identity, deps, terms, assessment)
         if not chosen:
             eligible = ", ".join(g.grant.grant_number for g in assessment.eligible_grants)
             how = (
@@ -208,13 +203,89 @@ async def election_reply(
         return Reply(text=str(exc), kind="error", data={"intent": intent})
 
 
+# "tender all", "elect all my grants", "I want to tender all of my options"
+_ALL_GRANTS = re.compile(r"\b(tender|elect|exchange)\s+(all|every)\b", re.I)
+# Words shaped like a grant number ("G00002", "h-0001"): letters, then digits.
+_GRANT_LIKE = re.compile(r"\b[A-Za-z]{1,4}-?\d[A-Za-z0-9-]*\b")
+
+
+def _not_theirs(text: str, assessment: PersonAssessment) -> list[str]:
+    """Grant-like words in ``text`` that are none of this person's grants, upper-cased."""
+    own = {g.grant.grant_number.upper() for g in assessment.grants}
+    words = re.sub(r"<[^>]*>", " ", text)  # Slack markup: <@U0123>, <mailto:…>
+    found = dict.fromkeys(t.upper() for t in _GRANT_LIKE.findall(words))
+    return [t for t in found if t not in own]
+
+
+def _not_theirs_reply(strangers: list[str], assessment: PersonAssessment, intent: str) -> Reply:
+    """The same words whether or not the grant exists for someone else: nothing leaks."""
+    names = " and ".join(strangers)
+    verb = "is not one of your grants" if len(strangers) == 1 else "are not among your grants"
+    eligible = ", ".join(g.grant.grant_number for g in assessment.eligible_grants)
+    mine = (
+        f"Your grants that can be tendered: {eligible}."
+        if eligible
+        else "You have no grants that can be tendered in this offer."
+    )
+    return Reply(
+        text=f"{names} {verb}, so I recorded nothing. {mine} Ask 'grants' to see all of yours.",
+        actions=(Action("grants", "My grants"),),
+        kind="error",
+        data={"intent": intent},
+    )
+
+
+async def _tender_all(
+    text: str,
+    identity: Identity,
+    deps: ConversationDeps,
+    terms: OfferTerms,
+    assessment: PersonAssessment,
+) -> Reply:
+    """Every eligible grant, after a confirmation step: "tender all" says exactly what would be
+    recorded; "tender all confirm" records it (as "withdraw" / "withdraw confirm" do)."""
+    employee_id, now = identity.employee_id or "", deps.clock.now()
+    numbers = [g.grant.grant_number for g in assessment.eligible_grants]
+    if not _CONFIRM.search(text):
+        preview = await preview_tender(
+            uow=deps.uow,
+            terms=terms,
+            employee_id=employee_id,
+            grant_numbers=numbers,
+            identity=identity,
+            now=now,
+        )
+        count = len(preview.selection.grant_numbers)
+        return Reply(  # the question first: it is what a notification shows
+            text=f"Tender all {count} of your eligible grants? Reply 'tender all confirm' to "
+            f"record it; nothing is recorded until then.\n{preview.summary}",
+            kind="personal",
+            data={"intent": "elect", "confirm": "tender all confirm"},
+        )
+    result = await record_intent(
+        uow=deps.uow,
+        terms=terms,
+        employee_id=employee_id,
+        grant_numbers=numbers,
+        identity=identity,
+        now=now,
+    )
+    return _with_intent(intent_reply(result, terms), "elect")
+
+
 async def election_attempt_reply(
-    intent: str, text: str, identity: Identity, deps: ConversationDeps
+    intent: str,
+    text: str,
+    identity: Identity,
+    deps: ConversationDeps,
+    *,
+    terms: OfferTerms | None = None,
 ) -> Reply:
     """An election tried through a channel that cannot make one (e-mail): nothing is recorded
     as an intent; the reply explains, carries the pre-filled form when the verified owner named
-    grants, and the attempt is audited for HR."""
-    terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
+    grants, and the attempt is audited for HR. ``terms`` as for :func:`election_reply`."""
+    if terms is None:
+        terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
     return await not_an_election(
         intent=intent,
         text=text,
@@ -234,9 +305,17 @@ async def respond(
     ``record_elections=False`` (e-mail): "tender …" and "withdraw" are answered by
     :func:`election_attempt_reply` instead of recording an intent. A verified employee told
     the deadline on Slack or e-mail is noted, to hear from us if it changes.
+
+    The offer state is read once here and the live terms passed down (the answer, an election,
+    the deadline note): one read per message, and every part of the reply states the same
+    deadline even if HR extends the offer meanwhile.
     """
+    try:
+        terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
+    except ServiceError as exc:
+        return Reply(text=str(exc), kind="error")
     reply = await _respond(
-        text=text, identity=identity, deps=deps, record_elections=record_elections
+        text=text, identity=identity, deps=deps, record_elections=record_elections, terms=terms
     )
     await note_deadline_asked(
         uow=deps.uow,
@@ -244,18 +323,23 @@ async def respond(
         reply=reply,
         base_terms=deps.base_terms,
         now=deps.clock.now(),
+        terms=terms,
     )
     return reply
 
 
 async def _respond(
-    *, text: str, identity: Identity, deps: ConversationDeps, record_elections: bool
+    *,
+    text: str,
+    identity: Identity,
+    deps: ConversationDeps,
+    record_elections: bool,
+    terms: OfferTerms,
 ) -> Reply:
     now = deps.clock.now()
     command = _COMMAND.match(text)
     first_person = bool(_FIRST_PERSON_ELECTION.search(text)) and not text.rstrip().endswith("?")
     try:
-        terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
         answered = await ask(
             text=text,
             identity=identity,
@@ -264,6 +348,7 @@ async def _respond(
             base_terms=deps.base_terms,
             offer_dir=deps.offer_dir,
             record_abstention=not (command or first_person),
+            terms=terms,
         )
     except ServiceError as exc:
         return Reply(text=str(exc), kind="error")
@@ -279,9 +364,9 @@ async def _respond(
     if answered.kind == "contacts":
         return replace(contacts_reply(terms), citations=answered.citations, data=answered.data)
     if intent in {"elect", "withdraw"} and not record_elections:
-        return await election_attempt_reply(str(intent), text, identity, deps)
+        return await election_attempt_reply(str(intent), text, identity, deps, terms=terms)
     if intent in {"status", "elect", "withdraw"}:
-        return await election_reply(str(intent), text, identity, deps)
+        return await election_reply(str(intent), text, identity, deps, terms=terms)
     if intent == "grants":
         if not identity.verified:
             return Reply(

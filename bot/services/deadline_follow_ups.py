@@ -17,7 +17,6 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from bot.domain.amendments import AmendmentKind, OfferAmendment
 from bot.domain.communications import Communication
@@ -25,6 +24,7 @@ from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.domain.records import AuditEntry
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_instant
+from bot.ports import UnitOfWork
 from bot.replies import Action, Reply
 from bot.services.identity import Identity
 from bot.services.offer import current_terms
@@ -65,14 +65,24 @@ def tells_the_deadline(reply: Reply, terms: OfferTerms) -> bool:
 
 
 async def note_deadline_asked(
-    *, uow: Any, identity: Identity, reply: Reply, base_terms: OfferTerms, now: datetime
+    *,
+    uow: UnitOfWork,
+    identity: Identity,
+    reply: Reply,
+    base_terms: OfferTerms,
+    now: datetime,
+    terms: OfferTerms | None = None,
 ) -> bool:
-    """Audit that a verified employee was told the deadline on Slack or e-mail; True if so."""
+    """Audit that a verified employee was told the deadline on Slack or e-mail; True if so.
+
+    ``terms``: the live terms the reply was built from, when the caller has them (then the
+    offer state is not read again)."""
     if identity.employee_id is None or identity.channel not in FOLLOW_UP_CHANNELS:
         return False
     if reply.kind in {"error", "abstain"}:
         return False
-    terms = await current_terms(uow=uow, terms=base_terms)
+    if terms is None:
+        terms = await current_terms(uow=uow, terms=base_terms)
     if not tells_the_deadline(reply, terms):
         return False
     async with uow:
@@ -117,7 +127,7 @@ def _plain_html(text: str) -> str:
 
 
 async def enqueue_deadline_follow_ups(
-    uow: Any,
+    uow: UnitOfWork,
     *,
     amendment: OfferAmendment,
     terms: OfferTerms,
@@ -156,8 +166,10 @@ async def enqueue_deadline_follow_ups(
     else:
         email_text, email_html = reply.text, _plain_html(reply.text)
     messages = []
+    # everyone in one query: this runs inside the extension's locked transaction
+    people = await uow.employees.get_many(employee_id for employee_id, _ in latest)
     for (employee_id, channel), actor in sorted(latest.items()):
-        employee = await uow.employees.get(employee_id)
+        employee = people.get(employee_id)
         if employee is None:
             continue
         if channel == "email":

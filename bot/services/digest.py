@@ -8,7 +8,11 @@ digest of the period since the previous business day's digest (24 hours; Monday'
 weekend): new intents, signed forms received, receipt confirmations due and their delivery
 state, unanswered questions, SLA risks, the time left — plus the totals of
 :func:`bot.services.election_reports.hr_report` — and queues it to HR's mailbox (``HR_NOTICE``)
-and, when Slack is configured, as a DM to each HR admin.
+and, when Slack is configured, as a DM to each HR admin. Employees are named next to their ids.
+
+After an outage HR gets one digest, not one per missed day: a digest followed by a later one
+already due is skipped, and the later one covers every business day since the last digest that
+went out (its subject and first lines say which).
 
 The questions' texts go to HR in the digest body only; logs carry counts and ids.
 """
@@ -17,7 +21,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +34,7 @@ from bot.domain.jobs import Job, JobState
 from bot.domain.records import UnansweredQuestion
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_date, format_instant
+from bot.ports import UnitOfWork
 from bot.services.election_intents import HR_RECIPIENT
 from bot.services.election_reports import hr_report
 from bot.services.election_support import end_of_business_day, retry_on_conflict
@@ -65,7 +71,9 @@ def _digest_instant(day: date, terms: OfferTerms, settings: Settings) -> datetim
     return datetime.combine(day, _digest_clock(settings), tzinfo=terms.deadline_zone)
 
 
-async def plan_digests(uow: Any, *, terms: OfferTerms, settings: Settings, now: datetime) -> int:
+async def plan_digests(
+    uow: UnitOfWork, *, terms: OfferTerms, settings: Settings, now: datetime
+) -> int:
     """Plan the digests (inside the caller's open unit of work; no commit). Returns how many
     jobs were added; with digests disabled, cancels the pending ones and returns 0."""
     prefix = f"digest:{terms.offer_id}:"
@@ -122,12 +130,28 @@ class Digest:
     sla_risks: list[ConfirmationLine]  # not sent and due by the end of the next business day
     questions: list[UnansweredQuestion]
     report: dict[str, Any]
+    # the business days whose digests this one stands for (more than ``day`` after an outage)
+    days: tuple[date, ...] = ()
+    names: dict[str, str] = field(default_factory=dict)  # employee id → name, for HR's eyes
+
+    def who(self, employee_id: str) -> str:
+        """``Rosalind Ashcombe (E1)``: the name HR knows, next to the id the CLI takes."""
+        name = self.names.get(employee_id)
+        return f"{name} ({employee_id})" if name else employee_id
 
 
 async def compose_digest(
-    uow: Any, *, terms: OfferTerms, day: date, start: datetime, end: datetime, now: datetime
+    uow: UnitOfWork,
+    *,
+    terms: OfferTerms,
+    day: date,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    days: Sequence[date] = (),
 ) -> Digest:
-    """What happened in ``[start, end)`` and where things stand at ``now``."""
+    """What happened in ``[start, end)`` and where things stand at ``now``; ``days``: the
+    business days it covers (default: ``day`` alone)."""
     report = await hr_report(uow=uow, terms=terms, identity=_SCHEDULER, now=now)
     async with uow:
         intents = [i for i in await uow.elections.all_intents() if start <= i.recorded_at < end]
@@ -136,7 +160,15 @@ async def compose_digest(
         questions = [
             q for q in await uow.questions.unanswered(limit=10_000) if start <= q.asked_at < end
         ]
-    confirmations = _confirmations(rows)
+        confirmations = _confirmations(rows)
+        listed = {i.employee_id for i in sorted(intents, key=_recorded)[:LIST_LIMIT]}
+        listed |= {r.employee_id for r in sorted(receipts, key=_recorded)[:LIST_LIMIT]}
+        listed |= {c.employee_id for c in confirmations}
+        names = {}
+        for employee_id in sorted(listed):
+            employee = await uow.employees.get(employee_id)
+            if employee is not None:
+                names[employee_id] = employee.name
     calendar = business_calendar(terms)
     risk_until = end_of_business_day(calendar.next_business_day(calendar.date_of(now)), terms)
     return Digest(
@@ -145,8 +177,8 @@ async def compose_digest(
         end=end,
         now=now,
         expiration=terms.expiration,
-        intents=sorted(intents, key=lambda i: (i.recorded_at, i.employee_id, i.version)),
-        receipts=sorted(receipts, key=lambda r: (r.recorded_at, r.employee_id, r.version)),
+        intents=sorted(intents, key=_recorded),
+        receipts=sorted(receipts, key=_recorded),
         confirmations=[
             c
             for c in confirmations
@@ -157,7 +189,13 @@ async def compose_digest(
         ],
         questions=sorted(questions, key=lambda q: (q.asked_at, q.id or 0)),
         report=report,
+        days=tuple(days) if days else (day,),
+        names=names,
     )
+
+
+def _recorded(item: ElectionIntent | FormReceipt) -> tuple[datetime, str, int]:
+    return (item.recorded_at, item.employee_id, item.version)
 
 
 def _confirmations(rows: list[OutboxMessage]) -> list[ConfirmationLine]:
@@ -210,25 +248,38 @@ def digest_text(digest: Digest, terms: OfferTerms) -> tuple[str, str]:
         error = f"; last error: {c.last_error}" if c.last_error else ""
         return text + late + error
 
-    subject = f"{terms.company_short_name} option exchange: HR digest for {format_date(digest.day)}"
+    days = digest.days or (digest.day,)
+    span = f"{format_date(days[0])} to {format_date(days[-1])}"
+    period = format_date(days[0]) if len(days) == 1 else f"{span} ({len(days)} business days)"
+    subject = f"{terms.company_short_name} option exchange: HR digest for {period}"
     left = digest.expiration - digest.now
     if left > timedelta(0):
         time_left = (
-            f"Time left: {time_left_text(left)} until the offer expires at "
+            f"> Time left: {time_left_text(left)} until the offer expires at "
             f"{when(digest.expiration)}."
         )
     else:
-        time_left = f"The offer expired at {when(digest.expiration)}."
-    parts = [
-        f"Digest for {format_date(digest.day)}: from {when(digest.start)} to {when(digest.end)}.",
-        time_left,
-    ]
+        time_left = f"> Deadline: the offer expired at {when(digest.expiration)}."
+    if len(days) == 1:
+        covers = (
+            f"Digest for {format_date(digest.day)}: from {when(digest.start)} to "
+            f"{when(digest.end)}."
+        )
+    else:
+        missed = [format_date(d) for d in days[:-1]]
+        listed = missed[0] if len(missed) == 1 else f"{', '.join(missed[:-1])} and {missed[-1]}"
+        covers = (
+            f"This digest covers {len(days)} business days, from {when(digest.start)} to "
+            f"{when(digest.end)}. The digests of {listed} were not sent when due (offerbot was "
+            "not running); this one replaces them."
+        )
+    parts = [covers, time_left, _next_step(digest)]
 
     parts.append(
         _section(
             f"New intents: {len(digest.intents)}",
             [
-                f"- {i.employee_id} {i.kind.value} v{i.version}"
+                f"- {digest.who(i.employee_id)}: {i.kind.value} v{i.version}"
                 + (f" ({', '.join(i.grant_numbers)})" if i.kind is IntentKind.TENDER else "")
                 + f", {when(i.recorded_at)}"
                 for i in digest.intents[:LIST_LIMIT]
@@ -241,7 +292,8 @@ def digest_text(digest: Digest, terms: OfferTerms) -> tuple[str, str]:
         _section(
             f"Signed forms received: {len(digest.receipts)}",
             [
-                f"- {r.employee_id} {FORM_TITLE[r.form]} v{r.version}, by {r.via.value} at "
+                f"- {digest.who(r.employee_id)}: {FORM_TITLE[r.form]} v{r.version}, by "
+                f"{r.via.value} at "
                 f"{when(r.received_at)}"
                 for r in digest.receipts[:LIST_LIMIT]
             ],
@@ -253,7 +305,7 @@ def digest_text(digest: Digest, terms: OfferTerms) -> tuple[str, str]:
         _section(
             f"Receipt confirmations open or sent in this period: {len(digest.confirmations)}",
             [
-                f"- {c.employee_id} {c.reference}: {state(c)}, {due(c)}"
+                f"- {digest.who(c.employee_id)} {c.reference}: {state(c)}, {due(c)}"
                 for c in digest.confirmations[:LIST_LIMIT]
             ],
             len(digest.confirmations),
@@ -265,7 +317,7 @@ def digest_text(digest: Digest, terms: OfferTerms) -> tuple[str, str]:
             "SLA risks (receipt confirmations due within one business day, not sent): "
             f"{len(digest.sla_risks)}",
             [
-                f"- {c.employee_id} {c.reference}: {state(c)}, {due(c)}"
+                f"- {digest.who(c.employee_id)} {c.reference}: {state(c)}, {due(c)}"
                 for c in digest.sla_risks[:LIST_LIMIT]
             ],
             len(digest.sla_risks),
@@ -298,6 +350,41 @@ def digest_text(digest: Digest, terms: OfferTerms) -> tuple[str, str]:
     return subject, "\n\n".join(parts)
 
 
+def _next_step(digest: Digest) -> str:
+    """The one thing HR should do first today (the call to action of the digest)."""
+    risks, questions = len(digest.sla_risks), len(digest.questions)
+    if risks:
+        return (
+            f"> Next step: make sure the {risks} receipt confirmation{'s' * (risks != 1)} at "
+            "risk below reach the employees before they are due (`offerbot hr report`; "
+            "confirm another way if the e-mail keeps failing)."
+        )
+    if questions:
+        return (
+            f"> Next step: answer the {questions} unanswered question{'s' * (questions != 1)} "
+            "below (`offerbot hr unanswered`)."
+        )
+    return (
+        "> Next step: nothing is at risk today; record each signed form as it arrives by fax "
+        "or by hand (`offerbot hr receive`)."
+    )
+
+
+def _days_since_last_digest(others: Sequence[Job], job: Job, day: date) -> list[date]:
+    """``day`` and the days of the earlier digests that did not go out (skipped because a
+    later one was already due, failed, or not run yet), back to the last one that went out."""
+    days = [day]
+    for other in sorted((j for j in others if j.due_at < job.due_at), key=lambda j: j.due_at)[::-1]:
+        finished = other.finished_at
+        skipped = finished is not None and any(
+            other.due_at < j.due_at <= finished for j in [*others, job]
+        )
+        if other.state is JobState.DONE and not skipped:
+            break
+        days.insert(0, date.fromisoformat(str(other.payload["date"])))
+    return days
+
+
 def _quote(text: str) -> str:
     flat = " ".join(text.split())
     if len(flat) > _QUESTION_CHARS:
@@ -306,7 +393,11 @@ def _quote(text: str) -> str:
 
 
 async def run_digest_job(job: Job, ctx: JobContext) -> None:
-    """``digest`` handler: compose the digest and queue it to HR (e-mail, Slack DMs)."""
+    """``digest`` handler: compose the digest and queue it to HR (e-mail, Slack DMs).
+
+    One digest per business day, even after an outage: a digest whose day is followed by a
+    later digest already due is skipped, and that later one covers every day since the last
+    digest that went out (and says so)."""
     settings = ctx.settings
     if not settings.digests_enabled:
         return
@@ -314,9 +405,22 @@ async def run_digest_job(job: Job, ctx: JobContext) -> None:
     day = date.fromisoformat(str(job.payload["date"]))
     end = datetime.fromisoformat(str(job.payload["at"]))
     calendar = business_calendar(terms)
-    start = _digest_instant(calendar.previous_business_day(day), terms, settings)
     now = ctx.clock.now()
-    digest = await compose_digest(ctx.uow, terms=terms, day=day, start=start, end=end, now=now)
+    async with ctx.uow as uow:
+        prefix = f"digest:{terms.offer_id}:"
+        jobs = [
+            j
+            for j in await uow.jobs.list(kind="digest", limit=10_000)
+            if j.key.startswith(prefix) and j.state is not JobState.CANCELLED and j.key != job.key
+        ]
+    if any(job.due_at < j.due_at <= now for j in jobs):
+        logger.info("digest %s skipped: a later digest is due and covers this day", day)
+        return
+    days = _days_since_last_digest(jobs, job, day)
+    start = _digest_instant(calendar.previous_business_day(days[0]), terms, settings)
+    digest = await compose_digest(
+        ctx.uow, terms=terms, day=day, start=start, end=end, now=now, days=days
+    )
     subject, body = digest_text(digest, terms)
     recipients = [("email", HR_RECIPIENT)]
     if settings.slack_bot_token is not None:

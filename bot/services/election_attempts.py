@@ -16,6 +16,7 @@ from bot.domain.errors import DomainError
 from bot.domain.records import AuditEntry
 from bot.domain.tender import grants_named_in, validate_tender
 from bot.domain.terms import OfferTerms
+from bot.ports import UnitOfWork
 from bot.replies import Action, Reply
 from bot.services.election_intents import IntentResult, record_intent, record_withdrawal
 from bot.services.election_support import load_person
@@ -31,7 +32,7 @@ async def not_an_election(
     intent: str,
     text: str,
     identity: Identity,
-    uow: Any,
+    uow: UnitOfWork,
     terms: OfferTerms,
     now: datetime,
     how: str,

@@ -22,10 +22,12 @@ from bot.domain.elections import (
 from bot.domain.hr_records import Attachment, HrTask, MessageKind, OutboxMessage, TaskStatus
 from bot.domain.records import AuditEntry
 from bot.domain.roster import Employee
+from bot.domain.slack_records import DeliveryKey
 from bot.domain.tender import validate_tender
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_shares
 from bot.forms import render_pdf
+from bot.ports import UnitOfWork
 from bot.replies import Action, Reply, Table
 from bot.services.election_support import (
     Person,
@@ -36,7 +38,6 @@ from bot.services.election_support import (
 )
 from bot.services.election_wording import (
     FORM_TITLE,
-    form_document,
     form_filename,
     hr_notice_text,
     intent_confirmation_text,
@@ -44,6 +45,8 @@ from bot.services.election_wording import (
 )
 from bot.services.errors import NotFoundError
 from bot.services.identity import Identity
+from bot.services.offer_closing import ensure_not_closing
+from bot.services.printed_forms import election_form_document
 
 __all__ = [
     "HR_RECIPIENT",
@@ -119,19 +122,23 @@ def intent_summary(intent: ElectionIntent | None) -> dict[str, Any] | None:
 
 def render_intent_form(intent: ElectionIntent, employee: Employee, terms: OfferTerms) -> bytes:
     """The pre-filled Election Form or Notice to Withdraw of ``intent`` (same bytes each time)."""
-    return render_pdf(form_document(intent, employee, terms))
+    return render_pdf(election_form_document(intent, employee, terms))
 
 
 async def record_intent(
     *,
-    uow: Any,
+    uow: UnitOfWork,
     terms: OfferTerms,
     employee_id: str,
     grant_numbers: Sequence[str],
     identity: Identity,
     now: datetime,
+    delivery: DeliveryKey | None = None,
 ) -> IntentResult:
-    """Tender, change or re-tender: a new version naming ``grant_numbers`` (whole grants)."""
+    """Tender, change or re-tender: a new version naming ``grant_numbers`` (whole grants).
+
+    ``delivery`` (a Slack view submission) is claimed in the same transaction: a second
+    submission of it records nothing and raises ``DuplicateDeliveryError``."""
 
     def plan(person: Person, history: Sequence[ElectionIntent]) -> ElectionIntent:
         selection = validate_tender(grant_numbers, person.assessment, terms, now=now)
@@ -146,13 +153,20 @@ async def record_intent(
             channel=identity.channel,
         )
 
-    return await _record(uow, terms, employee_id, identity, now, plan)
+    return await _record(uow, terms, employee_id, identity, now, plan, delivery)
 
 
 async def record_withdrawal(
-    *, uow: Any, terms: OfferTerms, employee_id: str, identity: Identity, now: datetime
+    *,
+    uow: UnitOfWork,
+    terms: OfferTerms,
+    employee_id: str,
+    identity: Identity,
+    now: datetime,
+    delivery: DeliveryKey | None = None,
 ) -> IntentResult:
-    """Withdraw everything tendered (Q22, p. 5): a new version asking for a Notice to Withdraw."""
+    """Withdraw everything tendered (Q22, p. 5): a new version asking for a Notice to Withdraw;
+    ``delivery`` as for :func:`record_intent`."""
 
     def plan(person: Person, history: Sequence[ElectionIntent]) -> ElectionIntent:
         return next_withdrawal(
@@ -164,21 +178,31 @@ async def record_withdrawal(
             channel=identity.channel,
         )
 
-    return await _record(uow, terms, employee_id, identity, now, plan)
+    return await _record(uow, terms, employee_id, identity, now, plan, delivery)
 
 
 async def _record(
-    uow: Any,
+    uow: UnitOfWork,
     terms: OfferTerms,
     employee_id: str,
     identity: Identity,
     now: datetime,
     plan: Callable[[Person, Sequence[ElectionIntent]], ElectionIntent],
+    delivery: DeliveryKey | None = None,
 ) -> IntentResult:
     authorize_self_or_operator(identity, employee_id)
 
     async def attempt() -> IntentResult:
         async with uow:
+            if delivery is not None:  # a repeated submission stops here, having written nothing
+                await uow.slack_events.claim(
+                    delivery.key,
+                    kind=delivery.kind,
+                    user_id=delivery.user_id,
+                    at=now,
+                    state=delivery.state,
+                )
+            await ensure_not_closing(uow, terms.offer_id, "record an intent")
             person = await load_person(uow, terms, employee_id)
             history = await uow.elections.intents_for(employee_id)
             previous = latest_intent(history)
@@ -262,7 +286,7 @@ async def _record(
 
 
 async def latest_form(
-    *, uow: Any, terms: OfferTerms, employee_id: str, identity: Identity, version: int | None
+    *, uow: UnitOfWork, terms: OfferTerms, employee_id: str, identity: Identity, version: int | None
 ) -> tuple[ElectionIntent, bytes]:
     """The pre-filled form of the latest intent (or of ``version``)."""
     authorize_self_or_operator(identity, employee_id)

@@ -20,6 +20,8 @@ from bot.domain.new_option import vesting_schedule
 from bot.domain.records import AuditEntry
 from bot.domain.roster import Employee
 from bot.domain.terms import OfferTerms
+from bot.domain.timefmt import format_money, format_shares
+from bot.ports import UnitOfWork
 from bot.replies import Reply, Table
 from bot.services.election_support import authorize_self_or_operator, load_person
 from bot.services.errors import InvalidRequestError
@@ -42,7 +44,7 @@ class ModelResult:
 
 def illustration_label(terms: OfferTerms) -> str:
     return (
-        "Illustration only: arithmetic at share prices chosen for the example, not a forecast. "
+        "Illustration only: arithmetic at example share prices, not a forecast. "
         "Intrinsic value = (share price - exercise price) x shares, never below zero, before "
         "taxes and costs. The new option's exercise price will be the "
         f"{terms.exercise_price_rule} (Q11, p. 2) and is unknown until then; new options vest "
@@ -50,9 +52,28 @@ def illustration_label(terms: OfferTerms) -> str:
     )
 
 
+def _explanation(m: ModelResult) -> str:
+    """What the two value columns mean, in plain words, for the person's own figures."""
+    count = len(m.grants)
+    old_shares = sum(g.grant.unexercised_shares for g in m.grants)
+    new_shares = sum(g.new_option_shares for g in m.grants)
+    grants = f"your {count} eligible grant{'s' * (count != 1)}"
+    return (
+        "Illustration only, not a forecast.\n"
+        "What the figures mean: for each example share price, “Old grants' value” is what the "
+        f"{format_shares(old_shares)} unexercised shares of {grants} would be worth above "
+        "their exercise prices, and “New option at $X” is the same for the "
+        f"{format_shares(new_shares)} new-option shares if their exercise price were $X.\n"
+        "Intrinsic value = (share price - exercise price) x shares, never below zero, before "
+        "taxes and costs. The new option's exercise price will be the "
+        f"{m.terms.exercise_price_rule} (Q11, p. 2) and is unknown today; new options vest only "
+        "while you remain an employee (Q13, p. 3). The decision is yours alone."
+    )
+
+
 async def model_options(
     *,
-    uow: Any,
+    uow: UnitOfWork,
     terms: OfferTerms,
     employee_id: str,
     prices: Sequence[Decimal],
@@ -68,7 +89,7 @@ async def model_options(
         if not value.is_finite() or value < 0:
             raise InvalidRequestError(f"{value} is not a share price.")
     if old_vesting_months is not None and old_vesting_months < 1:
-        raise InvalidRequestError("--old-vesting-months must be at least 1.")
+        raise InvalidRequestError("The old grants' vesting period must be at least 1 month.")
     async with uow:
         person = await load_person(uow, terms, employee_id)
         await uow.audit.record(
@@ -176,8 +197,8 @@ def model_json(m: ModelResult) -> dict[str, Any]:
     notes = []
     if m.old_vesting_months is None:
         notes.append(
-            "The old grants' vesting schedules are not in HR's roster; see your option "
-            "agreements (or pass --old-vesting-months N to show straight monthly vesting)."
+            "The old grants' vesting schedules are not in HR's roster, so only the new option's "
+            "vesting is shown; your option agreements set out the old grants' schedules."
         )
     else:
         notes.append(
@@ -198,24 +219,42 @@ def model_json(m: ModelResult) -> dict[str, Any]:
     }
 
 
+def _dollars(value: str) -> str:
+    """``"78880.00"`` (the JSON's exact decimal) as ``$78,880.00``."""
+    return format_money(Decimal(value))
+
+
+def _short_date(iso: str) -> str:
+    day = date.fromisoformat(iso)
+    return f"{day:%b} {day.day}, {day.year}"
+
+
 def model_reply(m: ModelResult) -> Reply:
     data = model_json(m)
-    value_rows = []
-    for v in data["values"]:
-        for n in v["new_option"]:
-            value_rows.append(
-                (v["price"], v["old_grants_total"], n["new_strike"], n["intrinsic_value"])
-            )
+    # One row per share price: the old grants' value, then the new option's at each example
+    # exercise price — three short lines rather than a grid of every combination.
+    value_rows = tuple(
+        (
+            f"Share price {_dollars(v['price'])}",
+            _dollars(v["old_grants_total"]),
+            *(_dollars(n["intrinsic_value"]) for n in v["new_option"]),
+        )
+        for v in data["values"]
+    )
+    strikes = (
+        [_dollars(n["new_strike"]) for n in data["values"][0]["new_option"]] if m.grants else []
+    )
+    old_known = m.old_vesting_months is not None
     vest_rows = tuple(
         (
-            r["date"],
-            f"{r['new_option_vested']:,}",
-            "-" if r["old_grants_vested"] is None else f"{r['old_grants_vested']:,}",
+            _short_date(r["date"]),
+            f"{r['new_option_vested']:,} of {r['new_option_shares']:,}",
+            *((f"{r['old_grants_vested']:,} of {r['old_grants_shares']:,}",) if old_known else ()),
         )
         for r in data["vesting"]
     )
     text = (
-        data["illustration"]
+        _explanation(m)
         if m.grants
         else "You hold no eligible grants, so there is nothing to illustrate."
     )
@@ -223,12 +262,20 @@ def model_reply(m: ModelResult) -> Reply:
         text=text,
         tables=(
             Table(
-                headers=("Share price", "Old grants' value", "New strike", "New option's value"),
-                rows=tuple(value_rows),
+                headers=(
+                    "Share price",
+                    "Old grants' value",
+                    *(f"New option at {strike}" for strike in strikes),
+                ),
+                rows=value_rows,
                 title="Intrinsic value (illustration)",
             ),
             Table(
-                headers=("Date", "New option vested", "Old grants vested"),
+                headers=(
+                    "Date",
+                    "New option vested",
+                    *(("Old grants vested",) if old_known else ()),
+                ),
                 rows=vest_rows,
                 title="Vested shares over time (illustration)",
             ),

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from bot.domain.tender import TenderSelection, validate_tender
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_shares
+from bot.ports import UnitOfWork
 from bot.services.election_support import authorize_self_or_operator, load_person
 from bot.services.election_wording import deadline_text, delivery_text
 from bot.services.identity import Identity
@@ -29,7 +29,7 @@ class TenderPreview:
 
 async def preview_tender(
     *,
-    uow: Any,
+    uow: UnitOfWork,
     terms: OfferTerms,
     employee_id: str,
     grant_numbers: Sequence[str],

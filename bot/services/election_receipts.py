@@ -25,6 +25,7 @@ from bot.domain.hr_records import MessageKind, OutboxMessage, TaskStatus
 from bot.domain.records import AuditEntry
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_date, format_instant
+from bot.ports import UnitOfWork
 from bot.replies import Reply
 from bot.services.election_support import (
     end_of_business_day,
@@ -34,6 +35,7 @@ from bot.services.election_support import (
 from bot.services.election_wording import FORM_TITLE, receipt_confirmation_text
 from bot.services.errors import NotFoundError
 from bot.services.identity import Identity
+from bot.services.offer_closing import ensure_not_closing
 from bot.services.receipt_sla import DEFAULT_ALERT_BEFORE, track_confirmation
 
 __all__ = ["ReceiptResult", "effective_summary", "receipt_json", "receipt_reply", "record_receipt"]
@@ -63,7 +65,7 @@ def effective_summary(effective: EffectiveElection | None) -> dict[str, Any] | N
 
 async def record_receipt(
     *,
-    uow: Any,
+    uow: UnitOfWork,
     terms: OfferTerms,
     employee_id: str,
     form: FormKind,
@@ -81,6 +83,7 @@ async def record_receipt(
 
     async def attempt() -> ReceiptResult:
         async with uow:
+            await ensure_not_closing(uow, terms.offer_id, "record a signed form")
             employee = await uow.employees.get(employee_id)
             if employee is None:
                 raise NotFoundError(f"No employee {employee_id!r} in the roster.")
@@ -119,7 +122,11 @@ async def record_receipt(
             due_day = receipt_confirmation_due(received_at, terms, calendar)
             due_at = end_of_business_day(due_day, terms)
             subject, body = receipt_confirmation_text(
-                receipt, employee, terms, superseded_by=check.superseded_by, due=due_day
+                receipt,
+                employee,
+                terms,
+                intent=next((i for i in history if i.version == version), None),
+                superseded_by=check.superseded_by,
             )
             key = f"receipt_confirmation:{employee_id}:v{version}"
             await uow.outbox.enqueue(

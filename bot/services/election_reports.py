@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from bot.domain.elections import (
 from bot.domain.eligibility import PersonAssessment, assess
 from bot.domain.hr_records import MessageKind
 from bot.domain.terms import OfferTerms
+from bot.ports import UnitOfWork
 from bot.services.election_support import new_shares_by_grant, require_operator
 from bot.services.identity import Identity
 from bot.services.spreadsheet import spreadsheet_writer
@@ -36,7 +38,15 @@ from bot.services.tender_books import (
     unvoided,
 )
 
-__all__ = ["EXPORT_COLUMNS", "OfferSnapshot", "export_csv", "hr_report", "load_snapshot"]
+__all__ = [
+    "EXPORT_COLUMNS",
+    "EligibleTotals",
+    "OfferSnapshot",
+    "export_csv",
+    "hr_report",
+    "load_report_snapshot",
+    "load_snapshot",
+]
 
 EXPORT_COLUMNS = (
     "employee_id",
@@ -68,6 +78,7 @@ class OfferSnapshot:
     confirmations: list[Any]
     accepted: set[tuple[str, str]]  # (employee id, grant number) accepted on close
     voids: dict[str, Void]
+    _index: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def standing(self, employee_id: str) -> TenderStanding:
         """What close would do with this employee's received forms (see tender_books)."""
@@ -76,11 +87,22 @@ class OfferSnapshot:
             self.receipts.get(employee_id, []),
             assessment=self.assessments[employee_id],
             void=self.voids.get(employee_id),
-            accepted={grant for eid, grant in self.accepted if eid == employee_id},
+            accepted=self._accepted_by().get(employee_id, set()),
         )
 
+    def _accepted_by(self) -> dict[str, set[str]]:
+        """``accepted`` by employee, built once: a scan of the whole set per employee made the
+        report quadratic (15,000 tenders × 15,000 accepted grants)."""
+        index = self._index
+        if "accepted" not in index:
+            by: dict[str, set[str]] = defaultdict(set)
+            for eid, grant in self.accepted:
+                by[eid].add(grant)
+            index["accepted"] = dict(by)
+        return index["accepted"]
 
-async def load_snapshot(uow: Any, terms: OfferTerms) -> OfferSnapshot:
+
+async def load_snapshot(uow: UnitOfWork, terms: OfferTerms) -> OfferSnapshot:
     calendar = business_calendar(terms)
     async with uow:
         employees = await uow.employees.list_all()
@@ -125,20 +147,119 @@ async def load_snapshot(uow: Any, terms: OfferTerms) -> OfferSnapshot:
     )
 
 
-async def hr_report(
-    *, uow: Any, terms: OfferTerms, identity: Identity, now: datetime
-) -> dict[str, Any]:
-    """Counts HR asks for; ``checks`` shows that the breakdowns add up."""
-    require_operator(identity)
-    snap = await load_snapshot(uow, terms)
-    zone = terms.deadline_zone
-    eligible = {
-        eid: a for eid, a in snap.assessments.items() if a.eligible_person and a.eligible_grants
-    }
-    eligible_shares = sum(
-        g.grant.unexercised_shares for a in eligible.values() for g in a.eligible_grants
+@dataclass(frozen=True, slots=True)
+class EligibleTotals:
+    """The report's eligible-population figures, summed as the roster is read."""
+
+    employees: int = 0  # everyone on the roster
+    eligible: frozenset[str] = frozenset()  # ids of eligible people holding an eligible grant
+    grants: int = 0
+    unexercised_shares: int = 0
+    new_option_shares: int = 0
+
+
+def _totals(assessments: Iterable[PersonAssessment]) -> EligibleTotals:
+    employees = grants = shares = new = 0
+    eligible: set[str] = set()
+    for a in assessments:
+        employees += 1
+        if a.eligible_person and a.eligible_grants:
+            eligible.add(a.employee.employee_id)
+            grants += len(a.eligible_grants)
+            shares += sum(g.grant.unexercised_shares for g in a.eligible_grants)
+            new += sum(g.new_option_shares for g in a.eligible_grants)
+    return EligibleTotals(employees, frozenset(eligible), grants, shares, new)
+
+
+async def load_report_snapshot(
+    uow: UnitOfWork, terms: OfferTerms
+) -> tuple[OfferSnapshot, EligibleTotals]:
+    """What :func:`hr_report` and :func:`export_csv` read, in one transaction, with the roster
+    streamed a page at a time (issue 15): the eligible figures are summed as each page is
+    assessed, and only the people with an intent or a signed form keep their assessment. 100,000
+    grants are never all in memory; the report is the same, byte for byte, as from
+    :func:`load_snapshot` (a test holds the two equal)."""
+    from bot.services.audience import PAGE
+
+    calendar = business_calendar(terms)
+    cancellation, grant_day = cancellation_date(terms), new_grant_date(terms, calendar)
+    assessments: dict[str, PersonAssessment] = {}
+    employees = grants_count = shares = new = 0
+    eligible: set[str] = set()
+    async with uow:
+        adjustments = tuple(await uow.adjustments.list_all())
+        intents = await uow.elections.all_intents()
+        receipts = await uow.elections.all_receipts()
+        open_tasks = await uow.hr_tasks.open_tasks()
+        confirmations = await uow.outbox.by_kind(MessageKind.RECEIPT_CONFIRMATION)
+        accepted = {(a.employee_id, a.line.grant_number) for a in await uow.accepted.list_all()}
+        voids = await load_voids(uow)
+        participants = {i.employee_id for i in intents} | {r.employee_id for r in receipts}
+        after: str | None = None
+        while True:
+            page = await uow.audience.page(after=after, limit=PAGE)
+            if not page.employees:
+                break
+            after = page.last
+            by_employee: dict[str, list[Any]] = defaultdict(list)
+            for g in sorted(page.grants, key=lambda g: (g.grant_date, g.grant_number)):
+                by_employee[g.employee_id].append(g)  # the order list_all gives
+            for e in page.employees:
+                a = assess(
+                    e,
+                    by_employee[e.employee_id],
+                    terms,
+                    cancellation=cancellation,
+                    new_grant=grant_day,
+                    adjustments=adjustments,
+                )
+                employees += 1
+                if a.eligible_person and a.eligible_grants:
+                    eligible.add(e.employee_id)
+                    grants_count += len(a.eligible_grants)
+                    shares += sum(g.grant.unexercised_shares for g in a.eligible_grants)
+                    new += sum(g.new_option_shares for g in a.eligible_grants)
+                if e.employee_id in participants:
+                    assessments[e.employee_id] = a
+    snapshot = OfferSnapshot(
+        assessments=assessments,
+        intents=_by_employee(intents),
+        receipts=_by_employee(receipts),
+        adjustments=adjustments,
+        open_tasks=open_tasks,
+        confirmations=confirmations,
+        accepted=accepted,
+        voids=voids,
     )
-    eligible_new = sum(g.new_option_shares for a in eligible.values() for g in a.eligible_grants)
+    return snapshot, EligibleTotals(employees, frozenset(eligible), grants_count, shares, new)
+
+
+def _by_employee(records: Iterable[Any]) -> dict[str, list[Any]]:
+    by: dict[str, list[Any]] = defaultdict(list)
+    for r in records:
+        by[r.employee_id].append(r)
+    return dict(by)
+
+
+async def hr_report(
+    *,
+    uow: UnitOfWork,
+    terms: OfferTerms,
+    identity: Identity,
+    now: datetime,
+    snapshot: OfferSnapshot | None = None,
+) -> dict[str, Any]:
+    """Counts HR asks for; ``checks`` shows that the breakdowns add up. ``snapshot``: one the
+    caller already loaded (the HR console's dashboard reads it for its funnel too)."""
+    require_operator(identity)
+    if snapshot is None:
+        snap, totals = await load_report_snapshot(uow, terms)
+    else:
+        snap, totals = snapshot, _totals(snapshot.assessments.values())
+    zone = terms.deadline_zone
+    eligible = totals.eligible
+    eligible_shares = totals.unexercised_shares
+    eligible_new = totals.new_option_shares
 
     latest_kinds = {
         eid: latest_intent(unvoided(h, snap.voids.get(eid))) for eid, h in snap.intents.items()
@@ -175,10 +296,10 @@ async def hr_report(
     return {
         "now": now.astimezone(zone).isoformat(),
         "deadline": terms.expiration.astimezone(zone).isoformat(),
-        "employees": len(snap.assessments),
+        "employees": totals.employees,
         "eligible": {
             "employees": len(eligible),
-            "grants": sum(len(a.eligible_grants) for a in eligible.values()),
+            "grants": totals.grants,
             "unexercised_shares": eligible_shares,
             "new_option_shares": eligible_new,
         },
@@ -243,12 +364,12 @@ async def hr_report(
     }
 
 
-async def export_csv(*, uow: Any, terms: OfferTerms, identity: Identity) -> tuple[str, int]:
+async def export_csv(*, uow: UnitOfWork, terms: OfferTerms, identity: Identity) -> tuple[str, int]:
     """One row per grant in each employee's effective (received) Election Form that close
     accepts (or accepted): what the stock administrator cancels. Returns the CSV text (cells
     made safe for spreadsheets) and the number of rows."""
     require_operator(identity)
-    snap = await load_snapshot(uow, terms)
+    snap, _ = await load_report_snapshot(uow, terms)
     grant_day = new_grant_date(terms, business_calendar(terms)).isoformat()
     buffer = io.StringIO()
     writer = spreadsheet_writer(buffer)

@@ -26,6 +26,7 @@ from bot.domain.records import AuditEntry
 from bot.domain.roster import Employee
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_instant, format_shares
+from bot.ports import UnitOfWork
 from bot.replies import Action, Reply
 from bot.services.election_intents import intent_tables
 from bot.services.election_receipts import effective_summary
@@ -82,7 +83,7 @@ class ElectionStatus:
 
 
 async def employee_status(
-    *, uow: Any, terms: OfferTerms, employee_id: str, identity: Identity, now: datetime
+    *, uow: UnitOfWork, terms: OfferTerms, employee_id: str, identity: Identity, now: datetime
 ) -> ElectionStatus:
     authorize_self_or_operator(identity, employee_id)
     async with uow:
@@ -284,7 +285,7 @@ def status_reply(s: ElectionStatus, terms: OfferTerms) -> Reply:
 
 
 async def audit_trail(
-    *, uow: Any, employee_id: str, identity: Identity, limit: int = 10_000
+    *, uow: UnitOfWork, employee_id: str, identity: Identity, limit: int = 10_000
 ) -> list[AuditEntry]:
     """Every audit entry about ``employee_id``, oldest first (HR only)."""
     require_operator(identity)

@@ -9,7 +9,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from bot.domain.deadlines import business_calendar, cancellation_date, new_grant_date
 from bot.domain.elections import IntentLine
@@ -17,6 +17,7 @@ from bot.domain.eligibility import PersonAssessment, assess
 from bot.domain.new_option import new_option_shares
 from bot.domain.roster import CapitalizationAdjustment, Employee
 from bot.domain.terms import OfferTerms
+from bot.ports import UnitOfWork
 from bot.services.errors import NotAuthorizedError, NotFoundError
 from bot.services.identity import Identity
 from storage.errors import WriteConflictError
@@ -35,8 +36,9 @@ __all__ = [
 T = TypeVar("T")
 
 # Channels whose user is HR: at a terminal (the CLI), or a Slack user the Slack adapter found in
-# OFFERBOT_HR_ADMINS for this very request ("slack-hr"). They act for anyone.
-OPERATOR_CHANNELS = frozenset({"cli", "slack-hr"})
+# OFFERBOT_HR_ADMINS for this very request ("slack-hr"), or an HR account signed in to the web
+# console ("web-hr", handlers/web). They act for anyone.
+OPERATOR_CHANNELS = frozenset({"cli", "slack-hr", "web-hr"})
 _ATTEMPTS = 12
 
 
@@ -76,7 +78,7 @@ class Person:
     adjustments: tuple[CapitalizationAdjustment, ...]
 
 
-async def load_person(uow: Any, terms: OfferTerms, employee_id: str) -> Person:
+async def load_person(uow: UnitOfWork, terms: OfferTerms, employee_id: str) -> Person:
     """The employee, their assessed grants and the adjustments (inside an open unit of work)."""
     employee = await uow.employees.get(employee_id)
     if employee is None:

@@ -1,5 +1,6 @@
-"""What offerbot says about elections: confirmations, HR notices, receipt confirmations and the
-printed forms. Every fact comes from :class:`OfferTerms` (never a literal here).
+"""What offerbot says about elections: confirmations, HR notices, receipt confirmations (the
+printed forms are ``bot.services.printed_forms``). Every fact comes from :class:`OfferTerms`
+(never a literal here).
 
 Rules every confirmation follows (Offer Q21-Q23, p. 5-6; §4-§6, p. 15-19):
 - it says it is not itself an election (or withdrawal);
@@ -11,8 +12,7 @@ Rules every confirmation follows (Offer Q21-Q23, p. 5-6; §4-§6, p. 15-19):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from bot.domain.elections import (
     Delivery,
@@ -23,22 +23,19 @@ from bot.domain.elections import (
     Step,
     Transition,
 )
-from bot.domain.new_option import VestingTranche
+from bot.domain.reminders import time_left_phrase
 from bot.domain.roster import Employee, file_name_part
 from bot.domain.terms import OfferTerms
-from bot.domain.timefmt import format_date, format_instant, format_money, format_shares
-from bot.forms import FormDocument, FormSection, FormTable
+from bot.domain.timefmt import format_instant, format_money, format_shares
 
 __all__ = [
     "FORM_TITLE",
     "deadline_text",
     "delivery_text",
-    "form_document",
     "form_filename",
     "hr_notice_text",
     "intent_confirmation_text",
     "intent_sentences",
-    "promise_document",
     "receipt_confirmation_text",
     "step_text",
     "time_left_text",
@@ -139,12 +136,38 @@ def intent_sentences(intent: ElectionIntent, terms: OfferTerms) -> list[str]:
 def intent_confirmation_text(
     intent: ElectionIntent, employee: Employee, terms: OfferTerms
 ) -> tuple[str, str]:
+    """The e-mail that carries the pre-filled form: what was recorded, the grants as a list,
+    the deadline (highlighted, with the time left), and one next step — sign and deliver."""
     title = FORM_TITLE[intent.form]
     subject = (
         f"{terms.company_short_name} option exchange: sign your {title} (version {intent.version})"
     )
+    head, _sign, _deliver, *rest = intent_sentences(intent, terms)
+    if intent.form is FormKind.ELECTION:
+        count = len(intent.lines)
+        what = (
+            f"The attached {title} lists {count} grant{'s' * (count != 1)}, each tendered in "
+            "whole:\n" + "\n".join(f"- {_grant_item(line)}" for line in intent.lines)
+        )
+    else:
+        what = (
+            f"The attached {title} withdraws all of your tendered options; a withdrawal cannot "
+            "be rescinded, but you may tender again by delivering a new Election Form before "
+            "the deadline (Q22, p. 5; §5, p. 18)."
+        )
+    left = time_left_phrase(terms.expiration - intent.recorded_at)
     body = "\n\n".join(
-        [f"Dear {employee.name},", *intent_sentences(intent, terms), f"The {title} is attached."]
+        [
+            f"Dear {employee.name},",
+            head,
+            what,
+            f"> Deadline: {deadline_text(terms)} ({left} left when your intent was recorded)",
+            f"> Next step: sign and date the attached {title} (version {intent.version}) "
+            "exactly as your name appears on your option agreement (§4, p. 16), and deliver it "
+            f"by fax or by hand to {delivery_text(terms)} so that it is received before "
+            f"{deadline_text(terms)}. E-mail is not accepted (Q21, p. 5).",
+            *rest,
+        ]
     )
     return subject, body
 
@@ -159,15 +182,18 @@ def hr_notice_text(
     lines = [
         f"{employee.name} ({employee.employee_id}) recorded an intent to {intent.kind.value} "
         f"({intent.transition.value}, version {intent.version}) at "
-        f"{format_instant(intent.recorded_at, terms.deadline_zone)} via {intent.channel}.",
-        f"A pre-filled {title} was sent to the employee. This is not an election: record the "
-        f"signed form when it arrives by fax or by hand with `offerbot hr receive "
-        f"{employee.employee_id} --form {intent.form.value} --version {intent.version} "
-        "--received-at ISO --via fax|hand`.",
-        f"Signed forms must be received before {deadline_text(terms)}.",
+        f"{format_instant(intent.recorded_at, terms.deadline_zone)} via {intent.channel}. "
+        f"A pre-filled {title} was sent to the employee. This is not an election until the "
+        "signed form arrives.",
     ]
     if intent.lines:
-        lines.append("Grants: " + "; ".join(_line_text(line) for line in intent.lines) + ".")
+        lines.append("Grants:\n" + "\n".join(f"- {_grant_item(line)}" for line in intent.lines))
+    lines += [
+        f"> Deadline: signed forms must be received before {deadline_text(terms)}",
+        "> Next step: when the signed form arrives by fax or by hand, record it with "
+        f"`offerbot hr receive {employee.employee_id} --form {intent.form.value} "
+        f"--version {intent.version} --received-at ISO --via fax|hand`.",
+    ]
     return subject, "\n\n".join(lines)
 
 
@@ -176,30 +202,62 @@ def receipt_confirmation_text(
     employee: Employee,
     terms: OfferTerms,
     *,
+    intent: ElectionIntent | None,
     superseded_by: int | None,
-    due: date,
 ) -> tuple[str, str]:
+    """What HR received (the form, its version and, for an Election Form, its grants), when
+    (in the offer's zone, with the zone) and how (fax or hand delivery) it arrived, and that
+    receipt is not acceptance (§4, p. 16; §6, p. 19). ``intent`` is the recorded intent of
+    that version (None only for data recorded before intents carried their lines)."""
     title = FORM_TITLE[receipt.form]
-    subject = f"{terms.company_short_name} option exchange: we received your {title}"
+    zone = terms.deadline_zone
+    subject = (
+        f"{terms.company_short_name} option exchange: HR received your signed {title} "
+        f"(version {receipt.version})"
+    )
     lines = [
         f"Dear {employee.name},",
-        f"HR received your signed {title} (version {receipt.version}) by "
-        f"{_VIA[receipt.via]} at {format_instant(receipt.received_at, terms.deadline_zone)}.",
-        "Receipt is not acceptance: this confirmation is not by itself an acceptance of your "
-        "options for exchange. Options are accepted only when the company gives notice of its "
-        "acceptance after the offer expires (§6, p. 19).",
+        f"HR received your signed {title}, version {receipt.version}.",
+        f"> Received: {format_instant(receipt.received_at, zone)}, by {_VIA[receipt.via]}",
     ]
+    if receipt.form is FormKind.ELECTION and intent is not None and intent.lines:
+        count = len(intent.lines)
+        lines.append(
+            f"The form lists {count} grant{'s' * (count != 1)}, each tendered in whole:\n"
+            + "\n".join(f"- {_grant_item(line)}" for line in intent.lines)
+        )
+    elif receipt.form is FormKind.WITHDRAWAL:
+        lines.append("The notice withdraws all of your tendered options from the offer.")
+    lines.append(
+        "> Receipt is not acceptance: this e-mail confirms only that HR has the form. Options "
+        "are accepted only when the company gives notice of its acceptance after the offer "
+        "expires (§6, p. 19)."
+    )
     if superseded_by is not None:
         lines.append(
             f"HR already holds your signed form of version {superseded_by}, which is later; "
             "this earlier form does not replace it (Q23, p. 6)."
         )
     lines.append(
-        f"You may still change your election or withdraw until {deadline_text(terms)} by "
-        f"delivering a new signed form by fax or by hand to {delivery_text(terms)}."
+        "> Next step: none is needed for this form. To change your election or withdraw, "
+        f"deliver a new signed form by fax or by hand to {delivery_text(terms)} so that HR "
+        f"receives it before {deadline_text(terms)}."
     )
-    lines.append(f"(Confirmation due by {format_date(due)}.)")
     return subject, "\n\n".join(lines)
+
+
+def _month_day_year(day: date) -> str:
+    """``November 1, 2001``: a grant date, without the weekday a deadline carries."""
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def _grant_item(line: IntentLine) -> str:
+    """One grant as a list item: number, grant date, exercise price, unexercised shares."""
+    return (
+        f"Grant {line.grant_number}: granted {_month_day_year(line.grant_date)}, exercise price "
+        f"{format_money(line.exercise_price)}, {format_shares(line.unexercised_shares)} "
+        "unexercised shares"
+    )
 
 
 def step_text(step: Step, intent: ElectionIntent | None, terms: OfferTerms) -> str:
@@ -224,177 +282,3 @@ def step_text(step: Step, intent: ElectionIntent | None, terms: OfferTerms) -> s
         Step.NOTHING_LEFT: "Nothing is left to do: HR confirmed receipt. Receipt is not "
         "acceptance; acceptance is announced after the offer expires.",
     }[step]
-
-
-# --- printed documents ----------------------------------------------------------------------
-
-
-def _delivery_section(terms: OfferTerms, title: str) -> FormSection:
-    hr = terms.hr_delivery
-    return FormSection(
-        heading="Delivery",
-        paragraphs=(
-            f"Deliver this signed {title} by fax or by hand (e-mail is not accepted) to:",
-            " / ".join(hr.address_lines),
-            f"Fax: {hr.fax}    Phone: {hr.phone}",
-            f"It must be received before {deadline_text(terms)}. Delivery is at your own risk; "
-            "allow enough time (§4, p. 16).",
-        ),
-    )
-
-
-def form_document(intent: ElectionIntent, employee: Employee, terms: OfferTerms) -> FormDocument:
-    """The Election Form (what §4, p. 16 says it must specify) or the Notice to Withdraw from
-    the Offer (§5, p. 17), with signature and date lines and the delivery instructions."""
-    title = FORM_TITLE[intent.form]
-    fields = (
-        ("Option holder", employee.name),
-        ("Employee ID", employee.employee_id),
-        ("Form version", str(intent.version)),
-        ("Prepared", format_instant(intent.recorded_at, terms.deadline_zone)),
-    )
-    if intent.form is FormKind.ELECTION:
-        body = FormSection(
-            heading="Options I tender",
-            paragraphs=(
-                f"I tender for exchange all unexercised shares of each option listed below, on "
-                f"the terms of the {terms.title} of {terms.company_name}. Each option is "
-                "tendered in whole (Q12, p. 2).",
-                "This form replaces any Election Form I signed before (Q23, p. 6).",
-            ),
-            table=FormTable(
-                headers=("Grant number", "Grant date", "Exercise price", "Unexercised shares"),
-                rows=tuple(
-                    (
-                        line.grant_number,
-                        line.grant_date.isoformat(),
-                        format_money(line.exercise_price),
-                        format_shares(line.unexercised_shares),
-                    )
-                    for line in intent.lines
-                ),
-            ),
-        )
-    else:
-        body = FormSection(
-            heading="Withdrawal",
-            paragraphs=(
-                f"I withdraw all of my tendered options from the {terms.title} of "
-                f"{terms.company_name}. I understand that I will no longer participate in the "
-                "offer, that this withdrawal cannot be rescinded, and that I may tender again "
-                "only by delivering a new Election Form before the offer expires (Q22, p. 5; "
-                "§5, p. 18).",
-                "This notice is dated after my most recent Election Form (Q23, p. 6).",
-            ),
-        )
-    return FormDocument(
-        title=title,
-        subtitle=f"{terms.company_name} - {terms.title}",
-        created_at=intent.recorded_at,
-        fields=fields,
-        sections=(
-            body,
-            _delivery_section(terms, title),
-            FormSection(
-                heading="Signature",
-                paragraphs=(
-                    "Sign exactly as your name appears on your option agreement. If your name "
-                    "has legally changed, attach proof; if you sign for someone else, give your "
-                    "full title and proof of authority (§4, p. 16).",
-                ),
-            ),
-        ),
-        signature_lines=(
-            f"Signature of option holder ({employee.name})",
-            "Date",
-        ),
-        footer=(
-            "Prepared by offerbot from your recorded intent. This form counts only when HR "
-            "receives it signed; receipt is not acceptance (§6, p. 19). " + _delivery_footer(terms)
-        ),
-        author=terms.company_name,
-        keywords={
-            "employee_id": employee.employee_id,
-            "version": str(intent.version),
-            "form": intent.form.value,
-        },
-    )
-
-
-def _delivery_footer(terms: OfferTerms) -> str:
-    hr = terms.hr_delivery
-    return (
-        f"Deliver by fax to {hr.fax} or by hand to {hr.name}, {hr.department}, {hr.street}, "
-        f"{hr.city}, {hr.region} {hr.postal_code}, before {deadline_text(terms)}."
-    )
-
-
-def promise_document(
-    *,
-    employee: Employee,
-    terms: OfferTerms,
-    options: Sequence[tuple[IntentLine, int]],
-    grant_date: date,
-    schedules: Mapping[str, Sequence[VestingTranche]],
-    adjusted: bool,
-    issued_at: datetime,
-) -> FormDocument:
-    """Promise to Grant Stock Option(s) (§6, p. 18): one new option per cancelled grant."""
-    v = terms.vesting
-    rows = []
-    for line, shares in options:
-        schedule = schedules[line.grant_number]
-        first = schedule[0].shares if schedule else 0
-        last = schedule[-1].date.isoformat() if schedule else "-"
-        rows.append(
-            (
-                line.grant_number,
-                format_shares(line.unexercised_shares),
-                format_shares(shares),
-                format_shares(first),
-                last,
-            )
-        )
-    paragraphs = [
-        f"{terms.company_name} accepted for exchange and cancelled the options listed below. It "
-        f"promises to grant you, on the New Option Grant Date, {format_date(grant_date)}, a "
-        f"{terms.new_option_type} stock option under the {terms.new_option_plan} for the number "
-        "of shares shown for each cancelled option, provided that you are an employee of "
-        f"{terms.company_name}, one of its subsidiaries or a successor entity on that date "
-        "(§6, p. 18).",
-        f"Exercise price: the {terms.exercise_price_rule} (Q11, p. 2). Term: "
-        f"{terms.new_option_term_years} years (Q19, p. 5).",
-        f"Vesting: {v.initial_numerator}/{v.denominator} on the grant date, then "
-        f"{v.monthly_numerator}/{v.denominator} each month, fully vested "
-        f"{v.months} months after the grant date, while you remain an employee (Q13, p. 3).",
-    ]
-    if adjusted:
-        paragraphs.append(
-            "Share counts include the capitalization adjustments recorded between the "
-            "cancellation date and the grant date (Q7, p. 2)."
-        )
-    return FormDocument(
-        title="Promise to Grant Stock Option(s)",
-        subtitle=f"{terms.company_name} - {terms.title}",
-        created_at=issued_at,
-        fields=(("Option holder", employee.name), ("Employee ID", employee.employee_id)),
-        sections=(
-            FormSection(
-                paragraphs=tuple(paragraphs),
-                table=FormTable(
-                    headers=(
-                        "Cancelled grant",
-                        "Cancelled shares",
-                        "New option shares",
-                        "Vested on grant date",
-                        "Fully vested",
-                    ),
-                    rows=tuple(rows),
-                ),
-            ),
-        ),
-        signature_lines=(f"For {terms.company_name}: authorized officer", "Date"),
-        footer="Issued by offerbot for HR after the offer expired.",
-        author=terms.company_name,
-        keywords={"employee_id": employee.employee_id, "document": "promise_to_grant"},
-    )

@@ -31,7 +31,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from bot.config import Settings
 from bot.domain.amendments import AmendmentKind, AmendmentStatus, OfferAmendment
@@ -46,6 +45,7 @@ from bot.domain.jobs import Job
 from bot.domain.records import AuditEntry, OfferState
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_date, format_instant
+from bot.ports import UnitOfWork
 from bot.services.deadline_follow_ups import EmailRenderer, enqueue_deadline_follow_ups
 from bot.services.election_support import require_operator, retry_on_conflict
 from bot.services.errors import (
@@ -82,7 +82,7 @@ class AmendmentResult:
 
 async def extend_offer(
     *,
-    uow: Any,
+    uow: UnitOfWork,
     base_terms: OfferTerms,
     settings: Settings,
     identity: Identity,
@@ -127,7 +127,7 @@ async def extend_offer(
 
 async def amend_offer(
     *,
-    uow: Any,
+    uow: UnitOfWork,
     base_terms: OfferTerms,
     settings: Settings,
     identity: Identity,
@@ -183,7 +183,7 @@ async def amend_offer(
 
 async def _amend(
     *,
-    uow: Any,
+    uow: UnitOfWork,
     base_terms: OfferTerms,
     settings: Settings,
     identity: Identity,
@@ -236,7 +236,7 @@ async def _amend(
 
 async def approve_amendment(
     *,
-    uow: Any,
+    uow: UnitOfWork,
     base_terms: OfferTerms,
     identity: Identity,
     amendment_id: int,
@@ -302,7 +302,7 @@ async def approve_amendment(
 
 
 async def reject_amendment(
-    *, uow: Any, base_terms: OfferTerms, identity: Identity, amendment_id: int, now: datetime
+    *, uow: UnitOfWork, base_terms: OfferTerms, identity: Identity, amendment_id: int, now: datetime
 ) -> AmendmentResult:
     """Drop an amendment's announcement. The expiration it set stays (it applied at once)."""
     require_operator(identity)
@@ -337,13 +337,13 @@ async def reject_amendment(
     return await retry_on_conflict(attempt)
 
 
-async def list_amendments(*, uow: Any, base_terms: OfferTerms) -> list[OfferAmendment]:
+async def list_amendments(*, uow: UnitOfWork, base_terms: OfferTerms) -> list[OfferAmendment]:
     """Every amendment of the offer, oldest first."""
     async with uow:
         return list(await uow.amendments.list_all(base_terms.offer_id))
 
 
-async def announcement_counts(*, uow: Any, amendment_id: int) -> dict[str, int]:
+async def announcement_counts(*, uow: UnitOfWork, amendment_id: int) -> dict[str, int]:
     """The announcement copies queued so far, per channel (empty before the broadcast ran)."""
     async with uow:
         communication = await uow.communications.get(f"amendment:{amendment_id}")
@@ -363,7 +363,7 @@ def _initial_status(announce: bool, settings: Settings) -> AmendmentStatus:
     return AmendmentStatus.APPLIED
 
 
-async def _live(uow: Any, base_terms: OfferTerms) -> tuple[OfferState, OfferTerms]:
+async def _live(uow: UnitOfWork, base_terms: OfferTerms) -> tuple[OfferState, OfferTerms]:
     """The stored offer state, locked for this unit of work, and the live terms."""
     state = await uow.offers.lock(base_terms.offer_id)
     if state is None:
@@ -374,7 +374,7 @@ async def _live(uow: Any, base_terms: OfferTerms) -> tuple[OfferState, OfferTerm
     return state, base_terms.with_expiration(state.expiration.astimezone(base_terms.deadline_zone))
 
 
-async def _ensure_not_closed(uow: Any) -> None:
+async def _ensure_not_closed(uow: UnitOfWork) -> None:
     """After ``offerbot hr close`` the tenders are accepted and the options cancelled: the offer
     can no longer be extended or amended.
 
@@ -411,7 +411,7 @@ def _needs_extension(terms: OfferTerms, earliest: datetime) -> str:
     )
 
 
-async def _awaiting(uow: Any, amendment_id: int, verb: str) -> OfferAmendment:
+async def _awaiting(uow: UnitOfWork, amendment_id: int, verb: str) -> OfferAmendment:
     amendment = await uow.amendments.get(amendment_id)
     if amendment is None:
         raise NotFoundError(f"There is no amendment {amendment_id}.")
@@ -428,7 +428,7 @@ def _same_person(a: str, b: str) -> bool:
 
 
 async def _record(
-    uow: Any,
+    uow: UnitOfWork,
     amendment: OfferAmendment,
     *,
     state: OfferState,
@@ -473,7 +473,7 @@ async def _record(
     )
 
 
-async def _replan(uow: Any, terms: OfferTerms, settings: Settings, now: datetime) -> None:
+async def _replan(uow: UnitOfWork, terms: OfferTerms, settings: Settings, now: datetime) -> None:
     """Reminder rounds and HR digests follow the new expiration (same transaction)."""
     from bot.services.planning import plan_in
 
@@ -481,7 +481,7 @@ async def _replan(uow: Any, terms: OfferTerms, settings: Settings, now: datetime
 
 
 async def _announce(
-    uow: Any,
+    uow: UnitOfWork,
     amendment: OfferAmendment,
     terms: OfferTerms,
     now: datetime,

@@ -11,6 +11,7 @@ from bot.domain.eligibility import REASON_TEXT, PersonAssessment, assess
 from bot.domain.records import AuditEntry
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_money, format_shares
+from bot.ports import UnitOfWork
 from bot.replies import Action, Reply, Table
 from bot.services.errors import NotAuthorizedError, NotFoundError
 from bot.services.identity import Identity
@@ -22,7 +23,7 @@ _OPERATOR_CHANNELS = frozenset({"cli"})
 
 
 async def my_grants(
-    *, uow: Any, terms: OfferTerms, employee_id: str, identity: Identity, now: datetime
+    *, uow: UnitOfWork, terms: OfferTerms, employee_id: str, identity: Identity, now: datetime
 ) -> PersonAssessment:
     """Assess one employee's grants; only that employee (or HR at the CLI) may see them."""
     if identity.channel not in _OPERATOR_CHANNELS and identity.employee_id != employee_id:

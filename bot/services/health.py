@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.metrics_repo import metrics_counts
+from bot.ports import UnitOfWork
 from storage.migrate import current_revision
 
 __all__ = ["Health", "check_health"]
@@ -41,12 +41,12 @@ class Health:
         return data
 
 
-async def check_health(*, uow: Any, engine: AsyncEngine, timeout: float = 5.0) -> Health:
+async def check_health(*, uow: UnitOfWork, engine: AsyncEngine, timeout: float = 5.0) -> Health:
     """``SELECT 1``, then the migration revision, within ``timeout`` seconds."""
     try:
         async with asyncio.timeout(timeout):
             async with uow:
-                await metrics_counts(uow).ping()
+                await uow.metrics.ping()
             revision = await current_revision(engine)
     except TimeoutError:
         logger.warning("health check: the database did not answer within %.1f s", timeout)

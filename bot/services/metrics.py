@@ -22,8 +22,7 @@ from prometheus_client.registry import Collector
 
 from bot.domain.elections import FormKind, IntentKind
 from bot.domain.hr_records import DeliveryState
-from bot.ports import Clock
-from storage.metrics_repo import metrics_counts
+from bot.ports import Clock, UnitOfWork
 
 __all__ = [
     "QUESTIONS_ASKED",
@@ -85,11 +84,11 @@ class MetricsSnapshot:
         }
 
 
-async def collect_metrics(*, uow: Any, clock: Clock) -> MetricsSnapshot:
+async def collect_metrics(*, uow: UnitOfWork, clock: Clock) -> MetricsSnapshot:
     """Read every count in one transaction, plus this process's question counter."""
     now = clock.now()
     async with uow:
-        stored = await metrics_counts(uow).counts(now=now)
+        stored = await uow.metrics.counts(now=now)
     return MetricsSnapshot(
         at=now,
         abstentions=stored.abstentions,

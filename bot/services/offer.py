@@ -5,16 +5,18 @@ never quotes a deadline that no longer holds."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from bot.domain.records import OfferState
 from bot.domain.terms import OfferTerms
+from bot.ports import UnitOfWork
 from bot.services.errors import OfferNotLoadedError
 
 __all__ = ["current_terms", "load_offer"]
 
 
-async def load_offer(*, uow: Any, terms: OfferTerms, digest: str, now: datetime) -> OfferState:
+async def load_offer(
+    *, uow: UnitOfWork, terms: OfferTerms, digest: str, now: datetime
+) -> OfferState:
     """Record the offer in the database once; later calls keep the stored (maybe extended) state."""
     async with uow:
         state = await uow.offers.get(terms.offer_id)
@@ -31,7 +33,7 @@ async def load_offer(*, uow: Any, terms: OfferTerms, digest: str, now: datetime)
         return state
 
 
-async def current_terms(*, uow: Any, terms: OfferTerms) -> OfferTerms:
+async def current_terms(*, uow: UnitOfWork, terms: OfferTerms) -> OfferTerms:
     """The bundled terms with the stored expiration; refuses to guess when nothing is stored."""
     async with uow:
         state = await uow.offers.get(terms.offer_id)

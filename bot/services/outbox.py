@@ -43,7 +43,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.domain.hr_records import DeliveryState, OutboxMessage
 from bot.logging_setup import redact
@@ -53,6 +52,7 @@ from bot.ports import (
     OutboxTransport,
     PermanentDeliveryError,
     TransientDeliveryError,
+    UnitOfWork,
 )
 from bot.services.election_support import retry_on_conflict
 from bot.services.outbox_recovery import hr_alerts
@@ -100,7 +100,7 @@ class DrainReport:
 
 async def drain_outbox(
     *,
-    uow: Any,
+    uow: UnitOfWork,
     transports: Mapping[str, OutboxTransport],
     clock: Clock,
     message_id_for: Callable[[OutboxMessage], str | None] = lambda _m: None,
@@ -165,7 +165,7 @@ class _Drain:
     def __init__(
         self,
         *,
-        uow: Any,
+        uow: UnitOfWork,
         transports: Mapping[str, OutboxTransport],
         clock: Clock,
         message_id_for: Callable[[OutboxMessage], str | None],
@@ -423,7 +423,7 @@ class _Drain:
                 self.room.set()
 
 
-async def _retry_later(uow: Any, message: OutboxMessage, clock: Clock, error: str) -> None:
+async def _retry_later(uow: UnitOfWork, message: OutboxMessage, clock: Clock, error: str) -> None:
     assert message.id is not None
     message_id = message.id
 
@@ -441,7 +441,7 @@ async def _give_up(
     message: OutboxMessage,
     state: DeliveryState,
     error: str,
-    uow: Any,
+    uow: UnitOfWork,
     transports: Mapping[str, OutboxTransport],
     clock: Clock,
     hr_slack_ids: tuple[str, ...] = (),
@@ -459,7 +459,7 @@ async def _give_up_once(
     message: OutboxMessage,
     state: DeliveryState,
     error: str,
-    uow: Any,
+    uow: UnitOfWork,
     transports: Mapping[str, OutboxTransport],
     now: datetime,
     hr_slack_ids: tuple[str, ...] = (),
@@ -476,7 +476,10 @@ async def _give_up_once(
 
 
 async def _slack_fallback(
-    message: OutboxMessage, uow: Any, transports: Mapping[str, OutboxTransport], now: datetime
+    message: OutboxMessage,
+    uow: UnitOfWork,
+    transports: Mapping[str, OutboxTransport],
+    now: datetime,
 ) -> None:
     if message.channel != "email" or "slack" not in transports or message.employee_id is None:
         return

@@ -27,6 +27,7 @@ from typing import Any
 
 from bot.domain.hr_records import DeliveryState, MessageKind, OutboxMessage
 from bot.domain.records import AuditEntry
+from bot.ports import UnitOfWork
 from bot.services.election_intents import HR_RECIPIENT, hr_alert_messages
 from bot.services.election_support import require_operator, retry_on_conflict
 from bot.services.errors import InvalidRequestError
@@ -84,7 +85,7 @@ def hr_alerts(
 
 
 async def list_undelivered(
-    *, uow: Any, state: DeliveryState | None = None, kind: MessageKind | None = None
+    *, uow: UnitOfWork, state: DeliveryState | None = None, kind: MessageKind | None = None
 ) -> list[OutboxMessage]:
     """The messages given up on (``failed`` and ``ambiguous``, or one ``state``), oldest first."""
     states = GIVEN_UP if state is None else (_given_up_state(state),)
@@ -103,7 +104,7 @@ class ResendResult:
 
 async def resend(
     *,
-    uow: Any,
+    uow: UnitOfWork,
     identity: Identity,
     now: datetime,
     ids: Sequence[int] = (),

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from bot.config import Settings
 from bot.domain.terms import OfferTerms
+from bot.ports import UnitOfWork
 from bot.services.offer import current_terms
 
 __all__ = ["Plan", "plan_in", "refresh_plan"]
@@ -24,7 +24,7 @@ class Plan:
     digests: int  # pending daily digests
 
 
-async def plan_in(uow: Any, *, terms: OfferTerms, settings: Settings, now: datetime) -> Plan:
+async def plan_in(uow: UnitOfWork, *, terms: OfferTerms, settings: Settings, now: datetime) -> Plan:
     """Plan inside the caller's open unit of work (it commits)."""
     from bot.services.digest import plan_digests
     from bot.services.reminders import plan_reminders
@@ -36,7 +36,7 @@ async def plan_in(uow: Any, *, terms: OfferTerms, settings: Settings, now: datet
 
 
 async def refresh_plan(
-    *, uow: Any, base_terms: OfferTerms, settings: Settings, now: datetime
+    *, uow: UnitOfWork, base_terms: OfferTerms, settings: Settings, now: datetime
 ) -> Plan:
     """Plan from the live terms in a transaction of its own."""
     terms = await current_terms(uow=uow, terms=base_terms)

@@ -29,6 +29,7 @@ from bot.domain.jobs import Job
 from bot.domain.records import AuditEntry
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_date, format_instant
+from bot.ports import UnitOfWork
 from bot.services.election_intents import hr_alert_messages
 from bot.services.election_support import retry_on_conflict
 from bot.services.election_wording import FORM_TITLE
@@ -56,7 +57,7 @@ RISK, MISSED = "risk", "missed"
 
 
 async def track_confirmation(
-    uow: Any,
+    uow: UnitOfWork,
     *,
     employee_id: str,
     version: int,
@@ -153,8 +154,8 @@ def sla_alert_text(
             "Offer §4, p. 16)."
         )
         action = (
-            "Please confirm receipt to the employee another way (phone, in person) now and "
-            "keep a note of it; the miss is recorded in the audit trail."
+            "> Next step: confirm receipt to the employee another way (phone, in person) now "
+            "and keep a note of it; the miss is recorded in the audit trail."
         )
     else:
         subject = f"offerbot: receipt confirmation at risk for {employee_id} v{version}"
@@ -164,8 +165,8 @@ def sla_alert_text(
             "Offer §4, p. 16)."
         )
         action = (
-            "Please fix the delivery or confirm receipt to the employee another way before "
-            "the deadline."
+            "> Next step: fix the delivery (`offerbot hr outbox`) or confirm receipt to the "
+            "employee another way before it is due."
         )
     why = "\n".join(f"- {d.explain()}" for d in deliveries)
     body = f"{opening}\n\nDelivery state:\n{why}\n\n{action}"
@@ -253,7 +254,7 @@ async def run_sla_check(job: Job, ctx: JobContext) -> None:
     await retry_on_conflict(attempt)
 
 
-async def _deliveries(uow: Any, key: str) -> list[ConfirmationDelivery]:
+async def _deliveries(uow: UnitOfWork, key: str) -> list[ConfirmationDelivery]:
     """The confirmation's e-mail row and, when the sender queued one, its Slack copy."""
     found = []
     for candidate in (key, f"slack_fallback:{key}"):

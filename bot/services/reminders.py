@@ -4,10 +4,11 @@
 (key ``reminder:<offer>:<slot>``) and cancels the pending ones of an older plan, so planning
 again — at every start, after an extension — is idempotent and moves the plan with the
 deadline. ``run_reminder_job`` is the scheduler's handler (:data:`bot.scheduler.HANDLERS`):
-it reads the eligible roster in bulk, keeps each template verbatim once per round and state
-(the filing's record of written communications), and queues one outbox copy per person and
-channel with an idempotency key, in chunks, renewing its lease between them. The outbox sender
-delivers them; a crash or a second runner re-queues nothing that is already there.
+it reads the eligible roster page by page (each chunk's grants as it is queued), keeps each
+template verbatim once per round and state (the filing's record of written communications,
+with ``{name}`` and ``{grants}`` as the personal fields), and queues one personal outbox copy
+per person and channel with an idempotency key, in chunks, renewing its lease between them.
+The outbox sender delivers them; a crash or a second runner re-queues nothing that is already there.
 
 A round is skipped, not sent, when its job belongs to an older expiration (the re-plan made a
 new one), when the offer has closed, or when a later round is already due (after an outage only
@@ -29,16 +30,25 @@ from bot.domain.deadlines import business_calendar
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.domain.jobs import Job, JobState
 from bot.domain.reminders import (
+    GRANTS_PLACEHOLDER,
     NAME_PLACEHOLDER,
     ReminderSlot,
     ReminderState,
     apply_quiet_hours,
+    grants_list,
     in_quiet_hours,
     reminder_slots,
     reminder_text,
 )
+from bot.domain.roster import Grant
 from bot.domain.terms import OfferTerms
-from bot.services.audience import Recipient, eligible_recipients, garbage_collection_paused
+from bot.ports import UnitOfWork
+from bot.services.audience import (
+    Recipient,
+    eligible_grants_between,
+    eligible_recipients,
+    garbage_collection_paused,
+)
 from bot.services.election_support import retry_on_conflict
 
 __all__ = [
@@ -73,7 +83,9 @@ def planned_slots(terms: OfferTerms, settings: Settings) -> list[ReminderSlot]:
     )
 
 
-async def plan_reminders(uow: Any, *, terms: OfferTerms, settings: Settings, now: datetime) -> int:
+async def plan_reminders(
+    uow: UnitOfWork, *, terms: OfferTerms, settings: Settings, now: datetime
+) -> int:
     """Schedule a ``reminder`` job for each round still ahead and cancel pending ones of older
     plans; returns how many rounds are pending. Runs inside the caller's open ``async with
     uow:`` and does not commit.
@@ -110,7 +122,7 @@ async def plan_reminders(uow: Any, *, terms: OfferTerms, settings: Settings, now
     return sum(1 for j in pending if j.key in keep)
 
 
-async def _pending(uow: Any, prefix: str) -> list[Job]:
+async def _pending(uow: UnitOfWork, prefix: str) -> list[Job]:
     jobs = await uow.jobs.list(kind=JOB_KIND, state=JobState.PENDING, limit=10_000)
     return [j for j in jobs if j.key.startswith(prefix)]
 
@@ -122,11 +134,15 @@ def reminder_messages(
     slot: str,
     now: datetime,
     slack: bool,
+    grants: Mapping[str, Sequence[Grant]] | None = None,
 ) -> list[OutboxMessage]:
     """One outbox copy per person and channel: e-mail when they have an address, a Slack DM
-    when they have a Slack id and ``slack`` is configured. Nobody whose form was received."""
+    when they have a Slack id and ``slack`` is configured. Nobody whose form was received.
+    ``grants``: each person's eligible grants, listed in their copy."""
     with garbage_collection_paused():
-        return _messages(recipients, templates, slot=slot, now=now, slack=slack)
+        return _messages(
+            recipients, templates, slot=slot, now=now, slack=slack, grants=grants or {}
+        )
 
 
 def _messages(
@@ -136,13 +152,17 @@ def _messages(
     slot: str,
     now: datetime,
     slack: bool,
+    grants: Mapping[str, Sequence[Grant]],
 ) -> list[OutboxMessage]:
     messages: list[OutboxMessage] = []
     for person in recipients:
         template = templates.get(person.state)
         if person.state is ReminderState.FORM_RECEIVED or template is None:
             continue
-        body = template.body.replace(NAME_PLACEHOLDER, person.name)
+        listed = grants_list(grants.get(person.employee_id, ()))
+        body = template.body.replace(GRANTS_PLACEHOLDER, listed).replace(
+            NAME_PLACEHOLDER, person.name
+        )
         reference = template.reference
         channels = []
         if person.email:
@@ -191,19 +211,33 @@ async def run_reminder_job(job: Job, ctx: Any) -> None:
         await _defer(job, ctx, terms, quiet, now)
         return
     async with ctx.uow:
-        recipients = await eligible_recipients(ctx.uow, terms, now=now)
-    to_remind = [r for r in recipients if r.state is not ReminderState.FORM_RECEIVED]
+        recipients = await eligible_recipients(ctx.uow, terms, now=now, database_order=True)
+        to_remind = [r for r in recipients if r.state is not ReminderState.FORM_RECEIVED]
     if not to_remind:
         logger.info("reminder %s: nobody has anything left to do", job.key)
         return
+    inbox = settings.imap_host is not None
     templates = await retry_on_conflict(
-        lambda: _record_templates(ctx.uow, {r.state for r in to_remind}, slot, terms, now)
+        lambda: _record_templates(
+            ctx.uow, {r.state for r in to_remind}, slot, terms, now, inbox=inbox
+        )
     )
     slack = settings.slack_bot_token is not None
     done = queued = 0
     for start in range(0, len(to_remind), CHUNK):
         chunk = to_remind[start : start + CHUNK]
-        messages = reminder_messages(chunk, templates, slot=slot, now=now, slack=slack)
+        async with ctx.uow:  # streaming (issue 15): each chunk's grants, not the roster's
+            after = to_remind[start - 1].employee_id if start else None
+            grants = await eligible_grants_between(
+                ctx.uow,
+                terms,
+                after=after,
+                last=chunk[-1].employee_id,
+                of={r.employee_id for r in chunk},
+            )
+        messages = reminder_messages(
+            chunk, templates, slot=slot, now=now, slack=slack, grants=grants
+        )
         queued += await retry_on_conflict(partial(_enqueue, ctx.uow, messages))
         done += len(chunk)
         if ctx.progress is not None:
@@ -242,14 +276,20 @@ async def _defer(
 
 
 async def _record_templates(
-    uow: Any, states: Iterable[ReminderState], slot: str, terms: OfferTerms, now: datetime
+    uow: UnitOfWork,
+    states: Iterable[ReminderState],
+    slot: str,
+    terms: OfferTerms,
+    now: datetime,
+    *,
+    inbox: bool,
 ) -> dict[ReminderState, Communication]:
     """Keep each state's template verbatim once per round; a re-run gets the stored one back,
     so every copy matches the record even if the wording would differ today."""
     templates: dict[ReminderState, Communication] = {}
     async with uow:
         for state in sorted(states):
-            subject, body = reminder_text(state, terms, now=now)
+            subject, body = reminder_text(state, terms, now=now, inbox=inbox)
             templates[state] = await uow.communications.record(
                 Communication(
                     key=f"reminder:{slot}:{state.value}",
@@ -263,7 +303,7 @@ async def _record_templates(
     return templates
 
 
-async def _enqueue(uow: Any, messages: Sequence[OutboxMessage]) -> int:
+async def _enqueue(uow: UnitOfWork, messages: Sequence[OutboxMessage]) -> int:
     async with uow:
         added: int = await uow.outbox.enqueue_many(messages)
         await uow.commit()

@@ -22,11 +22,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from bot.domain.hr_records import AcceptedTender, TaskStatus
 from bot.domain.records import AuditEntry, UpsertCounts
 from bot.domain.roster import Employee, Grant
+from bot.ports import UnitOfWork
 from bot.services.errors import ServiceError
 from bot.services.roster_csv import (
     EMPLOYEE_COLUMNS,
@@ -257,7 +257,7 @@ def _tender_conflicts(
 
 
 async def _check_tenders(
-    uow: Any, grants: ParsedRows[Grant], kept: list[Grant], *, allow_reassign: bool
+    uow: UnitOfWork, grants: ParsedRows[Grant], kept: list[Grant], *, allow_reassign: bool
 ) -> tuple[list[Grant], list[RosterError], dict[str, _Voiding]]:
     intents = await uow.elections.all_intents()
     if not intents:  # the usual first import: nothing can be tendered yet
@@ -273,7 +273,7 @@ async def _check_tenders(
 
 
 async def _void_tenders(
-    uow: Any, voiding: dict[str, _Voiding], *, actor: str, channel: str, now: datetime
+    uow: UnitOfWork, voiding: dict[str, _Voiding], *, actor: str, channel: str, now: datetime
 ) -> None:
     """Record each void (the audit row is what voids it) and retire its open HR tasks."""
     for employee_id, void in sorted(voiding.items()):
@@ -306,7 +306,7 @@ def _sorted_errors(errors: Iterable[RosterError], order: dict[str, int]) -> list
 
 async def import_roster(
     *,
-    uow: Any,
+    uow: UnitOfWork,
     employees_csv: Path,
     grants_csv: Path,
     skip_invalid: bool = False,

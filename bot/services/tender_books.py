@@ -28,7 +28,6 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from bot.domain.elections import (
     EffectiveElection,
@@ -42,6 +41,7 @@ from bot.domain.elections import (
 )
 from bot.domain.eligibility import REASON_TEXT, PersonAssessment
 from bot.domain.records import AuditEntry
+from bot.ports import UnitOfWork
 
 __all__ = [
     "VOID_ACTION",
@@ -96,7 +96,7 @@ def voids_from(entries: Iterable[AuditEntry]) -> dict[str, Void]:
     return voids
 
 
-async def load_voids(uow: Any) -> dict[str, Void]:
+async def load_voids(uow: UnitOfWork) -> dict[str, Void]:
     """Inside an open unit of work."""
     return voids_from(await uow.audit.with_action(VOID_ACTION))
 

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain.hr_records import MessageKind, OutboxMessage
+from bot.domain.mail_records import ImapPosition, InboundRecord
 from bot.logging_setup import fingerprint
+from bot.ports import UnitOfWork
 from bot.replies import Reply
 from bot.services.conversation import (
     ConversationDeps,
@@ -45,7 +47,6 @@ from handlers.email.parse import (
     why_not_answer,
 )
 from handlers.email.render import render_reply
-from storage.mail_repo import ImapPosition, InboundRecord
 
 __all__ = ["InboxConfig", "content_hash", "process_message", "reject_oversize"]
 
@@ -206,16 +207,16 @@ OWN_SUBJECT = "Your question about the option exchange"
 
 
 async def _already_recorded(
-    uow: object, config: InboxConfig, uidvalidity: int, uid: int, digest: str, now: datetime
+    uow: UnitOfWork, config: InboxConfig, uidvalidity: int, uid: int, digest: str, now: datetime
 ) -> bool:
     """A message read before (same place, same content): only the watermark moves on."""
-    async with uow:  # type: ignore[attr-defined]
-        if not await uow.inbox.seen(  # type: ignore[attr-defined]
+    async with uow:
+        if not await uow.inbox.seen(
             mailbox=config.mailbox, uidvalidity=uidvalidity, uid=uid, content_hash=digest
         ):
             return False
         await _advance(uow, config, uidvalidity, uid, now)
-        await uow.commit()  # type: ignore[attr-defined]
+        await uow.commit()
         return True
 
 
@@ -225,7 +226,7 @@ def _reply_subject(subject: str) -> str:
 
 
 async def _finish(
-    uow: object,
+    uow: UnitOfWork,
     config: InboxConfig,
     uidvalidity: int,
     uid: int,
@@ -238,10 +239,10 @@ async def _finish(
     reply: OutboxMessage | None = None,
 ) -> str:
     """One transaction: the reply (if any), the processed-message row, the new position."""
-    async with uow:  # type: ignore[attr-defined]
+    async with uow:
         if reply is not None:
-            await uow.outbox.enqueue(reply)  # type: ignore[attr-defined]
-        await uow.inbox.record(  # type: ignore[attr-defined]
+            await uow.outbox.enqueue(reply)
+        await uow.inbox.record(
             InboundRecord(
                 mailbox=config.mailbox,
                 uidvalidity=uidvalidity,
@@ -255,13 +256,11 @@ async def _finish(
             )
         )
         await _advance(uow, config, uidvalidity, uid, now)
-        await uow.commit()  # type: ignore[attr-defined]
+        await uow.commit()
     return outcome
 
 
 async def _advance(
-    uow: object, config: InboxConfig, uidvalidity: int, uid: int, now: datetime
+    uow: UnitOfWork, config: InboxConfig, uidvalidity: int, uid: int, now: datetime
 ) -> None:
-    await uow.inbox.advance(  # type: ignore[attr-defined]
-        ImapPosition(config.mailbox, uidvalidity, uid), at=now
-    )
+    await uow.inbox.advance(ImapPosition(config.mailbox, uidvalidity, uid), at=now)

@@ -70,7 +70,6 @@ class SmtpTransport:
         self._envelope_from = parseaddr(config.mail_from)[1]
         self._layouts = LayoutCache()  # templates rendered once per kind and subject
         self.max_connections = max_connections
-        self.connections_opened = 0  # for tests and logs: reuse means few
 
     async def send(self, message: OutboxMessage) -> str | None:
         recipient = smtp_address(self._recipient(message))
@@ -161,7 +160,6 @@ class SmtpTransport:
         except (aiosmtplib.SMTPException, OSError) as exc:
             client.close()
             raise TransientDeliveryError(f"cannot connect to {c.host}:{c.port}: {exc}") from exc
-        self.connections_opened += 1
         return client
 
     async def _transaction(

@@ -9,11 +9,8 @@ multipart/alternative text + HTML) is written directly, with the stdlib's own en
 parts that need care (RFC 2047 words, base64), in about 30 µs. Messages with attachments, and
 anything unusual (a line break in a header, a non-ASCII address), go through ``build_email``.
 
-Templates are rendered once per (kind, subject, company) — the *layout* — with marker
-paragraphs; each message then only fills in its own body (escaped for HTML, exactly as
-Jinja's autoescape does). The first message of each layout is also rendered the slow way and
-compared: if a template is not a plain "layout around the body" the two differ and that layout
-always takes the slow path.
+The text and HTML parts come from :func:`handlers.email.render.render_message`, which renders
+each kind's templates once per (kind, subject, company) and only each body per message.
 """
 
 from __future__ import annotations
@@ -22,13 +19,10 @@ import base64
 import itertools
 import logging
 import os
-from dataclasses import dataclass, replace
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
-
-from markupsafe import escape
 
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from handlers.email.render import build_email, render_message
@@ -37,92 +31,23 @@ __all__ = ["LayoutCache", "email_bytes"]
 
 logger = logging.getLogger(__name__)
 
-_MARKS = ("OFFERBOTMARKa9f3e1", "OFFERBOTMARKb7c1d2", "OFFERBOTMARKc2d8f3")
 _MAX_LINE = 998  # RFC 5322: longer lines need an encoding
 # MIME boundaries: unique per message and never in a body (7bit bodies are checked)
 _BOUNDARY_PREFIX = f"=_offerbot_{os.urandom(8).hex()}_"
 _BOUNDARY_NUMBERS = itertools.count()
 
 
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    text_head: str
-    text_tail: str
-    html_head: str
-    html_joint: str
-    html_tail: str
-
-
 class LayoutCache:
-    """(kind, subject, company) → the rendered layout, or None when it must not be used."""
+    """The parts of a message as :func:`render_message` renders them. The layouts are cached
+    there now (bodies are Markdown, which a marker-paragraph shortcut cannot reproduce); this
+    class stays so the sender and ``bench/broadcast.py`` keep their API."""
 
     def __init__(self, size: int = 256) -> None:
         self._size = size
-        self._layouts: dict[tuple[str, str, str], _Layout | None] = {}
-        self._checked: set[tuple[str, str, str]] = set()
 
     def render(self, message: OutboxMessage, *, company: str) -> tuple[str, str]:
         """(text, HTML) of ``message``, equal to :func:`render_message`'s."""
-        if message.body_html is not None or not isinstance(message.kind, MessageKind):
-            return render_message(message, company=company)
-        key = (message.kind.value, message.subject, company)
-        if key not in self._layouts:
-            if len(self._layouts) >= self._size:
-                self._layouts.clear()
-                self._checked.clear()
-            self._layouts[key] = _derive(message, company)
-        layout = self._layouts[key]
-        # escaping leaves line breaks and blanks alone: escape once, then cut into paragraphs
-        paragraphs = [p for p in str(escape(message.body_text)).split("\n") if p.strip()]
-        if layout is None or not paragraphs:
-            return render_message(message, company=company)
-        text = _tidy(layout.text_head + message.body_text + layout.text_tail)
-        html = layout.html_head + layout.html_joint.join(paragraphs) + layout.html_tail
-        if key not in self._checked:  # the first message of a layout: compare with Jinja's
-            self._checked.add(key)
-            if (text, html) != render_message(message, company=company):
-                logger.warning("template %s is not a plain layout: rendering each message", key)
-                self._layouts[key] = None
-                return render_message(message, company=company)
-        return text, html
-
-
-def _derive(message: OutboxMessage, company: str) -> _Layout | None:
-    """Render the kind's templates around marker paragraphs and cut them into a layout."""
-    one, two, three = _MARKS
-
-    def rendered(body: str) -> tuple[str, str]:
-        return render_message(replace(message, body_text=body, body_html=None), company=company)
-
-    try:
-        text1, html1 = rendered(one)
-        _, html2 = rendered(f"{one}\n{two}")
-        _, html3 = rendered(f"{one}\n{two}\n{three}")
-    except Exception:  # a template that needs more than a body: always the slow path
-        logger.exception("cannot derive the layout of %s", message.kind)
-        return None
-    if text1.count(one) != 1 or html1.count(one) != 1:
-        return None
-    t = text1.index(one)
-    h = html1.index(one)
-    html_head, html_tail = html1[:h], html1[h + len(one) :]
-    start, end = len(html_head) + len(one), len(html2) - len(html_tail) - len(two)
-    if not (html2.startswith(html_head + one) and html2.endswith(two + html_tail)) or end < start:
-        return None
-    joint = html2[start:end]
-    if html3 != html_head + one + joint + two + joint + three + html_tail:
-        return None
-    return _Layout(text1[:t], text1[t + len(one) :], html_head, joint, html_tail)
-
-
-def _tidy(text: str) -> str:
-    """As :mod:`handlers.email.render` does: collapse blank lines, strip line ends."""
-    lines: list[str] = []
-    for line in text.splitlines():
-        line = line.rstrip()
-        if line or not lines or lines[-1]:
-            lines.append(line)
-    return "\n".join(lines).strip() + "\n"
+        return render_message(message, company=company)
 
 
 def email_bytes(

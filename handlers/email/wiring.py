@@ -1,25 +1,52 @@
-"""Build the e-mail parts from an :class:`~bot.bootstrap.App` (called by the composition root)."""
+"""Build the e-mail parts from the composition root (:class:`bot.bootstrap.App`, which calls
+these).
+
+What they need from it is named by :class:`EmailRoot`, a Protocol, rather than by importing
+``bot.bootstrap``: the composition root imports this module, and this module importing it back
+would be an import circle (``tests/ops/test_import_graph.py`` refuses one).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from email.utils import parseaddr
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot.domain.hr_records import OutboxMessage
-from handlers.email.imap import ImapConfig, ImapWatcher
+from handlers.email.imap import ImapConfig, ImapWatcher, MailboxLock
 from handlers.email.inbox import InboxConfig, process_message, reject_oversize
 from handlers.email.limits import MailLimits
 from handlers.email.render import new_message_id
-from storage.locks import advisory_lock
 
 if TYPE_CHECKING:
-    from bot.bootstrap import App
+    from bot.config import Settings
+    from bot.domain.terms import OfferTerms
+    from bot.ports import UnitOfWork
+    from bot.services.conversation import ConversationDeps
 
-__all__ = ["build_inbox_watcher", "inbox_config", "message_id_factory"]
+__all__ = ["EmailRoot", "build_inbox_watcher", "inbox_config", "message_id_factory"]
 
 
-def inbox_config(app: App) -> InboxConfig:
+class EmailRoot(Protocol):
+    """The parts of :class:`bot.bootstrap.App` the e-mail wiring reads."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def base_terms(self) -> OfferTerms: ...
+
+    def uow(self) -> UnitOfWork: ...
+
+    def mailbox_lock(self, key: str) -> MailboxLock:
+        """One reader of the mailbox across replicas (storage's advisory lock)."""
+        ...
+
+    def conversation(self) -> ConversationDeps: ...
+
+
+def inbox_config(app: EmailRoot) -> InboxConfig:
     s = app.settings
     own = {parseaddr(a)[1].strip().lower() for a in (s.mail_from, s.imap_user, s.hr_mailbox) if a}
     return InboxConfig(
@@ -37,7 +64,7 @@ def inbox_config(app: App) -> InboxConfig:
     )
 
 
-def build_inbox_watcher(app: App) -> ImapWatcher | None:
+def build_inbox_watcher(app: EmailRoot) -> ImapWatcher | None:
     s = app.settings
     if not s.imap_host:
         return None
@@ -82,10 +109,8 @@ def build_inbox_watcher(app: App) -> ImapWatcher | None:
         return None if found is None else (found.uidvalidity, found.last_uid)
 
     # One reader per mailbox across replicas (PostgreSQL advisory lock; SQLite: single worker).
-    lock = advisory_lock(
-        app.engine,
-        f"imap-watcher:{config.user}@{config.host}:{config.port}/{config.mailbox}",
-        purpose="imap",
+    lock = app.mailbox_lock(
+        f"imap-watcher:{config.user}@{config.host}:{config.port}/{config.mailbox}"
     )
     return ImapWatcher(
         config,
@@ -97,7 +122,8 @@ def build_inbox_watcher(app: App) -> ImapWatcher | None:
     )
 
 
-def message_id_factory(app: App) -> object:
+def message_id_factory(app: EmailRoot) -> Callable[[OutboxMessage], str | None]:
+    """A fresh Message-ID for each e-mail the outbox sends (none for other channels)."""
     hostname = app.settings.mail_hostname
 
     def message_id_for(message: OutboxMessage) -> str | None:

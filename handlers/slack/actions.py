@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.services.identity import Identity
 from handlers.slack import blocks
 from handlers.slack.flows import SlackDeps
 
@@ -21,7 +22,7 @@ _QUESTIONS = {"grants": "grants", "deadline": "deadline", "talk_to_hr": "contact
 def register(app: AsyncApp, deps: SlackDeps) -> None:
     async def identity_of(
         body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-    ) -> Any:
+    ) -> Identity:
         return await deps.identities.resolve(
             body["user"]["id"], client=client, home_team=context.team_id
         )
@@ -88,8 +89,8 @@ async def _open_then_fill(
     client: AsyncWebClient,
     body: dict[str, Any],
     title: str,
-    build: Callable[[Any], Awaitable[dict[str, Any]]],
-    identity: Awaitable[Any],
+    build: Callable[[Identity], Awaitable[dict[str, Any]]],
+    identity: Awaitable[Identity],
 ) -> None:
     """``views.open`` first (the trigger_id expires in 3 s), then the slow part fills it in."""
     opened = await client.views_open(

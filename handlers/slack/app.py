@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.services.conversation import ConversationDeps
 from handlers.slack import actions, app_home, commands, ignored, messages, views
-from handlers.slack.flows import SlackDeps
+from handlers.slack.flows import ACK_WITHIN_SECONDS, SlackDeps
 from handlers.slack.identity import SlackIdentities
 
 __all__ = ["build_slack_app", "slack_client"]
@@ -47,8 +47,10 @@ def build_slack_app(
     hr_admins: frozenset[str] | tuple[str, ...] = (),
     process_before_response: bool = False,
     settings: Settings | None = None,
+    ack_within: float = ACK_WITHIN_SECONDS,
 ) -> tuple[AsyncApp, SlackDeps]:
-    """The AsyncApp with every surface registered, and the deps its listeners share."""
+    """The AsyncApp with every surface registered, and the deps its listeners share;
+    ``ack_within``: seconds a view submission's work may take before it is acknowledged."""
     client = slack_client(token=token, base_url=api_url)
     app = AsyncApp(
         # Bolt gives each logger it builds the level of this one — without it, the root's, so
@@ -64,6 +66,7 @@ def build_slack_app(
         identities=SlackIdentities(conversation),
         hr_admins=frozenset(hr_admins),
         settings=settings,
+        ack_within=ack_within,
     )
     for surface in SURFACES:
         surface.register(app, deps)

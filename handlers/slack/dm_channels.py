@@ -28,22 +28,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from storage.errors import StorageError
-from storage.slack_repo import slack_users
+from bot.services.slack_users import keep_dm_channel
 
 if TYPE_CHECKING:
-    from bot.ports import Clock
-    from handlers.slack.transport import SlackOutboxTransport
+    from bot.ports import Clock, UnitOfWork
 
 __all__ = [
     "OPEN_AHEAD_PER_MINUTE",
     "PREOPEN_SECONDS",
     "DmChannels",
+    "DmOpener",
+    "Pace",
     "PreopenReport",
     "open_dm_channels_ahead",
 ]
@@ -79,11 +79,30 @@ _NOT_THE_USERS = frozenset(
 )
 
 
+class Pace(Protocol):
+    """A rate limiter (:class:`~handlers.slack.transport.SlackRateLimiter`)."""
+
+    per_second: float
+
+    async def wait(self) -> None: ...
+
+
+class DmOpener(Protocol):
+    """What opening ahead needs from the Slack transport
+    (:class:`~handlers.slack.transport.SlackOutboxTransport`). Named here rather than imported:
+    the transport imports this module, and importing it back would be an import circle."""
+
+    @property
+    def open_ahead_limiter(self) -> Pace: ...
+
+    async def open_dm(self, user_id: str) -> str: ...
+
+
 class DmChannels:
     """Known DM channels: memory first, then ``slack_users``; :meth:`remember` keeps a new one
     in both. One per transport (memory is per process; the table is shared)."""
 
-    def __init__(self, uow: Any) -> None:
+    def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
         self._memory: dict[str, str] = {}
 
@@ -91,7 +110,7 @@ class DmChannels:
         channel = self._memory.get(user_id)
         if channel is None:
             async with self._uow:
-                channel = (await slack_users(self._uow).dm_channels([user_id])).get(user_id)
+                channel = (await self._uow.slack_users.dm_channels([user_id])).get(user_id)
             if channel is not None:
                 self._memory[user_id] = channel
         return channel
@@ -100,12 +119,9 @@ class DmChannels:
         """Keep ``channel``; if the database is busy, memory still has it (the row is written
         by whichever process opens the DM next)."""
         self._memory[user_id] = channel
-        try:
-            async with self._uow:
-                await slack_users(self._uow).remember_dm_channel(user_id, channel)
-                await self._uow.commit()
-        except StorageError as error:
-            logger.warning("DM channel of %s not stored: %s", user_id, error)
+        why = await keep_dm_channel(uow=self._uow, user_id=user_id, channel=channel)
+        if why is not None:
+            logger.warning("DM channel of %s not stored: %s", user_id, why)
 
 
 @dataclass(slots=True)
@@ -117,9 +133,9 @@ class PreopenReport:
 
 
 async def open_dm_channels_ahead(
-    transport: SlackOutboxTransport,
+    transport: DmOpener,
     *,
-    uow: Any,
+    uow: UnitOfWork,
     clock: Clock,
     limit: int | None = None,
     stop: asyncio.Event | None = None,
@@ -135,7 +151,7 @@ async def open_dm_channels_ahead(
         if await _slack_due(uow, clock):
             report.deferred = True
             return report
-        user_ids = await slack_users(uow).roster_users_without_dm(limit=budget)
+        user_ids = await uow.slack_users.roster_users_without_dm(limit=budget)
     for done, user_id in enumerate(user_ids):
         if stop is not None and stop.is_set():
             return report
@@ -154,7 +170,7 @@ async def open_dm_channels_ahead(
                 return report
             logger.warning("conversations.open refused %s (%s): not opened ahead", user_id, code)
             async with uow:
-                await slack_users(uow).mark_dm_refused(user_id)
+                await uow.slack_users.mark_dm_refused(user_id)
                 await uow.commit()
             report.refused += 1
         except (TimeoutError, OSError, aiohttp.ClientError) as error:
@@ -166,5 +182,5 @@ async def open_dm_channels_ahead(
     return report
 
 
-async def _slack_due(uow: Any, clock: Clock) -> bool:
+async def _slack_due(uow: UnitOfWork, clock: Clock) -> bool:
     return await uow.deliveries.count_due(now=clock.now(), channels=("slack",)) > 0

@@ -2,9 +2,9 @@
 handled deliveries are forgotten once Slack can no longer retry them.
 
 A failed post parks the rendered answer in its ``slack_events`` row for Slack's retry
-(:mod:`handlers.slack.dedupe`). But Slack retries only a request that failed, and in the default
-HTTP mode and in Socket Mode Bolt acknowledges before the listener runs: there a failed post gets
-no retry at all. :class:`SlackEventSweep` closes that gap, one pass at a time:
+(:mod:`bot.services.slack_deliveries`). But Slack retries only a request that failed, and in the
+default HTTP mode and in Socket Mode Bolt acknowledges before the listener runs: there a failed
+post gets no retry at all. :class:`SlackEventSweep` closes that gap, one pass at a time:
 
 - A reply parked for longer than :data:`PARKED_GRACE` is taken with the compare-and-set a retry
   uses (so a retry and the worker, or two replicas, never both post it), posted through the
@@ -25,18 +25,18 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.hr_records import MessageKind, OutboxMessage
+from bot.domain.slack_records import SlackDelivery, SlackPost
 from bot.services.election_intents import HR_RECIPIENT
-from handlers.slack.dedupe import STALE_AFTER
-from storage.slack_repo import SlackDelivery, SlackPost, slack_events, slack_users
+from bot.services.slack_deliveries import STALE_AFTER
 
 if TYPE_CHECKING:
-    from bot.ports import Clock
+    from bot.ports import Clock, UnitOfWork
     from handlers.slack.transport import SlackOutboxTransport
 
 __all__ = [
@@ -97,7 +97,7 @@ class SlackEventSweep:
     through ``transport`` and so waits for the global pace, behind or between broadcasts."""
 
     def __init__(
-        self, transport: SlackOutboxTransport, *, uow: Any, clock: Clock, limit: int = BATCH
+        self, transport: SlackOutboxTransport, *, uow: UnitOfWork, clock: Clock, limit: int = BATCH
     ) -> None:
         self._transport, self._uow, self._clock, self._limit = transport, uow, clock, limit
         self._pruned_at: datetime | None = None
@@ -107,7 +107,7 @@ class SlackEventSweep:
         report = SweepReport()
         now = self._clock.now()
         async with self._uow as uow:
-            waiting = await slack_events(uow).waiting(
+            waiting = await uow.slack_events.waiting(
                 parked_before=now - PARKED_GRACE,
                 stale_before=now - STALE_AFTER,
                 overdue_before=now - GIVE_UP_AFTER,
@@ -126,7 +126,7 @@ class SlackEventSweep:
     async def _post(self, delivery: SlackDelivery, report: SweepReport) -> None:
         key, now = delivery.delivery_key, self._clock.now()
         async with self._uow as uow:
-            taken = await slack_events(uow).take_parked(
+            taken = await uow.slack_events.take_parked(
                 key, at=now, parked_before=now - PARKED_GRACE, stale_before=now - STALE_AFTER
             )
             await uow.commit()
@@ -147,14 +147,14 @@ class SlackEventSweep:
             await self._park_again(key, taken.reply, taken_at=taken.taken_at)
             raise
         async with self._uow as uow:
-            await slack_events(uow).finish(key, at=self._clock.now())
+            await uow.slack_events.finish(key, at=self._clock.now())
             await uow.commit()
         logger.info("%s: parked reply posted by the worker", key)
         report.posted += 1
 
     async def _park_again(self, key: str, reply: SlackPost, *, taken_at: datetime) -> None:
         async with self._uow as uow:
-            await slack_events(uow).park(key, reply, at=self._clock.now(), taken_at=taken_at)
+            await uow.slack_events.park(key, reply, at=self._clock.now(), taken_at=taken_at)
             await uow.commit()
 
     async def _give_up(
@@ -167,7 +167,7 @@ class SlackEventSweep:
         """
         key, now = delivery.delivery_key, self._clock.now()
         async with self._uow as uow:
-            events = slack_events(uow)
+            events = uow.slack_events
             had_reply = delivery.reply is not None
             if taken_at is None:
                 taken = await events.take(key, at=now, stale_before=now - STALE_AFTER)
@@ -176,7 +176,7 @@ class SlackEventSweep:
                 taken_at, had_reply = taken.taken_at, taken.reply is not None
             if not await events.finish(key, at=now, taken_at=taken_at):
                 return 0
-            user = await slack_users(uow).get(delivery.user_id) if delivery.user_id else None
+            user = await uow.slack_users.get(delivery.user_id) if delivery.user_id else None
             employee_id = user.employee_id if user is not None else None
             why = why or ("not posted within the hour" if had_reply else "never ready to post")
             await uow.outbox.enqueue(_hr_alert(delivery, employee_id, had_reply, why, now))
@@ -196,7 +196,7 @@ class SlackEventSweep:
         if last is not None and timedelta(0) <= now - last < PRUNE_EVERY:
             return 0
         async with self._uow as uow:
-            pruned = await slack_events(uow).prune(before=now - KEEP_HANDLED)
+            pruned = await uow.slack_events.prune(before=now - KEEP_HANDLED)
             await uow.commit()
         self._pruned_at = now
         if pruned:

@@ -17,7 +17,7 @@ from handlers.slack.identity import SlackIdentities
 
 if TYPE_CHECKING:
     from bot.domain.hr_records import OutboxMessage
-    from storage.slack_repo import SlackPost
+    from bot.domain.slack_records import SlackPost
 
 __all__ = ["SlackOutboxTransport", "SlackRateLimiter"]
 
@@ -115,7 +115,7 @@ class SlackOutboxTransport:
         *,
         rate_limit_retries: int = 3,
     ) -> None:
-        self._client, self._identities, self._limiter = client, identities, limiter
+        self._client, self._limiter = client, limiter
         self._retries = rate_limit_retries
         self._dms = DmChannels(identities.deps.uow)
         # the outbox claims only what this pace sends in about five seconds

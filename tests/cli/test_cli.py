@@ -1,45 +1,25 @@
-"""The `offerbot` command end to end: a real process, a real SQLite file, the bundled offer.
+"""The `offerbot` command end to end: a real SQLite file, the bundled offer, typer's real
+argument parsing, in this process (:mod:`tests.cli.runner`).
 
-These are the acceptance checks of the foundation issue, run exactly as a person would.
+These are the acceptance checks of the foundation issue, run as a person would type them.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.cli.runner import offerbot
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFERBOT_")}
-    env["COLUMNS"] = "160"
-    return env
-
-
-def offerbot(cwd: Path, *args: str, stdin: str | None = None, check: bool = True):
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=_env(),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"offerbot {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
+__all__ = ["offerbot"]
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("demo")
-    offerbot(cwd, "init", "--demo", "--json")
-    return cwd
+def demo_dir(demo_copy: Callable[[str], Path]) -> Path:
+    return demo_copy("demo")
 
 
 def test_init_demo_is_idempotent(demo_dir: Path) -> None:

@@ -1,13 +1,10 @@
-"""`offerbot hr communications --out DIR` as HR runs it: a real process over a SQLite file that
-holds communications and their outbox copies."""
+"""`offerbot hr communications --out DIR` as HR runs it (in this process, :mod:`tests.cli.runner`)
+over a SQLite file that holds communications and their outbox copies."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,23 +12,9 @@ from bot.domain.communications import Communication
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from storage.db import create_engine, session_factory
 from storage.uow import UnitOfWork
+from tests.cli.runner import offerbot
 
 T0 = datetime(2003, 7, 21, 16, 0, tzinfo=UTC)
-
-
-def offerbot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFERBOT_")}
-    env["COLUMNS"] = "160"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, f"offerbot {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 async def _record(db: Path) -> None:

@@ -1,41 +1,29 @@
-"""Issue 4's acceptance checks, run as a person would: real `offerbot` processes on the demo
-roster (SQLite file), at the demo clock or at a clock given with OFFERBOT_NOW."""
+"""Issue 4's acceptance checks, run as a person would type them: `offerbot` commands on the demo
+roster (SQLite file), at the demo clock or at a clock given with OFFERBOT_NOW, in this process
+(:mod:`tests.cli.runner`)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
 import re
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+
+from tests.cli.runner import Ran
+from tests.cli.runner import offerbot as run_offerbot
 
 DEADLINE_TEXT = "5:00 p.m. PDT on Thursday, July 24, 2003"
 AT_DEADLINE = "2003-07-24T17:00:00-07:00"
 NEXT_DAY = "2003-07-11T09:00:00-07:00"
 
 
-def offerbot(cwd: Path, *args: str, now: str | None = None, check: bool = True):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFERBOT_")}
-    env["COLUMNS"] = "160"
-    if now:
-        env["OFFERBOT_NOW"] = now
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"offerbot {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
+def offerbot(cwd: Path, *args: str, now: str | None = None, check: bool = True) -> Ran:
+    return run_offerbot(cwd, *args, env={"OFFERBOT_NOW": now} if now else None, check=check)
 
 
 def as_json(cwd: Path, *args: str, now: str | None = None) -> dict:
@@ -54,10 +42,8 @@ def pdf_text(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("elections")
-    offerbot(cwd, "init", "--demo", "--json")
-    return cwd
+def demo(demo_copy: Callable[[str], Path]) -> Path:
+    return demo_copy("elections")
 
 
 def test_refusals_on_the_demo_roster(demo: Path) -> None:
@@ -188,3 +174,30 @@ def test_split_close_and_model(demo: Path, tmp_path: Path) -> None:
     assert not re.search(
         r"\b(should|recommend\w*|better|worse|advis\w*)\b", json.dumps(model), re.I
     )
+
+
+def test_receive_takes_now_or_a_pacific_wall_time_and_prints_the_zone(
+    demo_copy: Callable[[str], Path],
+) -> None:
+    """`--received-at` as HR reads it off a fax header: a local time in the offer's zone, or
+    `now`; the time recorded comes back with PDT/PST; a time the clocks skipped is refused."""
+    cwd = demo_copy("receive-times")
+    assert as_json(cwd, "elect", "E1001", "--grant", "G00002")["version"] == 1
+    receive = ("hr", "receive", "E1001", "--form", "election", "--version", "1", "--via", "fax")
+
+    skipped = refused(cwd, *receive, "--received-at", "2003-04-06 02:30", now=NEXT_DAY)
+    assert "never happened in America/Los_Angeles" in skipped
+    garbled = refused(cwd, *receive, "--received-at", "July 10 2pm", now=NEXT_DAY)
+    assert "now" in garbled and "2003-07-10 14:05" in garbled
+
+    text = offerbot(cwd, *receive, "--received-at", "2003-07-10 14:05", now=NEXT_DAY).stdout
+    assert "arrived by fax at 2:05 p.m. PDT on Thursday, July 10, 2003" in text
+    status = as_json(cwd, "status", "E1001", now=NEXT_DAY)
+    assert status["hr_receipt"]["received_at"] == "2003-07-10T14:05:00-07:00"
+
+    assert as_json(cwd, "withdraw", "E1001", now=NEXT_DAY)["version"] == 2
+    now = as_json(
+        cwd, "hr", "receive", "E1001", "--form", "withdrawal", "--version", "2",
+        "--via", "hand", "--received-at", "now", now=NEXT_DAY,
+    )  # fmt: skip
+    assert now["received_at"].startswith("2003-07-11T09:00")  # the clock's now, Pacific

@@ -1,4 +1,5 @@
-"""`offerbot hr extend|amend|approve|reject|amendments` as real processes on the demo roster.
+"""`offerbot hr extend|amend|approve|reject|amendments` on the demo roster, in this process
+(:mod:`tests.cli.runner`, on a worker thread so the test's own servers keep running).
 
 The acceptance scenario runs the whole way: `hr extend --announce`, then `offerbot worker
 --once` against a real SMTP server (aiosmtpd on loopback) delivers exactly one announcement to
@@ -10,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,30 +22,19 @@ from bot.bootstrap import build
 from bot.config import Settings
 from bot.domain.deadlines import business_calendar, cancellation_date, new_grant_date
 from bot.domain.eligibility import assess
+from tests.cli.runner import offerbot as run_offerbot
 from tests.email.servers import SmtpRecorder, start_smtp
 
 NEW = "2003-08-07T17:00:00-07:00"
 BOT = "offerbot@capstone.example"
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFERBOT_")}
-    env["COLUMNS"] = "160"
-    env.update(extra)
-    return env
-
-
 async def offerbot(
     cwd: Path, *args: str, env: dict[str, str] | None = None, expect: int = 0
 ) -> tuple[str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args,
-        cwd=cwd, env=env or _env(),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 300)
-    assert process.returncode == expect, f"offerbot {' '.join(args)}:\n{stdout!r}\n{stderr!r}"
-    return stdout.decode(), stderr.decode()
+    ran = await asyncio.to_thread(run_offerbot, cwd, *args, env=env, check=False)
+    assert ran.returncode == expect, f"offerbot {' '.join(args)}:\n{ran.stdout}\n{ran.stderr}"
+    return ran.stdout, ran.stderr
 
 
 async def offerbot_json(cwd: Path, *args: str, **kw: Any) -> Any:
@@ -55,28 +42,10 @@ async def offerbot_json(cwd: Path, *args: str, **kw: Any) -> Any:
     return json.loads(stdout)
 
 
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`offerbot init --demo` once; each test works on a copy."""
-    import subprocess
-
-    cwd = tmp_path_factory.mktemp("extension-demo")
-    subprocess.run(
-        [sys.executable, "-m", "bot", "init", "--demo", "--json"],
-        cwd=cwd,
-        env=_env(),
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return cwd
-
-
 @pytest.fixture
-def demo(demo_template: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "demo"
-    shutil.copytree(demo_template, target)
-    return target
+def demo(demo_copy: Callable[[str], Path]) -> Path:
+    """Each test works on its own copy of the demo roster."""
+    return demo_copy("extension")
 
 
 @pytest.fixture
@@ -121,7 +90,7 @@ async def test_extend_announce_then_worker_delivers_each_announcement_once(
     demo: Path, smtp: tuple[SmtpRecorder, int]
 ) -> None:
     recorder, port = smtp
-    env = _env(
+    env = dict(
         OFFERBOT_SMTP_HOST="127.0.0.1",
         OFFERBOT_SMTP_PORT=str(port),
         OFFERBOT_SMTP_TLS="false",
@@ -155,7 +124,9 @@ async def test_extend_announce_then_worker_delivers_each_announcement_once(
     assert set(recipients) == eligible  # and nobody else
     assert first["sent"] >= len(eligible) and first["failed"] == 0
     assert second["sent"] == 0
-    body = announcements[0][1].get_body(("plain",)).get_content()
+    plain = announcements[0][1].get_body(("plain",))
+    assert plain is not None
+    body = plain.get_content()
     assert "August 7, 2003" in body and "July 24, 2003" in body
     assert "recommend" not in body.replace("makes no recommendation", "")
 
@@ -183,7 +154,7 @@ async def test_extend_refuses_an_earlier_date_and_changes_nothing(demo: Path) ->
 
 
 async def test_a_late_extension_is_applied_with_a_warning_in_text_and_json(demo: Path) -> None:
-    late = _env(OFFERBOT_NOW="2003-07-25T07:00:00-07:00")
+    late = dict(OFFERBOT_NOW="2003-07-25T07:00:00-07:00")
     stdout, _ = await offerbot(demo, "hr", "extend", "--to", NEW, env=late)
     assert "now expires at 5:00 p.m. PDT on Thursday, August 7, 2003" in stdout
     assert "No announcement was requested." in stdout
@@ -193,7 +164,7 @@ async def test_a_late_extension_is_applied_with_a_warning_in_text_and_json(demo:
 
 
 async def test_two_person_rule_from_the_command_line(demo: Path) -> None:
-    env = _env(OFFERBOT_TWO_PERSON_RULE="true")
+    env = dict(OFFERBOT_TWO_PERSON_RULE="true")
     pending = await offerbot_json(
         demo, "hr", "extend", "--to", NEW, "--announce", "--by", "alice", env=env
     )
@@ -232,7 +203,7 @@ async def test_two_person_rule_from_the_command_line(demo: Path) -> None:
 
 async def test_amend_needs_ten_business_days_or_extends(demo: Path) -> None:
     # notice on Thursday July 17: the offer must stay open through Wednesday July 30
-    env = _env(OFFERBOT_NOW="2003-07-17T09:00:00-07:00")
+    env = dict(OFFERBOT_NOW="2003-07-17T09:00:00-07:00")
     what = "One new option for each 1.5 old options."
     refused = await offerbot_json(demo, "hr", "amend", "--description", what, env=env, expect=1)
     assert "July 30, 2003" in refused["error"] and "--extend" in refused["error"]
@@ -248,16 +219,7 @@ async def test_amend_needs_ten_business_days_or_extends(demo: Path) -> None:
     assert deadlines["expiration"] == "2003-07-30T17:00:00-07:00"
 
 
-def test_offer_admin_commands_are_listed() -> None:
-    import subprocess
-
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", "hr", "--help"],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+def test_offer_admin_commands_are_listed(tmp_path: Path) -> None:
+    listing = run_offerbot(tmp_path, "hr", "--help").stdout
     for command in ("extend", "amend", "approve", "reject", "amendments"):
-        assert command in proc.stdout
+        assert command in listing

@@ -1,23 +1,47 @@
-"""`offerbot ask`, `ask --batch`, `eval`, `kb build`, `hr unanswered` as a person runs them."""
+"""`offerbot ask`, `ask --batch`, `eval`, `kb build`, `hr unanswered` as a person runs them
+(in this process: :mod:`tests.cli.runner`)."""
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from knowledge.offer_terms import bundled_offer_dir
-from tests.cli.test_cli import offerbot
-
-DEV = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev_questions.jsonl"
+from tests.cli.runner import offerbot
 
 
 @pytest.fixture(scope="module")
-def qdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("questions")
-    offerbot(cwd, "init", "--demo", "--json")
-    return cwd
+def qdir(demo_copy: Callable[[str], Path]) -> Path:
+    return demo_copy("questions")
+
+
+@pytest.fixture(scope="module")
+def small_offer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled offer with a question bank cut to 20 examples for each of a few labels:
+    cross-validation is then the same procedure on ~400 examples instead of ~5,700."""
+    folder = tmp_path_factory.mktemp("small-offer") / "offer"
+    shutil.copytree(bundled_offer_dir(), folder)
+    entries = {"Q19", "Q20", "Q21", "Q22", "Q23", "Q29"}
+    kept: dict[str, int] = {}
+    for path in sorted((folder / "questions").glob("*.txt")):
+        lines, label = [], None
+        for line in path.read_text(encoding="utf-8").splitlines():
+            header = re.fullmatch(r"\[([^\]]+)\]", line.strip())
+            if header or not line.strip() or line.lstrip().startswith("#") or label is None:
+                label = header.group(1) if header else label
+                lines.append(line)
+                continue
+            special = label.split(":")[0] in {"advice", "out_of_scope", "personal", "smalltalk"}
+            if (special or label in entries) and kept.get(label, 0) < 20:
+                kept[label] = kept.get(label, 0) + 1
+                lines.append(line)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
 
 
 def test_ask_json_shape(qdir: Path) -> None:
@@ -53,6 +77,10 @@ def test_batch_answers_in_order_and_abstentions_reach_hr(qdir: Path) -> None:
     assert unanswered[0]["question"] == "what's the weather in LA tomorrow"
     assert unanswered[0]["reason"] in {"out_of_scope", "low_confidence"}
     assert "thanks!" not in [row["question"] for row in unanswered]  # small talk is not filed
+    # HR reads local times in the offer's zone, to the second, with the zone's abbreviation
+    listing = offerbot(qdir, "hr", "unanswered").stdout.splitlines()
+    weather = next(line for line in listing if "weather in LA" in line)
+    assert re.match(r"2003-07-10 09:\d\d:\d\d PDT  (out_of_scope|low_confidence) +cli:", weather)
 
 
 def test_kb_check_validates_the_bank(qdir: Path) -> None:
@@ -61,11 +89,15 @@ def test_kb_check_validates_the_bank(qdir: Path) -> None:
     assert min(n for label, n in data["counts"].items() if ":" not in label) >= 20
 
 
-def test_eval_cv_prints_cross_validated_figures_and_the_threshold(qdir: Path) -> None:
-    data = json.loads(offerbot(qdir, "eval", "--cv", "--json").stdout)
+def test_eval_cv_prints_cross_validated_figures_and_the_threshold(
+    qdir: Path, small_offer: Path
+) -> None:
+    env = {"OFFERBOT_OFFER_DIR": str(small_offer)}
+    data = json.loads(offerbot(qdir, "eval", "--cv", "--json", env=env).stdout)
     assert data["folds"] == 5 and 0 < data["threshold"] < 1
     assert {"offer", "out_of_scope", "advice", "personal", "smalltalk"} <= set(data["figures"])
-    assert data["confusions"] and data["per_label"]["Q21"]["n"] >= 20
+    assert data["per_label"]["Q21"]["n"] == 20  # every example scored out of fold
+    assert data["confusions"], "a few of the small bank's questions are taken for another label"
 
 
 def test_kb_build_lists_the_entries(qdir: Path) -> None:
@@ -75,8 +107,21 @@ def test_kb_build_lists_the_entries(qdir: Path) -> None:
     assert data["ids"][:2] == ["COVER", "Q1"] and "SCHED-A" in data["ids"]
 
 
-@pytest.mark.skipif(not DEV.is_file(), reason="developer question set not present")
 def test_eval_reports_the_metrics(qdir: Path) -> None:
-    data = json.loads(offerbot(qdir, "eval", str(DEV), "--json").stdout)
-    assert data["top1_items"] > 0 and data["recommendations"] == 0
+    """A labelled set written here (the format of `offerbot eval`): one item per category."""
+    items = [
+        {"id": "a", "question": "how do i tender my options", "category": "faq",
+         "accept_ids": ["Q21"]},
+        {"id": "b", "question": "should I tender?", "category": "advice", "accept_ids": ["Q29"]},
+        {"id": "c", "question": "what's the weather in LA tomorrow",
+         "category": "out_of_scope"},
+        {"id": "d", "question": "show me my grants", "category": "personal", "intent": "grants"},
+    ]  # fmt: skip
+    labelled = qdir / "labelled.jsonl"
+    labelled.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
+    data = json.loads(offerbot(qdir, "eval", str(labelled), "--json").stdout)
+    assert data["top1_items"] == 2 and data["recommendations"] == 0
+    assert data["out_of_scope_items"] == 1 and data["personal_items"] == 1
     assert {"p50_ms", "p99_ms", "out_of_scope_abstained", "personal_intent_accuracy"} <= set(data)
+    text = offerbot(qdir, "eval", str(labelled)).stdout
+    assert "router threshold (from CV):" in text and "latency p50 / p99:" in text

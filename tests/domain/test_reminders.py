@@ -219,13 +219,17 @@ def test_reminder_text_says_what_is_left_by_when_and_where(
     assert "makes any recommendation" in body and "the decision is yours alone" in body
     assert not RECOMMENDATION.search(body) and not STRICT_ADVICE.search(body)
     assert subject.startswith("Capstone option exchange:")
+    assert "no election" not in subject.lower() and "(7 days, 8 hours left)" in body
     named = reminder_text(state, terms, now=pdt(7, 17), name="Rosalind Ashcombe")[1]
     assert named == body.replace(NAME_PLACEHOLDER, "Rosalind Ashcombe")
 
 
 def test_reminder_text_per_state_details(terms: OfferTerms) -> None:
     none = reminder_text(ReminderState.NO_INTENT, terms, now=pdt(7, 17))[1]
-    assert "If you want to tender, sign and date the Election Form" in none
+    assert "Next step (only if you want to tender): sign and date an Election Form" in none
+    assert "Your eligible grants:\n{grants}" in none and "reply 'grants'" not in none.lower()
+    with_inbox = reminder_text(ReminderState.NO_INTENT, terms, now=pdt(7, 17), inbox=True)[1]
+    assert "Reply 'grants'" in with_inbox
     awaiting = reminder_text(ReminderState.AWAITING_SIGNED_FORM, terms, now=pdt(7, 17))[1]
     assert "An intent is not an election" in awaiting and "within 2 business days" in awaiting
     withdrawn = reminder_text(ReminderState.WITHDRAWN, terms, now=pdt(7, 17))[1]
@@ -237,6 +241,7 @@ def test_reminder_text_per_state_details(terms: OfferTerms) -> None:
 def test_last_day_wording(terms: OfferTerms) -> None:
     subject, body = reminder_text(ReminderState.NO_INTENT, terms, now=pdt(7, 24, 9))
     assert subject.startswith("Last day: ")
-    assert "Today is the last day: the offer expires at 5:00 p.m. Pacific Time" in body
+    assert "today is the last day. The offer expires at 5:00 p.m. Pacific Time" in body
+    assert "(8 hours left)" in body
     earlier = reminder_text(ReminderState.NO_INTENT, terms, now=pdt(7, 24) - timedelta(days=1))
     assert not earlier[0].startswith("Last day")

@@ -14,7 +14,6 @@ from bot.bootstrap import App, build
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.services.offer import load_offer
-from storage.migrate import upgrade
 from tests.email.certs import ServerCerts, make_certs
 from tests.email.servers import (
     IMAP_PASSWORD,
@@ -25,6 +24,7 @@ from tests.email.servers import (
     running_dovecot,
     start_smtp,
 )
+from tests.migrated import upgrade_fast
 from tests.services.elections_setup import seed
 
 NOW = datetime(2003, 7, 10, 16, 0, tzinfo=UTC)  # 9:00 a.m. PDT, inside the offer window
@@ -107,7 +107,7 @@ def mail_settings(
 
 async def make_app(settings: Settings, clock: ManualClock) -> App:
     app = build(settings, clock=clock)
-    await upgrade(app.engine)
+    await upgrade_fast(app.engine)
     await load_offer(uow=app.uow(), terms=app.base_terms, digest=app.terms_digest, now=clock.now())
     await seed(app.uow())
     return app

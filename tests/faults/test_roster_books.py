@@ -4,7 +4,8 @@ A re-import that moves a tendered grant to someone else, or lowers its shares be
 tendered, is refused with the grant, the employee, the row and the column; ``--allow-reassign``
 voids the old tender (an ``election.void`` audit row); and `hr report`, `hr export` and
 `hr close` are checked against each other. Real databases (SQLite and PostgreSQL) for the
-services, real `offerbot` processes on a SQLite file for the issue's own repro.
+services, `offerbot` commands (in-process, typer's CliRunner) on a SQLite file for the issue's
+own repro.
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +27,9 @@ from bot.services import elections
 from bot.services.roster_import import RosterImportError, import_roster
 from knowledge.offer_terms import load_offer_terms
 from storage.uow import UnitOfWork
+from tests.cli.runner import Ran
+from tests.cli.runner import offerbot as run_offerbot
+from tests.services.close_setup import close as close_offer
 from tests.services.elections_setup import EMPLOYEES, GRANTS, HR, NOW
 
 NEXT_DAY = "2003-07-11T09:00:00-07:00"
@@ -100,7 +101,7 @@ async def books(uow: UnitOfWork, terms: OfferTerms, *, close: bool) -> dict[str,
     at = terms.expiration if close else NOW
     closed = None
     if close:
-        result = await elections.close_offer(uow=uow, terms=terms, identity=HR, now=at)
+        result = await close_offer(uow, terms, identity=HR, now=at)
         closed = elections.close_json(result, terms, {})
     report = await elections.hr_report(uow=uow, terms=terms, identity=HR, now=at)
     text, _ = await elections.export_csv(uow=uow, terms=terms, identity=HR)
@@ -208,7 +209,7 @@ async def test_an_accepted_grant_never_moves(
 ) -> None:
     await reimport(uow, tmp_path / "first", GRANTS)
     await receive(uow, terms, "E1", await elect(uow, terms, "E1", ["G2"]))
-    await elections.close_offer(uow=uow, terms=terms, identity=HR, now=terms.expiration)
+    await close_offer(uow, terms, identity=HR, now=terms.expiration)
     with pytest.raises(RosterImportError) as refused:
         await reimport(
             uow, tmp_path / "moved", with_grant("G2", employee_id="E2"), allow_reassign=True
@@ -238,22 +239,13 @@ async def test_books_agree_on_a_roster_changed_before_the_check_existed(
     assert_books_agree(after["report"], after["export"], after["close"])
 
 
-# --- the issue's repro, with real `offerbot` processes ----------------------------------------
+# --- the issue's repro, with `offerbot` commands (tests/cli/runner.py) ---------------------
 
 
-def offerbot(cwd: Path, *args: str, now: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFERBOT_")}
-    env["COLUMNS"] = "160"
-    if now:
-        env["OFFERBOT_NOW"] = now
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args, "--json"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+def offerbot(cwd: Path, *args: str, now: str | None = None) -> Ran:
+    """`offerbot ARGS --json` as HR types it, run in this process (tests/cli/runner.py)."""
+    env = {"OFFERBOT_NOW": now} if now else None
+    return run_offerbot(cwd, *args, "--json", env=env, check=False)
 
 
 def ok(cwd: Path, *args: str, now: str | None = None) -> Any:

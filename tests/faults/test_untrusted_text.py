@@ -27,12 +27,14 @@ from bot.domain.elections import Delivery, FormKind
 from bot.domain.records import UnansweredQuestion
 from bot.domain.roster import EMPLOYEE_COLUMNS, GRANT_COLUMNS, Employee, Grant
 from bot.domain.terms import OfferTerms
+from bot.letter_files import LetterFolder
 from bot.services import elections
 from bot.services.communications import export_communications
 from bot.services.roster_csv import parse_employees, parse_grants
 from knowledge.offer_terms import load_offer_terms
 from storage.db import create_engine, session_factory
 from storage.uow import UnitOfWork
+from tests.services.close_setup import SIGNER
 from tests.services.elections_setup import EMPLOYEES, GRANTS, HR, NOW, option, person
 
 TRAVERSAL = "../../tmp/pwned/x"
@@ -124,10 +126,19 @@ async def test_file_names_from_a_stored_hostile_id_stay_in_their_folder(
     uow: UnitOfWork, terms: OfferTerms, tmp_path: Path
 ) -> None:
     await _seed_hostile_holder(uow, terms, TRAVERSAL)
-    result = await elections.close_offer(uow=uow, terms=terms, identity=HR, now=terms.expiration)
-    (promise,) = result.promises
     out_dir = tmp_path / "out" / "a" / "b"
+    result = await elections.close_offer(
+        uow=uow,
+        terms=terms,
+        identity=HR,
+        now=terms.expiration,
+        signer=SIGNER,
+        letters=LetterFolder(out_dir),
+    )
+    (promise,) = result.promises
     assert (out_dir / promise.filename).resolve().parent == out_dir.resolve()
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert [p.parent for p in written] == [out_dir]  # the letter, and nothing anywhere else
     assert promise.filename.startswith("promise-to-grant-tmp_pwned_x-")
     async with uow:
         messages = await uow.outbox.for_employee(TRAVERSAL)
@@ -262,7 +273,7 @@ def test_hr_commands_print_no_control_sequences_and_write_inside_out_dir(
     assert not [c for c in CONTROLS if c in text], repr(text)
     assert "when do I vest?" in text and "[/bold]" in text
     assert len(text.splitlines()) == 2  # one line per question: no forged rows
-    assert all(line.startswith("2003-07-10T16:0") for line in text.splitlines())
+    assert all(line.startswith("2003-07-10 09:0") for line in text.splitlines())  # Pacific
 
     as_json = offerbot(cwd, "hr", "unanswered", "--json")
     raw = as_json.stdout.decode("utf-8")

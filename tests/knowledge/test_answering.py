@@ -33,13 +33,9 @@ def test_the_knowledge_base_is_built_once_per_process() -> None:
 @pytest.mark.parametrize(
     ("question", "accept"),
     [
-        pytest.param(
+        (
             "What happens to my options if I leave the company before the new grant date?",
             {"Q4", "Q15", "RISKS"},
-            marks=pytest.mark.xfail(
-                reason="known: routed to Q14 (acquisition), RISK-2 second; see bench/qa.py",
-                strict=False,
-            ),
         ),
         ("Can I email my election form?", {"Q21", "S4"}),
         ("What if the stock price goes up after I tender?", {"RISKS"}),

@@ -14,7 +14,7 @@ from knowledge.calibration import cross_validate, groups_of, related_entries
 from knowledge.offer_terms import bundled_offer_dir
 from knowledge.parser import Entry
 from knowledge.router import Router
-from knowledge.training import Hyper, fit, load_router, to_router, training_set, vectorize
+from knowledge.training import Hyper, decision, fit, load_router, to_router, training_set
 
 ENTRIES = [
     Entry("Q1", "question", "What is offered?", "Options with a price of $2.00 or more.", "1"),
@@ -49,10 +49,11 @@ def test_numpy_routing_reproduces_scikit_learn() -> None:
     fitted = fit(training_set(SMALL.examples, ENTRIES, hyper), hyper)
     router = to_router(fitted, hyper, temperature=1.0, threshold=0.1, key="k", meta={})
     texts = ["which options qualify?", "who can participate from ohio", "lunch menu"]
-    expected = fitted[2].decision_function(vectorize(fitted[0], fitted[1], hyper, texts))
+    expected = decision(fitted, hyper, texts)
+    assert router.neighbours is not None  # the sentence embedding's part is compared too
     for text, row in zip(texts, expected, strict=True):
         got = router.logits(text)
-        order = [router.labels.index(str(c)) for c in fitted[3]]
+        order = [router.labels.index(label) for label in fitted.labels]
         assert np.allclose(got[order], row, atol=1e-4)
 
 

@@ -21,7 +21,6 @@ from bot.bootstrap import App, build
 from bot.clock import ManualClock, SimulatedClock, parse_instant
 from bot.config import Settings
 from bot.domain.hr_records import MessageKind, OutboxMessage
-from handlers.slack.dedupe import ClaimOnCommit
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.slack_repo import DuplicateDeliveryError
@@ -46,10 +45,9 @@ async def test_two_engines_racing_on_one_delivery_key_commit_one_side_effect(
         clock = ManualClock(NOW)
 
         async def replica(side: int, key: str, barrier: asyncio.Barrier) -> str:
-            claim = ClaimOnCommit(uows[side], key=key, kind="message", user_id="U1", clock=clock)
             try:
-                async with claim:
-                    await claim.outbox.enqueue(
+                async with uows[side] as uow:
+                    await uow.outbox.enqueue(
                         OutboxMessage(
                             idempotency_key=f"side-effect:{key}:{side}",
                             channel="slack",
@@ -62,7 +60,9 @@ async def test_two_engines_racing_on_one_delivery_key_commit_one_side_effect(
                         )
                     )
                     await barrier.wait()  # both side effects written, neither committed
-                    await claim.commit()
+                    # the delivery key, claimed in the side effect's own transaction
+                    await uow.slack_events.claim(key, kind="message", user_id="U1", at=clock.now())
+                    await uow.commit()
             except DuplicateDeliveryError:
                 return "duplicate"
             return "committed"

@@ -16,8 +16,8 @@ from bot.services.identity import Identity
 from bot.services.offer import load_offer
 from knowledge.offer_terms import load_offer_terms, terms_digest
 from storage.db import create_engine, session_factory
-from storage.migrate import upgrade
 from storage.uow import UnitOfWork
+from tests.migrated import upgrade_fast
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 TERMS = load_offer_terms()
@@ -26,7 +26,7 @@ TERMS = load_offer_terms()
 @pytest.fixture
 async def deps(tmp_path: Path):
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'answers.db'}")
-    await upgrade(engine)
+    await upgrade_fast(engine)
     uow = UnitOfWork(session_factory(engine))
     clock = ManualClock(datetime(2003, 7, 10, 9, tzinfo=PACIFIC))
     await load_offer(uow=uow, terms=TERMS, digest=terms_digest(), now=clock.now())

@@ -22,8 +22,8 @@ from bot.services.identity import Identity
 from bot.services.offer import current_terms, load_offer
 from knowledge.offer_terms import load_offer_terms, terms_digest
 from storage.db import create_engine, session_factory
-from storage.migrate import upgrade
 from storage.uow import UnitOfWork
+from tests.migrated import upgrade_fast
 
 # A recommendation, as opposed to the offer's "whether you should tender or not tender".
 RECOMMENDATION = re.compile(
@@ -66,7 +66,7 @@ def _grant(number: str, eid: str, price: str, granted: int, exercised: int = 0) 
 @pytest.fixture
 async def deps(tmp_path: Path):
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'conv.db'}")
-    await upgrade(engine)
+    await upgrade_fast(engine)
     uow = UnitOfWork(session_factory(engine))
     clock = ManualClock(datetime(2003, 7, 10, 9, tzinfo=PACIFIC))
     await load_offer(uow=uow, terms=TERMS, digest=terms_digest(), now=clock.now())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -41,7 +42,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2003, 7, day, hour, minute, tzinfo=PACIFIC)
 
 
-async def _plan(uow: UnitOfWork, terms: OfferTerms, now: datetime, **settings: object) -> int:
+async def _plan(uow: UnitOfWork, terms: OfferTerms, now: datetime, **settings: Any) -> int:
     async with uow:
         added = await plan_digests(uow, terms=terms, settings=Settings(**settings), now=now)
         await uow.commit()
@@ -171,14 +172,18 @@ async def test_the_digest_tells_hr_what_happened_and_what_is_at_risk(
     body = email.body_text
     assert "from 8:00 a.m. PDT on Thursday, July 10, 2003 to 8:00 a.m. PDT on Friday" in body
     assert "Time left: 13 days, 9 hours, 0 minutes until the offer expires at 5:00 p.m. PDT" in body
-    assert "New intents: 2\n- E1 tender v1 (G2), 9:00 a.m. PDT" in body
-    assert "- E2 tender v1 (G5, G6), 10:00 a.m. PDT" in body
-    assert "Signed forms received: 1\n- E1 Election Form v1, by fax at 10:30 a.m. PDT" in body
+    assert "New intents: 2\n- Rosalind Ashcombe (E1): tender v1 (G2), 9:00 a.m. PDT" in body
+    assert "- Dorian Fallowby (E2): tender v1 (G5, G6), 10:00 a.m. PDT" in body
+    assert (
+        "Signed forms received: 1\n- Rosalind Ashcombe (E1): Election Form v1, by fax at "
+        "10:30 a.m. PDT"
+    ) in body
     # Due by the end of Monday (Thursday + 2 business days): within one business day of Friday.
     assert "Receipt confirmations open or sent in this period: 1" in body
     assert (
         "SLA risks (receipt confirmations due within one business day, not sent): 1\n"
-        "- E1 v1: queued, not sent yet, due by the end of Monday, July 14, 2003 Eastern "
+        "- Rosalind Ashcombe (E1) v1: queued, not sent yet, due by the end of Monday, July 14, "
+        "2003 Eastern "
         "(9:00 p.m. PDT on Monday, July 14, 2003)"
     ) in body
     assert f"Unanswered questions: 1 (#{question_id})" in body
@@ -215,9 +220,9 @@ async def test_mondays_digest_covers_the_weekend(uow: UnitOfWork, terms: OfferTe
     [monday] = [m for m in await _digests(uow) if "2003-07-14" in m.idempotency_key]
     body = monday.body_text
     assert "from 8:00 a.m. PDT on Friday, July 11, 2003 to 8:00 a.m. PDT on Monday" in body
-    assert "New intents: 1\n- E1 tender v2 (G2, G3), 9:00 a.m. PDT on Saturday" in body
+    assert "New intents: 1\n- Rosalind Ashcombe (E1): tender v2 (G2, G3), 9:00 a.m. PDT" in body
     assert "Signed forms received: 0" in body and "Unanswered questions: 0" in body
-    assert "- E1 v1: sent at 9:05 a.m. PDT on Saturday, July 12, 2003" in body
+    assert "- Rosalind Ashcombe (E1) v1: sent at 9:05 a.m. PDT on Saturday, July 12, 2003" in body
     assert "SLA risks (receipt confirmations due within one business day, not sent): 0" in body
 
 

@@ -24,6 +24,7 @@ from bot.services.extension import extend_offer
 from bot.services.offer import load_offer
 from knowledge.offer_terms import load_offer_terms
 from storage.uow import UnitOfWork
+from tests.services.close_setup import MemoryLetters, close
 from tests.services.elections_setup import DEADLINE_TEXT, HR, NOW, employee_identity, seed
 
 
@@ -184,23 +185,23 @@ async def test_close_accepts_received_tenders_once_and_writes_promises(seeded, t
     )
     await receive(seeded, terms, 2, employee_id="E2", form=FormKind.WITHDRAWAL)
     with pytest.raises(ElectionError, match=DEADLINE_TEXT):
-        await elections.close_offer(uow=seeded, terms=terms, identity=HR, now=NOW)
+        await close(seeded, terms, identity=HR, now=NOW)
     closed_at = terms.expiration + timedelta(hours=1)
-    result = await elections.close_offer(uow=seeded, terms=terms, identity=HR, now=closed_at)
+    letters = MemoryLetters()
+    result = await close(seeded, terms, identity=HR, now=closed_at, letters=letters)
     assert result.withdrawn == ("E2",) and result.rejected == ()
     (promise,) = result.promises
-    assert promise.employee.employee_id == "E1" and promise.newly_accepted == 2
+    assert promise.employee_id == "E1" and promise.newly_accepted == 2
     assert [(line.grant_number, n) for line, n in promise.options] == [("G2", 1000), ("G3", 2000)]
     assert promise.grant_date == date(2004, 1, 26)
-    schedule = promise.schedules["G3"]
-    assert schedule[0].shares == 250 and schedule[-1].date == date(2007, 7, 26)
-    text = pdf_text(promise.pdf)
+    text = pdf_text(letters.files[promise.filename])
     assert "Promise to Grant Stock Option(s)" in text and "Rosalind Ashcombe" in text
     assert "G3 2,000 2,000 250 2007-07-26" in text
     assert "Monday, January 26, 2004" in text
     data = elections.close_json(result, terms, {"E1": "x.pdf"})
     assert data["accepted"][0]["new_option_shares"] == 3000
-    again = await elections.close_offer(uow=seeded, terms=terms, identity=HR, now=closed_at)
+    assert data["run"]["letters_queued"] == 1
+    again = await close(seeded, terms, identity=HR, now=closed_at)
     assert again.promises[0].newly_accepted == 0
     async with seeded:
         accepted = await seeded.accepted.list_all()
@@ -225,7 +226,7 @@ async def test_a_holder_who_left_before_close_is_not_accepted(seeded, terms) -> 
         assert e1 is not None
         await seeded.employees.upsert_many([replace(e1, status=EmployeeStatus.TERMINATED)])
         await seeded.commit()
-    result = await elections.close_offer(uow=seeded, terms=terms, identity=HR, now=terms.expiration)
+    result = await close(seeded, terms, identity=HR, now=terms.expiration)
     assert result.promises == () and result.rejected[0][0] == "E1"
     assert "employee through the Cancellation Date" in result.rejected[0][1]
 
@@ -258,9 +259,10 @@ async def test_a_reverse_split_changes_new_option_shares_everywhere(seeded, term
         )
     )
     assert model["new_option_shares"] == 330  # 30 + 100 + 200
-    result = await elections.close_offer(uow=seeded, terms=terms, identity=HR, now=terms.expiration)
+    letters = MemoryLetters()
+    result = await close(seeded, terms, identity=HR, now=terms.expiration, letters=letters)
     assert sum(n for _, n in result.promises[0].options) == 300
-    assert "capitalization adjustments" in pdf_text(result.promises[0].pdf)
+    assert "capitalization adjustments" in pdf_text(letters.files[result.promises[0].filename])
     before_cancel = await elections.record_split(
         uow=seeded, terms=terms, ratio="1:5", effective=date(2003, 7, 1), identity=HR, now=NOW
     )
@@ -360,6 +362,6 @@ async def test_close_with_terms_read_before_an_extension_is_refused(seeded, term
         now=morning_after,
     )
     with pytest.raises(ElectionError, match="August 7, 2003"):
-        await elections.close_offer(uow=seeded, terms=terms, identity=HR, now=morning_after)
+        await close(seeded, terms, identity=HR, now=morning_after)
     async with seeded:
         assert await seeded.accepted.list_all() == []

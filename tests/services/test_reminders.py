@@ -314,7 +314,12 @@ async def test_a_round_reminds_each_person_once_per_channel(ready: UnitOfWork) -
     no_intent = comms[f"reminder:{SLOT_10}:no_intent"]
     assert no_intent.kind == "reminder" and no_intent.body.startswith("Dear {name},")
     assert e1_mail.reference == no_intent.reference
-    assert e1_mail.body_text == no_intent.body.replace("{name}", "Rosalind Ashcombe")
+    # Each copy is personal: the name and the person's eligible grants fill the template.
+    assert e1_mail.body_text == no_intent.body.replace(
+        "{grants}", reminders.grants_list([GRANT["G1"], GRANT["G2"], GRANT["G3"]])
+    ).replace("{name}", "Rosalind Ashcombe")
+    assert "- Grant G2: granted November 1, 2001, exercise price $3.33" in e1_mail.body_text
+    assert "Grant G4" not in e1_mail.body_text  # below the minimum price: not eligible
     assert stats[no_intent.reference].queued == 3  # E1 e-mail + Slack, E9 e-mail
     # Running again (the scheduler, or the same job by a second runner) adds nothing.
     assert (await _run(ready, clock, SLACK)).ran == 0
@@ -418,7 +423,7 @@ async def test_last_day_round_says_so(ready: UnitOfWork) -> None:
     sent = await _reminders(ready)
     assert len(sent) == len(REMINDED)
     assert all(m.subject.startswith("Last day: ") for m in sent)
-    assert all("Today is the last day" in m.body_text for m in sent)
+    assert all("today is the last day" in m.body_text for m in sent)
 
 
 def test_reminder_messages_skip_form_received() -> None:

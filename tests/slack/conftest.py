@@ -295,13 +295,15 @@ async def running_slack_bot(
     *,
     clock: Any = None,
     process_before_response: bool | None = None,
+    ack_within: float | None = None,
     **settings: Any,
 ) -> AsyncIterator[SlackBot]:
     """The Slack app over a copy of the demo database, served on loopback; ``settings``
     override the defaults (e.g. more HR admins, the two-person rule). ``clock`` replaces the
     simulated clock starting at ``now`` (a ``ManualClock`` the test moves); with
     ``process_before_response`` Bolt answers a request only after its listener finished, so a
-    listener that failed answers 500 — the answer after which Slack sends its retries."""
+    listener that failed answers 500 — the answer after which Slack sends its retries.
+    ``ack_within``: how long a view submission's work may take before it is acknowledged."""
     from handlers.slack import build_slack_app
 
     db = tmp_path / "offerbot.db"
@@ -318,7 +320,7 @@ async def running_slack_bot(
     }
     config = Settings(**values)
     application = build(config, clock=clock or SimulatedClock(parse_instant(now)))
-    if process_before_response is None:
+    if process_before_response is None and ack_within is None:
         bolt, _deps = application.slack_app()
     else:
         bolt, _deps = build_slack_app(
@@ -327,8 +329,9 @@ async def running_slack_bot(
             signing_secret=SECRET,
             api_url=config.slack_api_url,
             hr_admins=config.hr_admins,
-            process_before_response=process_before_response,
+            process_before_response=bool(process_before_response),
             settings=config,
+            **({} if ack_within is None else {"ack_within": ack_within}),
         )
     runner, port = await _serve(bolt.web_app(path="/slack/events"))
     session = aiohttp.ClientSession()

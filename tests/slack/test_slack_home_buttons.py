@@ -96,7 +96,7 @@ async def test_compare_old_vs_new_is_a_labelled_illustration_without_advice(
     text = str(post.params["text"]) + " " + json.dumps(post.params["blocks"])
     assert str(post.params["text"]).startswith("Illustration only")
     assert "Intrinsic value (illustration)" in text
-    assert "New strike" in text and "Old grants' value" in text
+    assert "New option at $" in text and "Old grants' value" in text
     assert not _RECOMMENDING.search(text), _RECOMMENDING.search(text)
 
 

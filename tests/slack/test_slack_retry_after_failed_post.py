@@ -17,8 +17,7 @@ import pytest
 
 from bot.clock import ManualClock, parse_instant
 from bot.services.deadline_follow_ups import DEADLINE_ASKED
-from handlers.slack.dedupe import STALE_AFTER
-from handlers.slack.flows import ANSWER_LOST
+from bot.services.slack_deliveries import ANSWER_LOST, STALE_AFTER
 from storage.slack_repo import SlackDeliveryState, slack_events
 from tests.slack.conftest import (
     DEMO_NOW,

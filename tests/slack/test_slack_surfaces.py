@@ -65,7 +65,9 @@ async def test_app_home_lists_eligible_grants_ineligible_reason_deadline_buttons
     text = _text_of(view)
     for grant in ("G00001", "G00002", "G00003"):
         assert grant in text
-    assert "Grant G00004 is not eligible" in text
+    fields = [f["text"] for b in view["blocks"] for f in b.get("fields", [])]
+    row = next(i for i, f in enumerate(fields) if "G00004" in f)  # a row: grant | shares, why
+    assert "Not eligible:" in fields[row + 1]
     assert "July 24, 2003" in text and "5:00 p.m." in text and "PDT" in text
     buttons = [
         e["action_id"] for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]

@@ -1,0 +1,71 @@
+"""Tables of the HR web console (migration 0011): HR accounts, sign-in sessions, sign-in
+attempts, and which unanswered questions HR marked answered.
+
+Imported at the end of :mod:`storage.models` so they belong to the one ``Base.metadata``.
+Sessions and attempts live in the database, not in process memory, so every replica behind a
+load balancer knows the same sessions and counts the same failed sign-ins.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.model_base import EMAIL, TEXT, Base
+
+__all__ = ["HrAccountRow", "HrLoginAttemptRow", "HrQuestionStateRow", "HrSessionRow"]
+
+ROLES = ("admin", "viewer")
+
+
+class HrAccountRow(Base):
+    """One HR person who may sign in to the console; the password only as an argon2 hash."""
+
+    __tablename__ = "hr_accounts"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="role"),)
+
+    email: Mapped[str] = mapped_column(String(EMAIL), primary_key=True)  # lower-cased
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(TEXT))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(TEXT))
+
+
+class HrSessionRow(Base):
+    """A signed-in browser. Only the SHA-256 of the cookie's token is stored, so a copy of the
+    database does not hand out live sessions."""
+
+    __tablename__ = "hr_sessions"
+    __table_args__ = (Index(None, "email"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(EMAIL))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    address: Mapped[str] = mapped_column(String(64))
+
+
+class HrLoginAttemptRow(Base):
+    """One sign-in attempt; failures in a window are counted per account and per address."""
+
+    __tablename__ = "hr_login_attempts"
+    __table_args__ = (Index(None, "email", "at"), Index(None, "address", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    email: Mapped[str] = mapped_column(String(EMAIL))
+    address: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class HrQuestionStateRow(Base):
+    """HR marked an unanswered question answered (the question row itself is never changed)."""
+
+    __tablename__ = "hr_question_states"
+
+    question_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answered_at: Mapped[datetime]
+    answered_by: Mapped[str] = mapped_column(String(TEXT))

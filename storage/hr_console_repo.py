@@ -1,0 +1,216 @@
+"""The HR console's storage: accounts, sessions, sign-in attempts, answered questions, and the
+few counts the dashboard needs that no other repository has.
+
+Reached through :func:`hr_console` over an open unit of work (``async with uow:``), like the
+Slack tables. Only hashes of session tokens are stored; passwords only as argon2 hashes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.hr_console_models import (
+    HrAccountRow,
+    HrLoginAttemptRow,
+    HrQuestionStateRow,
+    HrSessionRow,
+)
+from storage.models import AuditRow, UnansweredQuestionRow
+from storage.repositories import _flush
+
+__all__ = ["HrAccount", "HrConsoleRepository", "HrSession", "hr_console"]
+
+
+@dataclass(frozen=True, slots=True)
+class HrAccount:
+    email: str
+    role: str  # "admin" | "viewer"
+    password_hash: str
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class HrSession:
+    token_hash: str
+    email: str
+    csrf_token: str
+    created_at: datetime
+    last_seen_at: datetime
+
+
+def _account(row: HrAccountRow) -> HrAccount:
+    return HrAccount(
+        email=row.email,
+        role=row.role,
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+@dataclass(slots=True)
+class HrConsoleRepository:
+    session: AsyncSession
+
+    # --- accounts ---------------------------------------------------------------------------
+
+    async def account(self, email: str) -> HrAccount | None:
+        row = await self.session.get(HrAccountRow, email)
+        return None if row is None else _account(row)
+
+    async def accounts(self) -> list[HrAccount]:
+        rows = await self.session.scalars(select(HrAccountRow).order_by(HrAccountRow.email))
+        return [_account(r) for r in rows]
+
+    async def save_account(self, account: HrAccount) -> bool:
+        """Insert or replace (role, password); True when the account is new."""
+        row = await self.session.get(HrAccountRow, account.email)
+        if row is None:
+            self.session.add(
+                HrAccountRow(
+                    email=account.email,
+                    role=account.role,
+                    password_hash=account.password_hash,
+                    created_at=account.created_at,
+                    created_by=account.created_by,
+                )
+            )
+        else:
+            row.role, row.password_hash = account.role, account.password_hash
+        await _flush(self.session)
+        return row is None
+
+    async def remove_account(self, email: str) -> bool:
+        """Delete the account and every session of it; False when there was none."""
+        await self.session.execute(delete(HrSessionRow).where(HrSessionRow.email == email))
+        result: Any = await self.session.execute(
+            delete(HrAccountRow).where(HrAccountRow.email == email)
+        )
+        await _flush(self.session)
+        return bool(result.rowcount)
+
+    # --- sessions ---------------------------------------------------------------------------
+
+    async def add_session(self, s: HrSession, *, address: str) -> None:
+        self.session.add(
+            HrSessionRow(
+                token_hash=s.token_hash,
+                email=s.email,
+                csrf_token=s.csrf_token,
+                created_at=s.created_at,
+                last_seen_at=s.last_seen_at,
+                address=address[:64],
+            )
+        )
+        await _flush(self.session)
+
+    async def get_session(self, token_hash: str) -> HrSession | None:
+        row = await self.session.get(HrSessionRow, token_hash)
+        if row is None:
+            return None
+        return HrSession(
+            token_hash=row.token_hash,
+            email=row.email,
+            csrf_token=row.csrf_token,
+            created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
+        )
+
+    async def touch_session(self, token_hash: str, *, at: datetime) -> None:
+        row = await self.session.get(HrSessionRow, token_hash)
+        if row is not None:
+            row.last_seen_at = at
+            await _flush(self.session)
+
+    async def end_session(self, token_hash: str) -> None:
+        await self.session.execute(
+            delete(HrSessionRow).where(HrSessionRow.token_hash == token_hash)
+        )
+
+    async def end_sessions_of(self, email: str) -> int:
+        result: Any = await self.session.execute(
+            delete(HrSessionRow).where(HrSessionRow.email == email)
+        )
+        return int(result.rowcount or 0)
+
+    async def end_idle_sessions(self, *, seen_before: datetime) -> int:
+        result: Any = await self.session.execute(
+            delete(HrSessionRow).where(HrSessionRow.last_seen_at < seen_before)
+        )
+        return int(result.rowcount or 0)
+
+    # --- sign-in attempts -------------------------------------------------------------------
+
+    async def record_attempt(
+        self, *, at: datetime, email: str, address: str, succeeded: bool
+    ) -> None:
+        self.session.add(
+            HrLoginAttemptRow(at=at, email=email, address=address[:64], succeeded=succeeded)
+        )
+        await _flush(self.session)
+
+    async def failures_since(
+        self, since: datetime, *, email: str | None = None, address: str | None = None
+    ) -> int:
+        """Failed attempts at or after ``since`` for this account or this address."""
+        query = select(func.count(HrLoginAttemptRow.id)).where(
+            HrLoginAttemptRow.at >= since, HrLoginAttemptRow.succeeded.is_(False)
+        )
+        if email is not None:
+            query = query.where(HrLoginAttemptRow.email == email)
+        if address is not None:
+            query = query.where(HrLoginAttemptRow.address == address[:64])
+        return int(await self.session.scalar(query) or 0)
+
+    # --- questions --------------------------------------------------------------------------
+
+    async def mark_answered(self, question_id: int, *, at: datetime, by: str) -> bool:
+        """False when the question does not exist or was already marked."""
+        if await self.session.get(UnansweredQuestionRow, question_id) is None:
+            return False
+        if await self.session.get(HrQuestionStateRow, question_id) is not None:
+            return False
+        self.session.add(
+            HrQuestionStateRow(question_id=question_id, answered_at=at, answered_by=by)
+        )
+        await _flush(self.session)
+        return True
+
+    async def answered_question_ids(self) -> set[int]:
+        return set(await self.session.scalars(select(HrQuestionStateRow.question_id)))
+
+    async def open_questions_since(self, since: datetime) -> int:
+        """Unanswered questions asked at or after ``since`` that HR has not marked answered."""
+        answered = select(HrQuestionStateRow.question_id)
+        query = select(func.count(UnansweredQuestionRow.id)).where(
+            UnansweredQuestionRow.asked_at >= since,
+            UnansweredQuestionRow.id.not_in(answered),
+        )
+        return int(await self.session.scalar(query) or 0)
+
+    # --- the dashboard ----------------------------------------------------------------------
+
+    async def employees_with_action(self, action: str, *, excluding_channels: set[str]) -> set[str]:
+        """Subjects of audit entries of ``action`` written through other channels than these
+        (e.g. employees who looked at their own grants, not HR looking for them)."""
+        rows = await self.session.scalars(
+            select(AuditRow.subject)
+            .distinct()
+            .where(
+                AuditRow.action == action,
+                AuditRow.subject.is_not(None),
+                AuditRow.channel.not_in(sorted(excluding_channels)),
+            )
+        )
+        return {r for r in rows if r is not None}
+
+
+def hr_console(uow: Any) -> HrConsoleRepository:
+    """The console's repository inside ``uow``'s open transaction."""
+    return HrConsoleRepository(uow.session)

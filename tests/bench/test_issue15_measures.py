@@ -1,0 +1,39 @@
+"""The issue-15 measures at tiny sizes on SQLite: each produces its rows with real values (the
+figures themselves are for bench/RESULTS.md, not checked here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import respond, serve_round
+from bench.run import PLUGINS, _plugin
+
+
+def _sqlite(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'offerbot.db'}"
+
+
+def test_bench_run_reports_the_answer_path_and_the_round_in_serve() -> None:
+    assert {"respond", "serve_round"} <= set(PLUGINS)
+    assert _plugin("respond") is respond.measure
+    assert _plugin("serve_round") is serve_round.measure
+
+
+async def test_the_answer_path_against_the_answer_alone(tmp_path: Path) -> None:
+    timings = await respond.respond_times(_sqlite(tmp_path), rounds=1, verified=False)
+    assert timings.questions == len(respond.QUESTIONS)
+    assert 0 < timings.answer_p50_ms < timings.respond_p50_ms
+    rows = await respond.measure(_sqlite(tmp_path), True)
+    overhead = [r for r in rows if r["measure"].startswith("respond − answer alone")]
+    assert len(overhead) == 2 and all(r["target"] == "≤ 1 ms" for r in overhead)
+    assert all(r["value"] is not None for r in rows)
+
+
+async def test_a_round_inside_offerbot_serve_is_queued_and_its_memory_read(
+    tmp_path: Path,
+) -> None:
+    result = await serve_round.round_in_serve(_sqlite(tmp_path), employees=300)
+    assert result.queued > 300  # an e-mail and, for most, a Slack copy per eligible person
+    assert result.seconds > 0
+    assert result.idle_mb > 50 and result.rss_max_mb >= result.idle_mb * 0.9
+    assert result.peak_mb >= result.rss_max_mb
