@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from bench.databases import BACKENDS, Databases
 from bench.roster_data import HEAVY_EMPLOYEE, write_bench_roster
 from bench.roster_import import backends_argument, populate
-from bot.bootstrap import build
 from bot.clock import SimulatedClock, parse_instant
 from bot.config import Settings
+from bot.runtime.bootstrap import build
 from bot.services.identity import Identity
 from knowledge.evaluation import percentile
 

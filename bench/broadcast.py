@@ -55,21 +55,21 @@ from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
 from bench.table import Row, row
-from bot.bootstrap import App, build
 from bot.clock import SimulatedClock
 from bot.config import Settings
 from bot.domain.deadlines import cancellation_date
 from bot.domain.eligibility import grant_reasons, person_reasons
 from bot.domain.hr_records import DeliveryState, MessageKind
 from bot.domain.roster import Employee, Grant
-from bot.scheduler import run_due_jobs
-from bot.services.extension import extend_offer
+from bot.runtime.bootstrap import App, build
+from bot.runtime.scheduler import run_due_jobs
 from bot.services.identity import Identity
-from bot.services.offer import load_offer
-from bot.services.outbox import drain_outbox
+from bot.services.messaging.outbox import drain_outbox
+from bot.services.offer.extension import extend_offer
+from bot.services.offer.live_offer import load_offer
+from handlers.email.assembly import message_id_factory
+from handlers.email.message_bytes import LayoutCache, email_bytes
 from handlers.email.render import new_message_id
-from handlers.email.wire import LayoutCache, email_bytes
-from handlers.email.wiring import message_id_factory
 from knowledge.demo_roster import generate_demo_roster
 from knowledge.offer_terms import load_offer_terms
 from storage.migrate import upgrade

@@ -43,7 +43,7 @@ from bot.domain.elections import (
 )
 from bot.domain.hr_records import MessageKind
 from bot.domain.roster import Employee, EmployeeClass, EmployeeStatus, Grant, OptionType
-from bot.services.offer import load_offer
+from bot.services.offer.live_offer import load_offer
 from knowledge.offer_terms import bundled_offer_dir, load_offer_terms, terms_digest
 from storage.db import create_engine, session_factory
 from storage.elections_repo import line_to_json

@@ -33,7 +33,7 @@ import aiohttp
 
 from bench.serve_memory import _free_port, _stop, _until_listening
 from bench.slack_stub import slack_stub
-from bot.logging_setup import redact
+from bot.runtime.logging_setup import redact
 from knowledge.evaluation import percentile
 
 __all__ = ["HOSTILE", "Timings", "hostile_timings"]
@@ -169,7 +169,8 @@ def _ms(values: list[float]) -> str:
 
 
 def redaction_ms() -> dict[str, float]:
-    """Milliseconds :func:`bot.logging_setup.redact` takes on 1 MB inputs built to backtrack."""
+    """Milliseconds :func:`bot.runtime.logging_setup.redact` takes on 1 MB inputs built to
+    backtrack."""
     texts = {
         "'A' × 1 MB": "A" * MB,
         "'a' × 1 MB + '@a'": "a" * (MB - 2) + "@a",

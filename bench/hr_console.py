@@ -24,14 +24,14 @@ import aiohttp
 from aiohttp import web
 
 from bench.databases import Databases
-from bot.bootstrap import build
 from bot.clock import ManualClock, parse_instant
 from bot.config import Settings
+from bot.runtime.bootstrap import build
 from bot.services.elections import record_intent
-from bot.services.hr_console_auth import add_account
+from bot.services.hr.web_accounts import add_account
 from bot.services.identity import Identity
-from bot.services.offer import load_offer
-from bot.services.roster_import import import_roster
+from bot.services.offer.live_offer import load_offer
+from bot.services.roster.import_roster import import_roster
 from handlers.web import add_console_routes
 from knowledge.demo_roster import generate_demo_roster, write_csv
 from storage.migrate import upgrade

@@ -6,11 +6,11 @@ memory of each, the streamed report beside the old read-everything computation.
 The roster is the reminder bench's (:mod:`bench.reminders`, ~1.5 grants per person, a fifth
 with intents; 65,000 people hold about 100,000 grants). Each computation runs in a fresh
 Python process of its own, so its peak resident memory (VmHWM) is its own: ``streamed`` is
-:func:`bot.services.election_reports.hr_report` as ``offerbot hr report`` calls it (the roster
+:func:`bot.services.elections.reports.hr_report` as ``offerbot hr report`` calls it (the roster
 read a page at a time); ``everything`` is the same report from
-:func:`~bot.services.election_reports.load_snapshot` (every employee and grant, every
+:func:`~bot.services.elections.reports.load_snapshot` (every employee and grant, every
 assessment), as it was computed before issue 15; ``doctor`` is
-:func:`bot.doctor.check_roster`.
+:func:`bot.runtime.doctor.check_roster`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from bench.databases import BACKENDS, Databases
 from bench.reminders import SLOT_TIME, TERMS, _load, _roster_rows
 from bench.roster_import import backends_argument
 from bench.table import Row, row
-from bot.services.offer import load_offer
+from bot.services.offer.live_offer import load_offer
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.uow import UnitOfWork
@@ -75,8 +75,8 @@ def _line(grant: dict[str, Any]) -> dict[str, Any]:
 async def _child(db_url: str, mode: str) -> None:
     """In the child process: run ``mode`` once, print {seconds, peak_mb, digest} as JSON."""
     from bot.config import Settings
-    from bot.doctor import check_roster
-    from bot.services.election_reports import hr_report, load_snapshot
+    from bot.runtime.doctor import check_roster
+    from bot.services.elections.reports import hr_report, load_snapshot
     from bot.services.identity import Identity
 
     engine = create_engine(db_url)

@@ -5,8 +5,8 @@ the scheduler, queueing the copies in the outbox.
     python3 bench/reminders.py [--employees 100000] [--db sqlite,postgresql] [--profile]
 
 "Planning" is what a round computes before it writes: the eligible audience and each person's
-state (four bulk queries, :func:`bot.services.audience.eligible_recipients`), the templates and
-every personal copy. Generating and loading the roster is not timed.
+state (four bulk queries, :func:`bot.services.roster.audience.eligible_recipients`), the templates
+and every personal copy. Generating and loading the roster is not timed.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ from bot.config import Settings
 from bot.domain.communications import Communication
 from bot.domain.hr_records import MessageKind
 from bot.domain.reminders import ReminderState, reminder_text
-from bot.scheduler import run_due_jobs
-from bot.services.audience import eligible_recipients
-from bot.services.offer import current_terms, load_offer
-from bot.services.reminders import plan_reminders, reminder_messages
+from bot.runtime.scheduler import run_due_jobs
+from bot.services.messaging.reminders import plan_reminders, reminder_messages
+from bot.services.offer.live_offer import current_terms, load_offer
+from bot.services.roster.audience import eligible_recipients
 from knowledge.offer_terms import load_offer_terms
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade

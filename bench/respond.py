@@ -1,5 +1,5 @@
-"""The path every channel calls: :func:`bot.services.conversation.respond` against the answer
-alone (:func:`knowledge.answerer.answer` with terms already in hand), question by question.
+"""The path every channel calls: :func:`bot.services.questions.conversation.respond` against the
+answer alone (:func:`knowledge.answerer.answer` with terms already in hand), question by question.
 
     python3 bench/respond.py [--rounds 20] [--db sqlite,postgresql]
 
@@ -30,13 +30,13 @@ from decimal import Decimal
 from bench.databases import BACKENDS, Databases
 from bench.roster_import import backends_argument
 from bench.table import Row, row
-from bot.bootstrap import build
 from bot.clock import SimulatedClock, parse_instant
 from bot.config import Settings
 from bot.domain.roster import Employee, EmployeeClass, EmployeeStatus, Grant, OptionType
-from bot.services.conversation import respond
+from bot.runtime.bootstrap import build
 from bot.services.identity import Identity
-from bot.services.offer import current_terms, load_offer
+from bot.services.offer.live_offer import current_terms, load_offer
+from bot.services.questions.conversation import respond
 from knowledge.answerer import answer, knowledge_base
 from knowledge.evaluation import percentile
 from knowledge.offer_terms import bundled_offer_dir

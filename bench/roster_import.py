@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from bench.databases import BACKENDS, Databases
 from bench.roster_data import BenchRoster, write_bench_roster
 from bot.domain.records import UpsertCounts
-from bot.services.offer import load_offer
-from bot.services.roster_import import ImportResult, import_roster
+from bot.services.offer.live_offer import load_offer
+from bot.services.roster.import_roster import ImportResult, import_roster
 from knowledge.offer_terms import load_offer_terms, terms_digest
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade

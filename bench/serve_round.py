@@ -40,8 +40,8 @@ from bench.slack_stub import slack_stub
 from bench.table import Row, row
 from bot.config import Settings
 from bot.domain.hr_records import MessageKind
-from bot.services.offer import current_terms, load_offer
-from bot.services.reminders import plan_reminders
+from bot.services.messaging.reminders import plan_reminders
+from bot.services.offer.live_offer import current_terms, load_offer
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.models import OutboxRow

@@ -21,7 +21,7 @@ __all__ = ["LetterFolder"]
 
 
 class LetterFolder:
-    """A :class:`bot.services.election_close.LetterSink` over a folder."""
+    """A :class:`bot.services.elections.close.LetterSink` over a folder."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

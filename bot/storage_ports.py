@@ -10,7 +10,8 @@ through it::
 
 Why Protocols: mypy checks every ``uow.<repository>.<method>(…)`` call in the services against
 these signatures, and :class:`storage.uow.UnitOfWork` against the Protocol where the
-composition root hands it out (``bot.bootstrap.App.uow``), so a renamed or missing repository
+composition root hands it out (``bot.runtime.bootstrap.App.uow``), so a renamed or missing
+repository
 method fails ``mypy`` instead of a request at run time. Each Protocol lists only what code
 outside ``storage/`` calls; the concrete repositories (named in each docstring) may have more
 for tests and for ``storage/`` itself. The types they take and return are domain values

@@ -23,7 +23,7 @@ from bot.services.health import check_health
 from bot.services.metrics import collect_metrics, metrics_registry
 
 if TYPE_CHECKING:
-    from bot.bootstrap import App
+    from bot.runtime.bootstrap import App
 
 __all__ = ["add_ops_routes"]
 

@@ -1,7 +1,7 @@
 """Answer a question from the offer: route it, compose a cited answer, or abstain; never advise.
 
 :func:`answer` is pure: the knowledge base, the *current* offer terms and the question in, an
-:class:`Answer` out. The service layer (``bot.services.answers``) adds what needs storage:
+:class:`Answer` out. The service layer (``bot.services.questions.answers``) adds what needs storage:
 the person's own data, the live deadline, and recording abstentions for HR.
 
 * Explicit commands ("help", "grants", "tender G00002" …) are recognised exactly

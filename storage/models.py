@@ -2,7 +2,7 @@
 
 The initial migration (``migrations/versions/0001_initial.py``) is written by hand from these
 classes; ``tests/storage/test_migrations.py`` checks that the two never drift apart.
-Column widths follow the roster importer's bounds (``bot/services/roster_import.py``).
+Column widths follow the roster importer's bounds (``bot/services/roster/import_roster.py``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 It implements the Protocol the services are typed against, :class:`bot.ports.UnitOfWork`
 (``bot/storage_ports.py``); mypy checks that it does where the composition root hands it out
-(``bot.bootstrap.App.uow``), and ``tests/storage/test_uow_contract.py`` checks it at run time.
+(``bot.runtime.bootstrap.App.uow``), and ``tests/storage/test_uow_contract.py`` checks it at run
+time.
 
 ::
 

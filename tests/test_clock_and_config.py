@@ -78,8 +78,8 @@ def test_anchored_now_is_shared_between_processes_and_never_shifts_an_env_now(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from bot.bootstrap import build_clock
     from bot.clock import AnchoredClock, SimulatedClock
+    from bot.runtime.bootstrap import build_clock
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("OFFERBOT_NOW", raising=False)

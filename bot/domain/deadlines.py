@@ -6,7 +6,7 @@ All functions take ``now`` (or an instant) as a parameter; none reads a clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from dateutil.relativedelta import relativedelta
 
@@ -23,6 +23,7 @@ __all__ = [
     "check_extension",
     "commencement_instant",
     "consideration_change_last_date",
+    "end_of_business_day",
     "ensure_open",
     "extension_announcement_due",
     "is_open",
@@ -285,3 +286,8 @@ def offer_deadlines(
         is_open=is_open(terms, now),
         time_left=max(_utc(terms.expiration) - _utc(now), timedelta(0)),
     )
+
+
+def end_of_business_day(day: date, terms: OfferTerms) -> datetime:
+    """Midnight ending ``day`` on the business-day clock (Eastern; §2, p. 14)."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=terms.business_day_zone)

@@ -3,8 +3,8 @@
 Counts come from the database wherever the application already records the event (abstentions,
 intents, signed forms, the outbox, processed e-mail): they are right whichever replica is asked
 and survive restarts. Questions asked are recorded nowhere durable, so they are an in-process
-Prometheus counter (:func:`count_question`, called by :func:`bot.services.answers.ask`): each
-replica counts its own, from its start — the Prometheus convention; sum over replicas.
+Prometheus counter (:func:`count_question`, called by :func:`bot.services.questions.answers.ask`):
+each replica counts its own, from its start — the Prometheus convention; sum over replicas.
 
 Only counts leave this module — never a question, an address or a grant.
 """

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-from bot.services.conversation import ConversationDeps, respond
 from bot.services.identity import Identity
+from bot.services.questions.conversation import ConversationDeps, respond
 from handlers.console.render import render_reply
 
 __all__ = ["chat"]

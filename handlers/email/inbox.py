@@ -27,16 +27,16 @@ from datetime import datetime, timedelta
 
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.domain.mail_records import ImapPosition, InboundRecord
-from bot.logging_setup import fingerprint
 from bot.ports import UnitOfWork
 from bot.replies import Reply
-from bot.services.conversation import (
+from bot.runtime.logging_setup import fingerprint
+from bot.services.identity import Identity
+from bot.services.questions.conversation import (
     ConversationDeps,
     carries_personal_data,
     election_attempt_reply,
     respond,
 )
-from bot.services.identity import Identity
 from handlers.email.parse import (
     InboundMail,
     MailLimits,

@@ -33,7 +33,7 @@ from bot.ports import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from handlers.email.wire import LayoutCache, email_bytes
+from handlers.email.message_bytes import LayoutCache, email_bytes
 
 __all__ = ["SmtpConfig", "SmtpTransport", "smtp_address", "tls_context"]
 

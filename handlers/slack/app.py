@@ -14,7 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.services.conversation import ConversationDeps
+from bot.services.questions.conversation import ConversationDeps
 from handlers.slack import actions, app_home, commands, ignored, messages, views
 from handlers.slack.flows import ACK_WITHIN_SECONDS, SlackDeps
 from handlers.slack.identity import SlackIdentities

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from bot.replies import Action, Reply, Table
-from bot.services.employee_overview import EmployeeOverview, GrantRow
+from bot.services.elections.employee_overview import EmployeeOverview, GrantRow
 
 __all__ = [
     "ELECT_CALLBACK",
@@ -255,7 +255,7 @@ class Choice:
 
 
 def election_choices(grants_data: dict[str, Any]) -> list[Choice]:
-    """Checkbox options from :func:`bot.services.grants.grants_json` data (eligible only)."""
+    """Checkbox options from :func:`bot.services.roster.grants.grants_json` data (eligible only)."""
     eligible = [g for g in grants_data.get("grants", []) if g["eligible"]]
     groups: dict[str, list[dict[str, Any]]] = {}
     for g in eligible:

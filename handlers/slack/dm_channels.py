@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Protocol
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bot.services.slack_users import keep_dm_channel
+from bot.services.messaging.slack_users import keep_dm_channel
 
 if TYPE_CHECKING:
     from bot.ports import Clock, UnitOfWork

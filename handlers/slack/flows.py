@@ -2,9 +2,9 @@
 
 The decisions (is the offer open, may this person choose, who is an HR admin), the records
 they leave (audit rows, intents, the delivery claims that make a retry harmless) and their
-wording live in the services: :mod:`bot.services.election_screens`,
-:mod:`bot.services.slack_deliveries`, :mod:`bot.services.admin_commands`. Here a result becomes
-Block Kit (:mod:`handlers.slack.blocks`) and a Web API call.
+wording live in the services: :mod:`bot.services.elections.screens`,
+:mod:`bot.services.messaging.slack_deliveries`, :mod:`bot.services.hr.chat_commands`. Here a result
+becomes Block Kit (:mod:`handlers.slack.blocks`) and a Web API call.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.domain.slack_records import DeliveryKey, SlackPost
 from bot.replies import Reply
-from bot.services import election_screens as screens
-from bot.services.admin_commands import AdminDeps, admin_command
-from bot.services.conversation import ConversationDeps, respond
+from bot.services.elections import screens
+from bot.services.hr.chat_commands import AdminDeps, admin_command
 from bot.services.identity import Identity
-from bot.services.slack_deliveries import answer_event_once
+from bot.services.messaging.slack_deliveries import answer_event_once
+from bot.services.questions.conversation import ConversationDeps, respond
 from handlers.slack import blocks
 from handlers.slack.identity import SlackIdentities
 

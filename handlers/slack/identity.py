@@ -1,5 +1,5 @@
-"""Who a Slack user is on HR's roster (:mod:`bot.services.slack_users` decides and caches it);
-here only the Web API calls it needs: ``users.info`` and ``conversations.open``."""
+"""Who a Slack user is on HR's roster (:mod:`bot.services.messaging.slack_users` decides and caches
+it); here only the Web API calls it needs: ``users.info`` and ``conversations.open``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services import slack_users
-from bot.services.conversation import ConversationDeps
 from bot.services.identity import Identity
+from bot.services.messaging import slack_users
+from bot.services.questions.conversation import ConversationDeps
 
 __all__ = ["CACHE_TTL", "SlackIdentities"]
 

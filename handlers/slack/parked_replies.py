@@ -2,7 +2,8 @@
 handled deliveries are forgotten once Slack can no longer retry them.
 
 A failed post parks the rendered answer in its ``slack_events`` row for Slack's retry
-(:mod:`bot.services.slack_deliveries`). But Slack retries only a request that failed, and in the
+(:mod:`bot.services.messaging.slack_deliveries`). But Slack retries only a request that failed, and
+in the
 default HTTP mode and in Socket Mode Bolt acknowledges before the listener runs: there a failed
 post gets no retry at all. :class:`SlackEventSweep` closes that gap, one pass at a time:
 
@@ -32,8 +33,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.domain.slack_records import SlackDelivery, SlackPost
-from bot.services.election_intents import HR_RECIPIENT
-from bot.services.slack_deliveries import STALE_AFTER
+from bot.services.elections.intents import HR_RECIPIENT
+from bot.services.messaging.slack_deliveries import STALE_AFTER
 
 if TYPE_CHECKING:
     from bot.ports import Clock, UnitOfWork

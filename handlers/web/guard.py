@@ -19,7 +19,7 @@ from urllib.parse import quote
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from bot.services.hr_console_auth import (
+from bot.services.hr.web_accounts import (
     ConsoleUser,
     csrf_matches,
     record_refusal,
@@ -27,7 +27,7 @@ from bot.services.hr_console_auth import (
 )
 
 if TYPE_CHECKING:
-    from bot.bootstrap import App
+    from bot.runtime.bootstrap import App
     from handlers.web.render import Renderer
 
 __all__ = ["COOKIE", "LOGIN_COOKIE", "Guard", "Visit"]

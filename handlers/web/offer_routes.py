@@ -10,10 +10,11 @@ from aiohttp import web
 
 from bot.domain.errors import DomainError
 from bot.domain.terms import OfferTerms
-from bot.services.amendment_wording import amendment_reply
-from bot.services.deadline_follow_ups import EmailRenderer
 from bot.services.errors import ServiceError
-from bot.services.extension import (
+from bot.services.hr.web_console import mark_question_answered, open_questions
+from bot.services.offer.amendment_wording import amendment_reply
+from bot.services.offer.deadline_follow_ups import EmailRenderer
+from bot.services.offer.extension import (
     AmendmentResult,
     amend_offer,
     approve_amendment,
@@ -21,13 +22,12 @@ from bot.services.extension import (
     list_amendments,
     reject_amendment,
 )
-from bot.services.hr_console import mark_question_answered, open_questions
-from bot.services.offer import current_terms
+from bot.services.offer.live_offer import current_terms
 from handlers.web.guard import Guard, Visit
 from handlers.web.render import Renderer, local_instant
 
 if TYPE_CHECKING:
-    from bot.bootstrap import App
+    from bot.runtime.bootstrap import App
 
 __all__ = ["add_offer_routes"]
 

@@ -12,13 +12,14 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from bot.bootstrap import ConfigurationError
 from bot.domain.elections import Delivery, FormKind
 from bot.domain.errors import DomainError
 from bot.domain.terms import OfferTerms
+from bot.runtime.bootstrap import ConfigurationError
 from bot.services import elections
 from bot.services.errors import ServiceError
-from bot.services.hr_console import (
+from bot.services.hr.web_accounts import SignInRefusedError, csrf_matches, sign_in, sign_out
+from bot.services.hr.web_console import (
     STATE_LABELS,
     ConsoleState,
     dashboard,
@@ -26,14 +27,13 @@ from bot.services.hr_console import (
     export_employees,
     list_employees,
 )
-from bot.services.hr_console_auth import SignInRefusedError, csrf_matches, sign_in, sign_out
-from bot.services.offer import current_terms
+from bot.services.offer.live_offer import current_terms
 from handlers.web.guard import COOKIE, LOGIN_COOKIE, Guard, Visit
 from handlers.web.offer_routes import add_offer_routes
 from handlers.web.render import Renderer, local_instant
 
 if TYPE_CHECKING:
-    from bot.bootstrap import App
+    from bot.runtime.bootstrap import App
 
 __all__ = ["add_console_routes"]
 

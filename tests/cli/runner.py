@@ -1,7 +1,7 @@
 """Run `offerbot ARGS` inside the test process: typer's CliRunner over the real `bot.cli.app`.
 
 Every command goes through the same code as the console script (argument parsing, the
-logging callback, ``cli_support.run``'s error edge, the SQLite file in the working folder,
+logging callback, ``bot.cli.running.run``'s error edge, the SQLite file in the working folder,
 ``.offerbot/offerbot.env``), minus the 1–2 s a fresh interpreter spends importing. What a
 process would have had to itself is set up and put back around each call:
 
@@ -32,8 +32,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.cli_support import err, out
-from bot.logging_setup import OWN_PACKAGES, QUIET_LOGGERS
+from bot.cli.terminal import err, out
+from bot.runtime.logging_setup import OWN_PACKAGES, QUIET_LOGGERS
 
 __all__ = ["Ran", "offerbot"]
 

@@ -1,6 +1,6 @@
 """Before `offerbot init`: every command that reads the database says, in one line, what to run.
 
-The one place that catches it is ``bot.cli_support.run`` (a database error naming a missing
+The one place that catches it is ``bot.cli.running.run`` (a database error naming a missing
 table); here each command is run on an empty database — a SQLite file, and a PostgreSQL
 database — and its whole output is compared with that one line.
 """

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from bot.bootstrap import build
 from bot.config import Settings
 from bot.domain.deadlines import business_calendar, cancellation_date, new_grant_date
 from bot.domain.eligibility import assess
+from bot.runtime.bootstrap import build
 from tests.cli.runner import offerbot as run_offerbot
 from tests.email.servers import SmtpRecorder, start_smtp
 

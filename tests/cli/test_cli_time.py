@@ -1,4 +1,5 @@
-"""`--received-at` parsing and the local times HR reads (:mod:`bot.cli_time`): plain asserts."""
+"""`--received-at` parsing and the local times HR reads (:mod:`bot.cli.local_times`): plain
+asserts."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cli_time import format_local, parse_received_at
+from bot.cli.local_times import format_local, parse_received_at
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2003, 7, 11, 16, 0, 5, 123456, tzinfo=UTC)

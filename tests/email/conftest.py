@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot.bootstrap import App, build
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.services.offer import load_offer
+from bot.runtime.bootstrap import App, build
+from bot.services.offer.live_offer import load_offer
 from tests.email.certs import ServerCerts, make_certs
 from tests.email.servers import (
     IMAP_PASSWORD,

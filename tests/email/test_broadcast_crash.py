@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.bootstrap import App
 from bot.clock import ManualClock
 from bot.domain.hr_records import DeliveryState, MessageKind, OutboxMessage
 from bot.ports import OutboxTransport
-from bot.scheduler import run_due_jobs
-from bot.services.extension import extend_offer
-from bot.services.outbox import drain_outbox
-from handlers.email.wiring import message_id_factory
+from bot.runtime.bootstrap import App
+from bot.runtime.scheduler import run_due_jobs
+from bot.services.messaging.outbox import drain_outbox
+from bot.services.offer.extension import extend_offer
+from handlers.email.assembly import message_id_factory
 from tests.email.servers import SmtpRecorder
 from tests.services.elections_setup import HR, option, person
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 
-from bot.bootstrap import App
+from bot.runtime.bootstrap import App
 from handlers.email.imap import ImapConfig, ImapWatcher
 from tests.email.servers import Dovecot, deliver, mail
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bot.bootstrap import App
-from bot.worker import run_worker
+from bot.runtime.bootstrap import App
+from bot.runtime.worker import run_worker
 from handlers.email.inbox import OWN_SUBJECT
 from tests.email.conftest import BOT
 from tests.email.servers import SmtpRecorder, deliver, flags_of, mail

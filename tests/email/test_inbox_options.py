@@ -12,9 +12,9 @@ from typing import Any
 import aioimaplib
 import pytest
 
-from bot.bootstrap import App
 from bot.clock import ManualClock
-from bot.worker import run_worker
+from bot.runtime.bootstrap import App
+from bot.runtime.worker import run_worker
 from tests.email.conftest import mail_settings, make_app
 from tests.email.servers import SmtpRecorder, clear_mailbox, deliver, flags_of, imap_client, mail
 

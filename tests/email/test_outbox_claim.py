@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.bootstrap import App
 from bot.clock import ManualClock
 from bot.domain.hr_records import Attachment, MessageKind, OutboxMessage
-from handlers.email.wiring import message_id_factory
+from bot.runtime.bootstrap import App
+from handlers.email.assembly import message_id_factory
 from tests.email.conftest import mail_settings, make_app
 
 LEASE = timedelta(minutes=10)

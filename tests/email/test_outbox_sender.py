@@ -9,13 +9,13 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from bot.bootstrap import App
 from bot.clock import ManualClock
 from bot.domain.hr_records import DeliveryState, MessageKind, OutboxMessage
-from bot.services.election_intents import record_intent
-from bot.services.outbox import drain_outbox
-from bot.worker import _drain
-from handlers.email.wiring import message_id_factory
+from bot.runtime.bootstrap import App
+from bot.runtime.worker import _drain
+from bot.services.elections.intents import record_intent
+from bot.services.messaging.outbox import drain_outbox
+from handlers.email.assembly import message_id_factory
 from tests.email.conftest import HR, mail_settings, make_app
 from tests.email.servers import SmtpRecorder
 from tests.servers import free_port

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.bootstrap import App
 from bot.clock import ManualClock
 from bot.domain.hr_records import DeliveryState, MessageKind, OutboxMessage
-from bot.worker import _drain, run_worker
+from bot.runtime.bootstrap import App
+from bot.runtime.worker import _drain, run_worker
 from tests.email.certs import ServerCerts
 from tests.email.conftest import mail_settings, make_app
 from tests.email.servers import SmtpAuth, SmtpRecorder, deliver, mail

@@ -17,16 +17,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.bootstrap import App
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.domain.elections import Delivery, FormKind
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.domain.jobs import Job
-from bot.scheduler import JobContext, run_due_jobs
+from bot.runtime.bootstrap import App
+from bot.runtime.scheduler import JobContext, run_due_jobs
 from bot.services import elections
-from bot.services.digest import plan_digests
-from bot.services.reminders import plan_reminders, run_reminder_job
+from bot.services.messaging.digest import plan_digests
+from bot.services.messaging.reminders import plan_reminders, run_reminder_job
 from handlers.email.render import render_message
 from tests.email.conftest import HR
 from tests.email.servers import SmtpRecorder
@@ -101,7 +101,7 @@ def assert_layout(text: str, html: str, *, company: str = "Capstone") -> None:
 
 
 async def _drain(app: App) -> None:
-    from bot.worker import _drain as drain
+    from bot.runtime.worker import _drain as drain
 
     await drain(app, app.outbox_transports())
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.bootstrap import App
 from bot.clock import ManualClock
 from bot.domain.hr_records import DeliveryState, MessageKind, OutboxMessage
-from bot.services.outbox import drain_outbox
+from bot.runtime.bootstrap import App
+from bot.services.messaging.outbox import drain_outbox
 from handlers.email.limits import MailLimits, MailRejected
 from handlers.email.parse import parse_mail
 from tests.email import conftest as email_fixtures

@@ -31,13 +31,13 @@ import pytest
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from bot.bootstrap import App
 from bot.clock import ManualClock
 from bot.domain.communications import Communication
 from bot.domain.hr_records import DeliveryState, MessageKind, OutboxMessage
-from bot.services.communications import export_communications
-from bot.services.outbox_recovery import list_undelivered, resend
-from bot.worker import _drain
+from bot.runtime.bootstrap import App
+from bot.runtime.worker import _drain
+from bot.services.messaging.communications import export_communications
+from bot.services.messaging.outbox_recovery import list_undelivered, resend
 from storage.uow import UnitOfWork
 from tests.email.conftest import HR, NOW, mail_settings, make_app
 from tests.email.servers import SmtpRecorder, start_smtp

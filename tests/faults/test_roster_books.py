@@ -24,7 +24,7 @@ from bot.domain.elections import Delivery, FormKind
 from bot.domain.roster import EMPLOYEE_COLUMNS, GRANT_COLUMNS, Employee, EmployeeStatus, Grant
 from bot.domain.terms import OfferTerms
 from bot.services import elections
-from bot.services.roster_import import RosterImportError, import_roster
+from bot.services.roster.import_roster import RosterImportError, import_roster
 from knowledge.offer_terms import load_offer_terms
 from storage.uow import UnitOfWork
 from tests.cli.runner import Ran

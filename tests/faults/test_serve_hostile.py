@@ -31,7 +31,13 @@ import aiohttp
 import pytest
 
 from bot.config import Settings
-from bot.logging_setup import OWN_PACKAGES, QUIET_LOGGERS, configure_logging, fingerprint, redact
+from bot.runtime.logging_setup import (
+    OWN_PACKAGES,
+    QUIET_LOGGERS,
+    configure_logging,
+    fingerprint,
+    redact,
+)
 from tests.servers import free_port
 from tests.slack.conftest import DEMO_NOW, SECRET, FakeSlack, demo_db, fake_slack
 
@@ -289,7 +295,7 @@ ADVERSARIAL = (
 
 def test_redaction_is_linear_on_adversarial_text() -> None:
     script = (
-        "from bot.logging_setup import redact\n"
+        "from bot.runtime.logging_setup import redact\n"
         f"for text in ({', '.join(ADVERSARIAL)},):\n"
         "    redact(text)\n"
     )

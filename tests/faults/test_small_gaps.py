@@ -32,13 +32,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.bootstrap import App
 from bot.clock import ManualClock, parse_instant
 from bot.config import Settings
-from bot.doctor import Status, check_configuration
 from bot.domain.deadlines import business_calendar, check_extension
 from bot.domain.errors import ExtensionError
-from bot.services.communications import export_communications
+from bot.runtime.bootstrap import App
+from bot.runtime.doctor import Status, check_configuration
+from bot.services.messaging.communications import export_communications
 from handlers.email.imap import ImapWatcher
 from knowledge.offer_terms import load_offer_terms
 from storage.db import create_engine, session_factory

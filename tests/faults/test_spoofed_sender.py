@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.clock import ManualClock
-from bot.worker import run_worker
+from bot.runtime.worker import run_worker
 from handlers.email.inbox import OWN_SUBJECT
 from tests.email import conftest as email_fixtures
 from tests.email.conftest import mail_settings, make_app

@@ -29,8 +29,8 @@ from bot.domain.roster import EMPLOYEE_COLUMNS, GRANT_COLUMNS, Employee, Grant
 from bot.domain.terms import OfferTerms
 from bot.letter_files import LetterFolder
 from bot.services import elections
-from bot.services.communications import export_communications
-from bot.services.roster_csv import parse_employees, parse_grants
+from bot.services.messaging.communications import export_communications
+from bot.services.roster.csv_files import parse_employees, parse_grants
 from knowledge.offer_terms import load_offer_terms
 from storage.db import create_engine, session_factory
 from storage.uow import UnitOfWork

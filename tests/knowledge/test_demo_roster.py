@@ -17,7 +17,7 @@ from bot.domain.deadlines import business_calendar, cancellation_date, new_grant
 from bot.domain.eligibility import PersonAssessment, Reason, assess
 from bot.domain.roster import Employee, EmployeeClass, EmployeeStatus, Grant, OptionType
 from bot.domain.terms import PricePoint
-from bot.services import roster_import
+from bot.services.roster import import_roster as roster_import
 from knowledge.demo_roster import (
     DemoRoster,
     DemoRosterError,

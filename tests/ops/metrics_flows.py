@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from bot.bootstrap import App
 from bot.clock import ManualClock
 from bot.domain.elections import Delivery, FormKind
 from bot.domain.hr_records import MessageKind, OutboxMessage
+from bot.runtime.bootstrap import App
+from bot.runtime.worker import run_worker
 from bot.services import elections
-from bot.services.conversation import respond
-from bot.worker import run_worker
+from bot.services.questions.conversation import respond
 from tests.email.conftest import NOW, mail_settings, make_app
 from tests.email.servers import SmtpRecorder
 from tests.services.elections_setup import HR, employee_identity

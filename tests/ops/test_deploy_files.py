@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from bot.config import Settings
-from bot.doctor import env_names
+from bot.runtime.doctor import env_names
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.doctor_network import BOT_SCOPES
+from bot.runtime.doctor_network import BOT_SCOPES
 from tests.email.servers import IMAP_PASSWORD, IMAP_USER, SmtpRecorder
 from tests.servers import free_port
 from tests.slack.conftest import FakeSlack

@@ -16,7 +16,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
-from bot.doctor import (
+from bot.domain.records import OfferState
+from bot.runtime.doctor import (
     Status,
     check_configuration,
     check_database,
@@ -24,8 +25,7 @@ from bot.doctor import (
     check_roster,
     env_names,
 )
-from bot.doctor_network import BOT_SCOPES, check_imap, check_slack, check_smtp
-from bot.domain.records import OfferState
+from bot.runtime.doctor_network import BOT_SCOPES, check_imap, check_slack, check_smtp
 from knowledge.offer_terms import bundled_offer_dir, load_offer_terms, terms_digest
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade

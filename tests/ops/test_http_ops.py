@@ -21,8 +21,8 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.bootstrap import App, build
 from bot.config import Settings
+from bot.runtime.bootstrap import App, build
 from handlers.http_ops import add_ops_routes
 from storage.migrate import current_revision
 from tests.email.servers import SmtpRecorder

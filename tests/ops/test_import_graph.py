@@ -7,7 +7,8 @@ module of the packages pyproject.toml installs (``bot``, ``handlers``, ``knowled
 * module-level imports, of course;
 * imports inside functions too: they run when the function is called, so they are real
   dependencies. Moving an import into a function is the usual way to *hide* a circle from
-  Python's loader, not to remove it (``bot.doctor`` ↔ ``bot.doctor_network`` was one);
+  Python's loader, not to remove it (``bot.runtime.doctor`` ↔ ``bot.runtime.doctor_network`` was
+  one);
 * imports under ``if TYPE_CHECKING:`` too: they never run, but mypy, the IDE and the reader
   follow them, and a type-only circle is still two modules that cannot be understood one
   without the other (``handlers.slack.dm_channels`` ↔ ``handlers.slack.transport`` was one).
@@ -140,9 +141,9 @@ def test_the_walk_sees_the_whole_project(project_edges: list[Edge]) -> None:
     composition root's imports, a function-level one and a TYPE_CHECKING one."""
     pairs = {(e.source, e.target) for e in project_edges}
     assert len({e.source for e in project_edges}) > 100
-    assert ("bot.bootstrap", "storage.uow") in pairs  # module level
-    assert ("bot.bootstrap", "handlers.email.wiring") in pairs  # inside a method
-    assert ("bot.bootstrap", "handlers.slack.flows") in pairs  # under TYPE_CHECKING
+    assert ("bot.runtime.bootstrap", "storage.uow") in pairs  # module level
+    assert ("bot.runtime.bootstrap", "handlers.email.assembly") in pairs  # inside a method
+    assert ("bot.runtime.bootstrap", "handlers.slack.flows") in pairs  # under TYPE_CHECKING
 
 
 # --- the walker on packages made for it ---------------------------------------------------------

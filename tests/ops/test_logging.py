@@ -19,20 +19,20 @@ from pathlib import Path
 
 import pytest
 
-from bot.bootstrap import App
 from bot.clock import ManualClock
 from bot.domain.hr_records import DeliveryState
 from bot.domain.roster import Employee, EmployeeClass, EmployeeStatus, Grant, OptionType
-from bot.logging_setup import (
+from bot.runtime.bootstrap import App
+from bot.runtime.logging_setup import (
     OWN_PACKAGES,
     QUIET_LOGGERS,
     configure_logging,
     fingerprint,
     redact,
 )
-from bot.services.conversation import respond
+from bot.runtime.worker import run_worker
 from bot.services.identity import Identity
-from bot.worker import run_worker
+from bot.services.questions.conversation import respond
 from tests.email.conftest import NOW, mail_settings, make_app
 from tests.email.servers import SmtpRecorder, deliver, mail
 from tests.servers import free_port
@@ -291,7 +291,7 @@ def test_the_cli_writes_json_lines_without_addresses(tmp_path: Path) -> None:
     records = [json.loads(line) for line in proc.stderr.splitlines()]
     assert all(set(r) >= REQUIRED_KEYS for r in records)
     [retry] = [r for r in records if "retry after attempt 1" in r["message"]]
-    assert retry["level"] == "INFO" and retry["logger"] == "bot.services.outbox"
+    assert retry["level"] == "INFO" and retry["logger"] == "bot.services.messaging.outbox"
     assert retry["message"].startswith("outbox intent_confirmation:E1001:v1: ")
     [failed] = [r for r in records if r["level"] == "WARNING"]
     assert failed["message"].startswith("outbox hr_notice:E1001:v1: failed: no HR mailbox")

@@ -12,7 +12,7 @@ import os
 
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.domain.jobs import Job
-from bot.scheduler import JobContext
+from bot.runtime.scheduler import JobContext
 
 __all__ = ["PROBE_KIND", "run_probe"]
 

@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from bot.clock import ManualClock
 from bot.domain.hr_records import DeliveryState
+from handlers.email.assembly import build_inbox_watcher
 from handlers.email.imap import ImapWatcher
-from handlers.email.wiring import build_inbox_watcher
 from storage.locks import PostgresAdvisoryLock
 from tests.email.conftest import NOW, mail_settings, make_app
 from tests.email.servers import deliver, mail

@@ -17,10 +17,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.bootstrap import App, build
 from bot.clock import ManualClock, SimulatedClock, parse_instant
 from bot.config import Settings
 from bot.domain.hr_records import MessageKind, OutboxMessage
+from bot.runtime.bootstrap import App, build
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.slack_repo import DuplicateDeliveryError

@@ -4,8 +4,8 @@ runs the replica test counts. Everything else is the unchanged ``offerbot worker
 
 from __future__ import annotations
 
-from bot import scheduler
 from bot.cli import main
+from bot.runtime import scheduler
 from tests.replicas.probe import PROBE_KIND
 
 scheduler.HANDLERS[PROBE_KIND] = "tests.replicas.probe:run_probe"

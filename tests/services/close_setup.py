@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bot.domain.terms import OfferTerms
 from bot.services import elections
-from bot.services.election_close import CloseResult
+from bot.services.elections.close import CloseResult
 from bot.services.identity import Identity
 from knowledge.offer_terms import OfferSigner
 from storage.uow import UnitOfWork

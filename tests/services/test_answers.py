@@ -10,10 +10,10 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.domain.records import OfferState
-from bot.services.answers import ask, ask_payload
-from bot.services.conversation import ConversationDeps, respond
 from bot.services.identity import Identity
-from bot.services.offer import load_offer
+from bot.services.offer.live_offer import load_offer
+from bot.services.questions.answers import ask, ask_payload
+from bot.services.questions.conversation import ConversationDeps, respond
 from knowledge.offer_terms import load_offer_terms, terms_digest
 from storage.db import create_engine, session_factory
 from storage.uow import UnitOfWork

@@ -14,10 +14,10 @@ from bot.config import Settings
 from bot.domain.amendments import AmendmentKind, AmendmentStatus, OfferAmendment
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.domain.jobs import Job, JobState
-from bot.scheduler import JobContext, run_due_jobs
-from bot.services import broadcast
-from bot.services.broadcast import run_broadcast_job
-from bot.services.offer import load_offer
+from bot.runtime.scheduler import JobContext, run_due_jobs
+from bot.services.messaging import broadcast
+from bot.services.messaging.broadcast import run_broadcast_job
+from bot.services.offer.live_offer import load_offer
 from knowledge.offer_terms import load_offer_terms
 from storage.uow import UnitOfWork
 from tests.services.elections_setup import NOW, option, person, seed

@@ -20,10 +20,10 @@ from bot.domain.hr_records import MessageKind
 from bot.domain.roster import EmployeeStatus
 from bot.domain.terms import OfferTerms
 from bot.services import elections
-from bot.services.election_close import NO_SIGNER, MissingSignerError, resolve_signer
-from bot.services.extension import extend_offer
-from bot.services.offer import load_offer
-from bot.services.offer_closing import OfferClosingError
+from bot.services.elections.close import NO_SIGNER, MissingSignerError, resolve_signer
+from bot.services.elections.offer_closing import OfferClosingError
+from bot.services.offer.extension import extend_offer
+from bot.services.offer.live_offer import load_offer
 from knowledge.offer_terms import bundled_offer_dir, load_offer_terms
 from storage.uow import UnitOfWork
 from tests.services.close_setup import SIGNER, MemoryLetters, close

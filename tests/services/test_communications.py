@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.communications import Communication
 from bot.domain.hr_records import DeliveryState, MessageKind, OutboxMessage
-from bot.services.communications import export_communications
+from bot.services.messaging.communications import export_communications
 from storage.uow import UnitOfWork
 
 PACIFIC = ZoneInfo("America/Los_Angeles")

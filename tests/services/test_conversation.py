@@ -15,11 +15,11 @@ import pytest
 from bot.clock import ManualClock
 from bot.domain.records import OfferState
 from bot.domain.roster import Employee, EmployeeClass, EmployeeStatus, Grant, OptionType
-from bot.services.conversation import ConversationDeps, respond
 from bot.services.errors import NotAuthorizedError
-from bot.services.grants import my_grants
 from bot.services.identity import Identity
-from bot.services.offer import current_terms, load_offer
+from bot.services.offer.live_offer import current_terms, load_offer
+from bot.services.questions.conversation import ConversationDeps, respond
+from bot.services.roster.grants import my_grants
 from knowledge.offer_terms import load_offer_terms, terms_digest
 from storage.db import create_engine, session_factory
 from storage.uow import UnitOfWork

@@ -17,10 +17,10 @@ from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.domain.jobs import Job, JobState
 from bot.domain.records import UnansweredQuestion
 from bot.domain.terms import OfferTerms
-from bot.scheduler import run_due_jobs
+from bot.runtime.scheduler import run_due_jobs
 from bot.services import elections
-from bot.services.digest import plan_digests
-from bot.services.offer import load_offer
+from bot.services.messaging.digest import plan_digests
+from bot.services.offer.live_offer import load_offer
 from knowledge.offer_terms import load_offer_terms
 from storage.uow import UnitOfWork
 from tests.services.elections_setup import HR, NOW, seed

@@ -18,10 +18,10 @@ from bot.domain.errors import ElectionError
 from bot.domain.hr_records import MessageKind
 from bot.domain.terms import OfferTerms
 from bot.services import elections
-from bot.services.election_close import parse_ratio
+from bot.services.elections.close import parse_ratio
 from bot.services.errors import InvalidRequestError, NotAuthorizedError
-from bot.services.extension import extend_offer
-from bot.services.offer import load_offer
+from bot.services.offer.extension import extend_offer
+from bot.services.offer.live_offer import load_offer
 from knowledge.offer_terms import load_offer_terms
 from storage.uow import UnitOfWork
 from tests.services.close_setup import MemoryLetters, close

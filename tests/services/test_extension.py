@@ -17,12 +17,12 @@ from bot.domain.amendments import AmendmentKind, AmendmentStatus
 from bot.domain.errors import ExtensionError
 from bot.domain.hr_records import MessageKind
 from bot.domain.jobs import JobState
-from bot.scheduler import run_due_jobs
-from bot.services.amendment_wording import result_json
-from bot.services.conversation import ConversationDeps, respond
-from bot.services.deadline_follow_ups import DEADLINE_ASKED
+from bot.runtime.scheduler import run_due_jobs
 from bot.services.errors import InvalidRequestError, NotAuthorizedError, NotFoundError
-from bot.services.extension import (
+from bot.services.identity import Identity
+from bot.services.offer.amendment_wording import result_json
+from bot.services.offer.deadline_follow_ups import DEADLINE_ASKED
+from bot.services.offer.extension import (
     amend_offer,
     announcement_counts,
     approve_amendment,
@@ -30,9 +30,9 @@ from bot.services.extension import (
     list_amendments,
     reject_amendment,
 )
-from bot.services.identity import Identity
-from bot.services.offer import current_terms, load_offer
-from bot.services.planning import refresh_plan
+from bot.services.offer.live_offer import current_terms, load_offer
+from bot.services.offer.planning import refresh_plan
+from bot.services.questions.conversation import ConversationDeps, respond
 from knowledge.offer_terms import load_offer_terms
 from storage.db import session_factory
 from storage.uow import UnitOfWork

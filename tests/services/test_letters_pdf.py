@@ -15,7 +15,11 @@ from bot.domain.elections import ElectionIntent, IntentKind, IntentLine, Transit
 from bot.domain.new_option import vesting_schedule
 from bot.domain.terms import OfferTerms
 from bot.forms import render_pdf
-from bot.services.printed_forms import election_form_document, promise_document, with_article
+from bot.services.elections.printed_forms import (
+    election_form_document,
+    promise_document,
+    with_article,
+)
 from knowledge.offer_terms import OfferSigner, load_offer_signer, load_offer_terms
 from tests.services.close_setup import SIGNER
 from tests.services.elections_setup import EMPLOYEES, option

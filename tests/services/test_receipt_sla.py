@@ -15,11 +15,11 @@ from bot.domain.hr_records import DeliveryState, MessageKind, OutboxMessage
 from bot.domain.jobs import JobState
 from bot.domain.terms import OfferTerms
 from bot.ports import PermanentDeliveryError
-from bot.scheduler import JobContext, run_due_jobs
+from bot.runtime.scheduler import JobContext, run_due_jobs
 from bot.services import elections
-from bot.services.offer import load_offer
-from bot.services.outbox import drain_outbox
-from bot.services.receipt_sla import run_sla_check
+from bot.services.messaging.outbox import drain_outbox
+from bot.services.messaging.receipt_sla import run_sla_check
+from bot.services.offer.live_offer import load_offer
 from knowledge.offer_terms import load_offer_terms
 from storage.uow import UnitOfWork
 from tests.services.elections_setup import HR, NOW, seed

@@ -27,11 +27,11 @@ from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.domain.jobs import JobState
 from bot.domain.reminders import ReminderState, reminder_slots, reminder_state_of
 from bot.domain.roster import EmployeeClass, Grant
-from bot.scheduler import JobContext, run_due_jobs
-from bot.services import reminders
-from bot.services.audience import Recipient, eligible_recipients
-from bot.services.offer import current_terms, load_offer
-from bot.services.reminders import plan_reminders, run_reminder_job
+from bot.runtime.scheduler import JobContext, run_due_jobs
+from bot.services.messaging import reminders
+from bot.services.messaging.reminders import plan_reminders, run_reminder_job
+from bot.services.offer.live_offer import current_terms, load_offer
+from bot.services.roster.audience import Recipient, eligible_recipients
 from knowledge.answerer import RECOMMENDATION
 from knowledge.demo_roster import generate_demo_roster
 from knowledge.offer_terms import load_offer_terms

@@ -16,10 +16,11 @@ import pytest
 
 from bot.domain.elections import Delivery, FormKind
 from bot.domain.terms import OfferTerms
-from bot.services import audience, elections
-from bot.services.audience import eligible_recipients
-from bot.services.election_reports import export_csv, hr_report, load_snapshot
-from bot.services.offer import load_offer
+from bot.services import elections
+from bot.services.elections.reports import export_csv, hr_report, load_snapshot
+from bot.services.offer.live_offer import load_offer
+from bot.services.roster import audience
+from bot.services.roster.audience import eligible_recipients
 from knowledge.demo_roster import generate_demo_roster
 from knowledge.offer_terms import load_offer_terms
 from storage.uow import UnitOfWork

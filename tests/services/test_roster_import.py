@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from bot.domain.records import UpsertCounts
 from bot.domain.roster import Employee, EmployeeClass, EmployeeStatus, Grant, OptionType
-from bot.services.roster_import import (
+from bot.services.roster.import_roster import (
     EMPLOYEE_COLUMNS,
     GRANT_COLUMNS,
     RosterError,

@@ -11,8 +11,8 @@ from bot.config import Settings
 from bot.domain.hr_records import MessageKind
 from bot.domain.jobs import Job, JobState
 from bot.domain.terms import OfferTerms
-from bot.scheduler import MAX_ATTEMPTS, JobContext, run_due_jobs
-from bot.services.offer import load_offer
+from bot.runtime.scheduler import MAX_ATTEMPTS, JobContext, run_due_jobs
+from bot.services.offer.live_offer import load_offer
 from knowledge.offer_terms import load_offer_terms
 from storage.uow import UnitOfWork
 

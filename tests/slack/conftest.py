@@ -20,9 +20,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.bootstrap import App, build
 from bot.clock import SimulatedClock, parse_instant
 from bot.config import Settings
+from bot.runtime.bootstrap import App, build
 from storage.slack_repo import SlackDelivery, slack_events
 
 DEMO_NOW = "2003-07-10T09:00:00-07:00"

@@ -7,7 +7,7 @@ import json
 from bot.domain.elections import FormKind
 from bot.services import elections
 from bot.services.identity import Identity
-from bot.services.offer import current_terms
+from bot.services.offer.live_offer import current_terms
 from tests.slack.conftest import HR_ADMIN, SlackBot
 
 

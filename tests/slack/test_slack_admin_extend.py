@@ -14,7 +14,7 @@ import pytest
 from bot.clock import parse_instant
 from bot.domain.amendments import AmendmentStatus
 from bot.domain.hr_records import MessageKind
-from bot.services.offer import current_terms
+from bot.services.offer.live_offer import current_terms
 from tests.slack.conftest import DEMO_NOW, HR_ADMIN, FakeSlack, SlackBot, running_slack_bot
 
 NEW = "2003-08-07T17:00:00-07:00"

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.bootstrap import App, build
 from bot.clock import SimulatedClock, parse_instant
 from bot.config import Settings
 from bot.domain.hr_records import MessageKind, OutboxMessage
-from bot.worker import worker_pass
+from bot.runtime.bootstrap import App, build
+from bot.runtime.worker import worker_pass
 from handlers.slack.app import slack_client
 from handlers.slack.dm_channels import open_dm_channels_ahead
 from handlers.slack.identity import SlackIdentities

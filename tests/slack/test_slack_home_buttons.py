@@ -10,7 +10,7 @@ import pytest
 
 from bot.services.elections import employee_status
 from bot.services.identity import Identity
-from bot.services.offer import current_terms
+from bot.services.offer.live_offer import current_terms
 from handlers.slack import blocks
 from tests.slack.conftest import TEAM, SlackBot
 from tests.slack.test_slack_surfaces import _open_home, _submission

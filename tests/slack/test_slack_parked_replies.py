@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.bootstrap import build
 from bot.clock import ManualClock, parse_instant
 from bot.domain.hr_records import MessageKind, OutboxMessage
-from bot.worker import PassReport, run_worker, worker_pass
+from bot.runtime.bootstrap import build
+from bot.runtime.worker import PassReport, run_worker, worker_pass
 from handlers.slack.app import slack_client
 from handlers.slack.identity import SlackIdentities
 from handlers.slack.parked_replies import (

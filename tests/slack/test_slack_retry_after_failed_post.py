@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from bot.clock import ManualClock, parse_instant
-from bot.services.deadline_follow_ups import DEADLINE_ASKED
-from bot.services.slack_deliveries import ANSWER_LOST, STALE_AFTER
+from bot.services.messaging.slack_deliveries import ANSWER_LOST, STALE_AFTER
+from bot.services.offer.deadline_follow_ups import DEADLINE_ASKED
 from storage.slack_repo import SlackDeliveryState, slack_events
 from tests.slack.conftest import (
     DEMO_NOW,

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot.bootstrap import build
-from bot.cli_slack import socket_mode_handler
+from bot.cli.slack import socket_mode_handler
 from bot.clock import SimulatedClock, parse_instant
 from bot.config import Settings
+from bot.runtime.bootstrap import build
 from tests.slack.conftest import DEMO_NOW, FakeSlack, dm_envelope
 
 

@@ -1,8 +1,8 @@
 """``storage.uow.UnitOfWork`` implements the Protocol the services are typed against
 (``bot.ports.UnitOfWork``, defined in ``bot/storage_ports.py``).
 
-mypy checks it where the composition root hands it out (``bot.bootstrap.App.uow`` returns the
-Protocol type); this test checks the same at run time, member by member, so a renamed
+mypy checks it where the composition root hands it out (``bot.runtime.bootstrap.App.uow`` returns
+the Protocol type); this test checks the same at run time, member by member, so a renamed
 repository method or a parameter that drifted fails here with its name even when mypy is not
 run — and it runs the two repositories that joined the unit of work (``audience``, ``metrics``)
 on real databases.

@@ -22,9 +22,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.bootstrap import App, build
 from bot.clock import ManualClock, parse_instant
 from bot.config import Settings
+from bot.runtime.bootstrap import App, build
 from handlers.http_ops import add_ops_routes
 from handlers.web import add_console_routes
 

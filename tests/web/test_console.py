@@ -14,12 +14,12 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from bot.bootstrap import ConfigurationError
 from bot.clock import parse_instant
 from bot.domain.records import UnansweredQuestion
 from bot.domain.roster import Employee, EmployeeClass, EmployeeStatus
-from bot.services.grants import my_grants
+from bot.runtime.bootstrap import ConfigurationError
 from bot.services.identity import Identity
+from bot.services.roster.grants import my_grants
 from handlers.web import add_console_routes
 from storage.hr_console_repo import hr_console
 from tests.web.conftest import (

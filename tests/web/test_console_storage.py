@@ -10,7 +10,7 @@ import pytest
 from bot.clock import parse_instant
 from bot.domain.records import AuditEntry, UnansweredQuestion
 from bot.services.errors import InvalidRequestError
-from bot.services.hr_console_auth import (
+from bot.services.hr.web_accounts import (
     SignInRefusedError,
     add_account,
     remove_account,

@@ -1,8 +1,8 @@
 """Outbox recovery: how many times a message was put back in the queue.
 
 ``outbox.requeues`` counts the automatic second attempt of an ambiguous legal notice and each
-``offerbot hr outbox resend`` (``bot/services/outbox_recovery.py``): an ambiguous notice is
-retried only while it is 0, and each later give-up raises an HR alert of its own. Existing rows
+``offerbot hr outbox resend`` (``bot/services/messaging/outbox_recovery.py``): an ambiguous notice
+is retried only while it is 0, and each later give-up raises an HR alert of its own. Existing rows
 were never requeued, so the server default reads them as 0. A plain ``ADD COLUMN`` on both
 backends (no constraint, so SQLite needs no table rebuild).
 

@@ -1,0 +1,384 @@
+"""What the HR web console shows: the dashboard, the employee list and one employee's file.
+
+The counts come from the same places as the command line's: the dashboard embeds
+:func:`bot.services.elections.reports.hr_report` unchanged (``GET /hr/api/report`` returns it as
+is, so it equals ``offerbot hr report --json``), and every employee's state is read from
+:func:`bot.services.elections.tender_books.standing_of` through the report's
+:class:`~bot.services.elections.reports.OfferSnapshot`, so the console, the report, the export
+and ``hr close`` never disagree about who tendered what.
+
+The participation funnel counts eligible employees only: eligible → saw their grants (an
+employee looked at their own grants on Slack, e-mail or the console chat: a ``grants.view``
+audit entry written through a non-HR channel) → intent recorded → signed form received →
+receipt confirmation sent. Shares are eligible unexercised shares at the first two steps, the
+shares in the latest intent at the third, and the shares of the effective received Election
+Form after that.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+from bot.domain.elections import ElectionIntent, FormReceipt, IntentKind, latest_intent
+from bot.domain.eligibility import REASON_TEXT, PersonAssessment
+from bot.domain.hr_records import MessageKind, OutboxMessage
+from bot.domain.records import AuditEntry, UnansweredQuestion
+from bot.domain.terms import OfferTerms
+from bot.ports import UnitOfWork
+from bot.services.access import OPERATOR_CHANNELS, require_operator
+from bot.services.elections.reports import OfferSnapshot, hr_report, load_snapshot
+from bot.services.elections.tender_books import Standing, unvoided
+from bot.services.errors import NotFoundError
+from bot.services.identity import Identity
+from bot.services.spreadsheet import spreadsheet_writer
+from storage.hr_console_repo import hr_console
+
+__all__ = [
+    "EMPLOYEE_CSV_COLUMNS",
+    "STATE_LABELS",
+    "ConsoleState",
+    "EmployeeFile",
+    "EmployeeRow",
+    "dashboard",
+    "employee_file",
+    "employees_csv",
+    "export_employees",
+    "list_employees",
+    "mark_question_answered",
+    "open_questions",
+]
+
+
+class ConsoleState(StrEnum):
+    """Where an employee stands, as HR follows up on it."""
+
+    NO_INTENT = "no_intent"
+    INTENT_WITHOUT_FORM = "intent_without_form"
+    FORM_RECEIVED = "form_received"
+    WITHDRAWN = "withdrawn"
+    INELIGIBLE = "ineligible"
+
+
+STATE_LABELS = {
+    ConsoleState.NO_INTENT: "No intent yet",
+    ConsoleState.INTENT_WITHOUT_FORM: "Intent, no signed form",
+    ConsoleState.FORM_RECEIVED: "Signed form received",
+    ConsoleState.WITHDRAWN: "Withdrawn",
+    ConsoleState.INELIGIBLE: "Ineligible",
+}
+
+EMPLOYEE_CSV_COLUMNS = (
+    "employee_id",
+    "name",
+    "email",
+    "state",
+    "reason",
+    "eligible_shares",
+    "latest_intent_version",
+    "latest_intent",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EmployeeRow:
+    employee_id: str
+    name: str
+    email: str
+    state: ConsoleState
+    reason: str  # why ineligible, or why a received form does not count
+    eligible_shares: int
+    latest_version: int | None
+    latest_kind: str | None
+
+
+def _eligible(a: PersonAssessment) -> bool:
+    return a.eligible_person and bool(a.eligible_grants)
+
+
+def _eligible_shares(a: PersonAssessment) -> int:
+    return sum(g.grant.unexercised_shares for g in a.eligible_grants)
+
+
+def _row(snap: OfferSnapshot, eid: str) -> EmployeeRow:
+    a = snap.assessments[eid]
+    history = unvoided(snap.intents.get(eid, []), snap.voids.get(eid))
+    latest = latest_intent(history)
+    standing = snap.standing(eid)
+    reason = ""
+    if not _eligible(a):
+        state = ConsoleState.INELIGIBLE
+        reasons = a.reasons or tuple(r for g in a.grants for r in g.reasons)
+        reason = "; ".join(dict.fromkeys(REASON_TEXT[r] for r in reasons)) or "no grants"
+    elif standing.standing is Standing.TENDERED:
+        state = ConsoleState.FORM_RECEIVED
+    elif standing.standing is Standing.WITHDRAWN:
+        state = ConsoleState.WITHDRAWN
+    elif latest is None:
+        state = ConsoleState.NO_INTENT
+    else:
+        state = ConsoleState.INTENT_WITHOUT_FORM
+        reason = standing.reason
+    return EmployeeRow(
+        employee_id=eid,
+        name=a.employee.name,
+        email=a.employee.email,
+        state=state,
+        reason=reason,
+        eligible_shares=_eligible_shares(a) if _eligible(a) else 0,
+        latest_version=latest.version if latest else None,
+        latest_kind=latest.kind.value if latest else None,
+    )
+
+
+def _rows(snap: OfferSnapshot) -> list[EmployeeRow]:
+    return [_row(snap, eid) for eid in sorted(snap.assessments)]
+
+
+def _funnel(snap: OfferSnapshot, viewed: set[str], confirmed: set[str]) -> list[dict[str, Any]]:
+    eligible = {eid: a for eid, a in snap.assessments.items() if _eligible(a)}
+    saw = {eid for eid in eligible if eid in viewed}
+    intent_shares = 0
+    intended = set()
+    received: dict[str, int] = {}
+    for eid in eligible:
+        history = unvoided(snap.intents.get(eid, []), snap.voids.get(eid))
+        latest = latest_intent(history)
+        if latest is not None:
+            intended.add(eid)
+            if latest.kind is IntentKind.TENDER:
+                intent_shares += latest.unexercised_shares
+        standing = snap.standing(eid)
+        if eid in snap.receipts:
+            effective = standing.effective
+            tendered = standing.standing is Standing.TENDERED and effective is not None
+            received[eid] = effective.intent.unexercised_shares if effective and tendered else 0
+    steps = [
+        (
+            "eligible",
+            "Eligible",
+            len(eligible),
+            sum(_eligible_shares(a) for a in eligible.values()),
+        ),
+        (
+            "saw_grants",
+            "Saw their grants",
+            len(saw),
+            sum(_eligible_shares(eligible[e]) for e in saw),
+        ),
+        ("intent_recorded", "Intent recorded", len(intended), intent_shares),
+        ("form_received", "Signed form received", len(received), sum(received.values())),
+        (
+            "receipt_confirmed",
+            "Receipt confirmed",
+            sum(1 for e in received if e in confirmed),
+            sum(s for e, s in received.items() if e in confirmed),
+        ),
+    ]
+    top = max(steps[0][2], 1)
+    return [
+        {"key": k, "label": label, "people": n, "shares": s, "percent": round(100 * n / top, 1)}
+        for k, label, n, s in steps
+    ]
+
+
+def _daily(snap: OfferSnapshot, terms: OfferTerms, now: datetime) -> list[dict[str, Any]]:
+    """Intent versions recorded and signed forms received per day (Pacific), from the
+    commencement date to today or the expiration date, whichever is first."""
+    zone = terms.deadline_zone
+    last = min(now.astimezone(zone).date(), terms.expiration.astimezone(zone).date())
+    first = min(terms.commencement, last)
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    intents = Counter(
+        i.recorded_at.astimezone(zone).date() for h in snap.intents.values() for i in h
+    )
+    forms = Counter(
+        r.received_at.astimezone(zone).date() for rs in snap.receipts.values() for r in rs
+    )
+    return [{"day": d, "intents": intents[d], "forms": forms[d]} for d in days]
+
+
+async def dashboard(
+    *, uow: UnitOfWork, terms: OfferTerms, identity: Identity, now: datetime
+) -> dict[str, Any]:
+    """The report, the funnel, and what needs HR today."""
+    require_operator(identity)
+    snap = await load_snapshot(uow, terms)
+    report = await hr_report(uow=uow, terms=terms, identity=identity, now=now, snapshot=snap)
+    zone = terms.deadline_zone
+    local_midnight = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
+    async with uow:
+        repo = hr_console(uow)
+        viewed = await repo.employees_with_action(
+            "grants.view", excluding_channels=set(OPERATOR_CHANNELS)
+        )
+        questions_today = await repo.open_questions_since(local_midnight)
+        undelivered = await uow.deliveries.undelivered()
+    confirmed = {m.employee_id for m in snap.confirmations if m.sent_at and m.employee_id}
+    left = terms.expiration - now
+    return {
+        "report": report,
+        "deadline": terms.expiration,
+        "time_left": left if left > timedelta(0) else timedelta(0),
+        "closed": left <= timedelta(0),
+        "funnel": _funnel(snap, viewed, confirmed),
+        "daily": _daily(snap, terms, now),
+        "overdue": [
+            {**o, "due_at": datetime.fromisoformat(o["due_at"])}
+            for o in report["receipt_confirmations"]["overdue_items"]
+        ],
+        "undelivered": undelivered,
+        "questions_today": questions_today,
+    }
+
+
+def _matches(row: EmployeeRow, query: str) -> bool:
+    q = query.casefold()
+    return any(q in v.casefold() for v in (row.employee_id, row.name, row.email))
+
+
+async def list_employees(
+    *,
+    uow: UnitOfWork,
+    terms: OfferTerms,
+    identity: Identity,
+    query: str = "",
+    state: ConsoleState | None = None,
+) -> tuple[list[EmployeeRow], dict[ConsoleState, int]]:
+    """Employees matching ``query`` (id, name or e-mail) in ``state``; and the count per state
+    of all employees matching the query (the filter's badges)."""
+    require_operator(identity)
+    rows = [r for r in _rows(await load_snapshot(uow, terms)) if not query or _matches(r, query)]
+    counts = {s: 0 for s in ConsoleState}
+    for r in rows:
+        counts[r.state] += 1
+    return [r for r in rows if state is None or r.state is state], counts
+
+
+async def export_employees(
+    *,
+    uow: UnitOfWork,
+    identity: Identity,
+    rows: list[EmployeeRow],
+    filters: dict[str, str],
+    now: datetime,
+) -> str:
+    """:func:`employees_csv`, and an audit entry: personal data left the console."""
+    require_operator(identity)
+    async with uow:
+        await uow.audit.record(
+            AuditEntry(
+                at=now,
+                actor=identity.actor,
+                action="hr_console.employees.export",
+                channel=identity.channel,
+                subject=None,
+                detail={"rows": len(rows), **filters},
+            )
+        )
+        await uow.commit()
+    return employees_csv(rows)
+
+
+def employees_csv(rows: Iterable[EmployeeRow]) -> str:
+    """The list for follow-up calls; every cell made safe for spreadsheets."""
+    buffer = io.StringIO()
+    writer = spreadsheet_writer(buffer)
+    writer.writerow(EMPLOYEE_CSV_COLUMNS)
+    for r in rows:
+        writer.writerow(
+            (
+                r.employee_id,
+                r.name,
+                r.email,
+                r.state.value,
+                r.reason,
+                r.eligible_shares,
+                r.latest_version or "",
+                r.latest_kind or "",
+            )
+        )
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class EmployeeFile:
+    row: EmployeeRow
+    assessment: PersonAssessment
+    reason_text: dict[str, str]
+    intents: list[ElectionIntent]
+    receipts: list[FormReceipt]
+    messages: list[OutboxMessage]
+    audit: list[AuditEntry]
+    confirmations: list[OutboxMessage] = field(default_factory=list)
+
+
+async def employee_file(
+    *, uow: UnitOfWork, terms: OfferTerms, identity: Identity, employee_id: str, now: datetime
+) -> EmployeeFile:
+    """Everything about one employee; HR's looking at it is itself audited."""
+    require_operator(identity)
+    snap = await load_snapshot(uow, terms)
+    if employee_id not in snap.assessments:
+        raise NotFoundError(f"No employee {employee_id!r} in the roster.")
+    async with uow:
+        messages = await uow.outbox.for_employee(employee_id)
+        trail = await uow.audit.recent(limit=500, subject=employee_id)
+        await uow.audit.record(
+            AuditEntry(
+                at=now,
+                actor=identity.actor,
+                action="hr_console.employee.view",
+                channel=identity.channel,
+                subject=employee_id,
+                detail={},
+            )
+        )
+        await uow.commit()
+    a = snap.assessments[employee_id]
+    return EmployeeFile(
+        row=_row(snap, employee_id),
+        assessment=a,
+        reason_text={r.value: REASON_TEXT[r] for g in a.grants for r in g.reasons},
+        intents=sorted(snap.intents.get(employee_id, []), key=lambda i: i.version),
+        receipts=sorted(snap.receipts.get(employee_id, []), key=lambda r: r.recorded_at),
+        messages=sorted(messages, key=lambda m: m.created_at),
+        audit=list(reversed(trail)),
+        confirmations=[m for m in messages if m.kind is MessageKind.RECEIPT_CONFIRMATION],
+    )
+
+
+async def open_questions(
+    *, uow: UnitOfWork, identity: Identity, limit: int = 200
+) -> list[UnansweredQuestion]:
+    """Questions the bot could not answer that HR has not marked answered, newest first."""
+    require_operator(identity)
+    async with uow:
+        answered = await hr_console(uow).answered_question_ids()
+        found = await uow.questions.unanswered(limit=limit + len(answered))
+    return [q for q in found if q.id not in answered][:limit]
+
+
+async def mark_question_answered(
+    *, uow: UnitOfWork, identity: Identity, question_id: int, now: datetime
+) -> None:
+    require_operator(identity)
+    async with uow:
+        if not await hr_console(uow).mark_answered(question_id, at=now, by=identity.actor):
+            raise NotFoundError(f"No open question #{question_id}.")
+        await uow.audit.record(
+            AuditEntry(
+                at=now,
+                actor=identity.actor,
+                action="hr_console.question.answered",
+                channel=identity.channel,
+                subject=None,
+                detail={"question_id": question_id},
+            )
+        )
+        await uow.commit()

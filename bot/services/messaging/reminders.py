@@ -1,0 +1,310 @@
+"""Deadline reminders: plan one durable job per reminder round, and run a round when it is due.
+
+``plan_reminders`` turns the offer's live expiration and the settings into ``reminder`` jobs
+(key ``reminder:<offer>:<slot>``) and cancels the pending ones of an older plan, so planning
+again — at every start, after an extension — is idempotent and moves the plan with the
+deadline. ``run_reminder_job`` is the scheduler's handler (:data:`bot.runtime.scheduler.HANDLERS`):
+it reads the eligible roster page by page (each chunk's grants as it is queued), keeps each
+template verbatim once per round and state (the filing's record of written communications,
+with ``{name}`` and ``{grants}`` as the personal fields), and queues one personal outbox copy
+per person and channel with an idempotency key, in chunks, renewing its lease between them.
+The outbox sender delivers them; a crash or a second runner re-queues nothing that is already there.
+
+A round is skipped, not sent, when its job belongs to an older expiration (the re-plan made a
+new one), when the offer has closed, or when a later round is already due (after an outage only
+the latest reminder goes out). A round that comes due inside the quiet hours is moved to their
+end as a new job (key ``…~quiet@<instant>``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, time
+from functools import partial
+from typing import Any
+
+from bot.config import Settings
+from bot.domain.communications import Communication
+from bot.domain.deadlines import business_calendar
+from bot.domain.hr_records import MessageKind, OutboxMessage
+from bot.domain.jobs import Job, JobState
+from bot.domain.reminders import (
+    GRANTS_PLACEHOLDER,
+    NAME_PLACEHOLDER,
+    ReminderSlot,
+    ReminderState,
+    apply_quiet_hours,
+    grants_list,
+    in_quiet_hours,
+    reminder_slots,
+    reminder_text,
+)
+from bot.domain.roster import Grant
+from bot.domain.terms import OfferTerms
+from bot.ports import UnitOfWork
+from bot.services.retry import retry_on_conflict
+from bot.services.roster.audience import (
+    Recipient,
+    eligible_grants_between,
+    eligible_recipients,
+    garbage_collection_paused,
+)
+
+__all__ = [
+    "CHUNK",
+    "JOB_KIND",
+    "plan_reminders",
+    "planned_slots",
+    "reminder_messages",
+    "run_reminder_job",
+]
+
+logger = logging.getLogger(__name__)
+
+JOB_KIND = "reminder"
+CHUNK = 2_000  # people per transaction; the job's lease is renewed between chunks
+_DEFERRED = "~quiet@"  # a round moved out of the quiet hours: "<job key>~quiet@<instant>"
+
+
+def _prefix(terms: OfferTerms) -> str:
+    return f"{JOB_KIND}:{terms.offer_id}:"
+
+
+def planned_slots(terms: OfferTerms, settings: Settings) -> list[ReminderSlot]:
+    """Every round of the plan for ``terms``' expiration, past ones included."""
+    return reminder_slots(
+        terms,
+        business_calendar(terms),
+        business_days=settings.reminder_business_days,
+        at=settings.reminder_time,
+        quiet_hours=settings.quiet_hours,
+        now=None,
+    )
+
+
+async def plan_reminders(
+    uow: UnitOfWork, *, terms: OfferTerms, settings: Settings, now: datetime
+) -> int:
+    """Schedule a ``reminder`` job for each round still ahead and cancel pending ones of older
+    plans; returns how many rounds are pending. Runs inside the caller's open ``async with
+    uow:`` and does not commit.
+
+    Jobs of this plan that are already due but not yet run are kept (a restart re-plans at
+    once and must not drop the round the worker was about to send), as are their quiet-hours
+    deferrals.
+    """
+    prefix = _prefix(terms)
+    if not settings.reminders_enabled:
+        await uow.jobs.cancel_pending(kind=JOB_KIND, key_prefix=prefix, at=now)
+        return 0
+    slots = planned_slots(terms, settings)
+    expiration = terms.expiration.isoformat()
+    keep: set[str] = set()
+    for slot in slots:
+        key = prefix + slot.key
+        keep.add(key)
+        if slot.instant < now.astimezone(UTC):
+            continue
+        await uow.jobs.schedule(
+            Job(
+                key=key,
+                kind=JOB_KIND,
+                due_at=slot.instant,
+                payload={"slot": slot.key, "expiration": expiration},
+            ),
+            now=now,
+            replace=True,
+        )
+    pending = await _pending(uow, prefix)
+    keep.update(j.key for j in pending if j.key.partition(_DEFERRED)[0] in keep)
+    await uow.jobs.cancel_pending(kind=JOB_KIND, key_prefix=prefix, keep=keep, at=now)
+    return sum(1 for j in pending if j.key in keep)
+
+
+async def _pending(uow: UnitOfWork, prefix: str) -> list[Job]:
+    jobs = await uow.jobs.list(kind=JOB_KIND, state=JobState.PENDING, limit=10_000)
+    return [j for j in jobs if j.key.startswith(prefix)]
+
+
+def reminder_messages(
+    recipients: Iterable[Recipient],
+    templates: Mapping[ReminderState, Communication],
+    *,
+    slot: str,
+    now: datetime,
+    slack: bool,
+    grants: Mapping[str, Sequence[Grant]] | None = None,
+) -> list[OutboxMessage]:
+    """One outbox copy per person and channel: e-mail when they have an address, a Slack DM
+    when they have a Slack id and ``slack`` is configured. Nobody whose form was received.
+    ``grants``: each person's eligible grants, listed in their copy."""
+    with garbage_collection_paused():
+        return _messages(
+            recipients, templates, slot=slot, now=now, slack=slack, grants=grants or {}
+        )
+
+
+def _messages(
+    recipients: Iterable[Recipient],
+    templates: Mapping[ReminderState, Communication],
+    *,
+    slot: str,
+    now: datetime,
+    slack: bool,
+    grants: Mapping[str, Sequence[Grant]],
+) -> list[OutboxMessage]:
+    messages: list[OutboxMessage] = []
+    for person in recipients:
+        template = templates.get(person.state)
+        if person.state is ReminderState.FORM_RECEIVED or template is None:
+            continue
+        listed = grants_list(grants.get(person.employee_id, ()))
+        body = template.body.replace(GRANTS_PLACEHOLDER, listed).replace(
+            NAME_PLACEHOLDER, person.name
+        )
+        reference = template.reference
+        channels = []
+        if person.email:
+            channels.append(("email", person.email))
+        if slack and person.slack_user_id:
+            channels.append(("slack", person.slack_user_id))
+        for channel, address in channels:
+            messages.append(
+                OutboxMessage(
+                    idempotency_key=f"reminder:{slot}:{person.employee_id}:{channel}",
+                    channel=channel,
+                    recipient=address,
+                    kind=MessageKind.REMINDER,
+                    subject=template.subject,
+                    body_text=body,
+                    created_at=now,
+                    due_at=now,
+                    employee_id=person.employee_id,
+                    reference=reference,
+                )
+            )
+    return messages
+
+
+async def run_reminder_job(job: Job, ctx: Any) -> None:
+    """Send one reminder round (the scheduler's ``reminder`` handler); idempotent."""
+    settings: Settings = ctx.settings
+    slot = str(job.payload.get("slot", ""))
+    if not settings.reminders_enabled:
+        logger.info("reminder %s skipped: reminders are turned off", job.key)
+        return
+    terms: OfferTerms = await ctx.terms()
+    now = ctx.clock.now()
+    planned_for = datetime.fromisoformat(str(job.payload.get("expiration")))
+    if planned_for != terms.expiration:
+        logger.info("reminder %s skipped: planned for an earlier expiration", job.key)
+        return
+    if now >= terms.expiration:
+        logger.info("reminder %s skipped: the offer has closed", job.key)
+        return
+    if _superseded(slot, job, terms, settings, now):
+        logger.info("reminder %s skipped: a later round is already due", job.key)
+        return
+    quiet = settings.quiet_hours
+    if quiet is not None and in_quiet_hours(now, *quiet, terms.deadline_zone):
+        await _defer(job, ctx, terms, quiet, now)
+        return
+    async with ctx.uow:
+        recipients = await eligible_recipients(ctx.uow, terms, now=now, database_order=True)
+        to_remind = [r for r in recipients if r.state is not ReminderState.FORM_RECEIVED]
+    if not to_remind:
+        logger.info("reminder %s: nobody has anything left to do", job.key)
+        return
+    inbox = settings.imap_host is not None
+    templates = await retry_on_conflict(
+        lambda: _record_templates(
+            ctx.uow, {r.state for r in to_remind}, slot, terms, now, inbox=inbox
+        )
+    )
+    slack = settings.slack_bot_token is not None
+    done = queued = 0
+    for start in range(0, len(to_remind), CHUNK):
+        chunk = to_remind[start : start + CHUNK]
+        async with ctx.uow:  # streaming (issue 15): each chunk's grants, not the roster's
+            after = to_remind[start - 1].employee_id if start else None
+            grants = await eligible_grants_between(
+                ctx.uow,
+                terms,
+                after=after,
+                last=chunk[-1].employee_id,
+                of={r.employee_id for r in chunk},
+            )
+        messages = reminder_messages(
+            chunk, templates, slot=slot, now=now, slack=slack, grants=grants
+        )
+        queued += await retry_on_conflict(partial(_enqueue, ctx.uow, messages))
+        done += len(chunk)
+        if ctx.progress is not None:
+            ctx.progress(done, len(to_remind))
+        if done < len(to_remind) and not await ctx.renew(job):
+            logger.warning("reminder %s: lease lost after %d people; stopping", job.key, done)
+            return
+    logger.info("reminder %s: %d people, %d message(s) queued", job.key, done, queued)
+
+
+def _superseded(slot: str, job: Job, terms: OfferTerms, settings: Settings, now: datetime) -> bool:
+    """Is a later round of the current plan already due? Then this one is old news."""
+    slots = planned_slots(terms, settings)
+    mine = next((s.instant for s in slots if s.key == slot), job.due_at)
+    return any(mine < s.instant <= now for s in slots)
+
+
+async def _defer(
+    job: Job, ctx: Any, terms: OfferTerms, quiet: tuple[time, time], now: datetime
+) -> None:
+    resume = apply_quiet_hours(now, *quiet, terms.deadline_zone)
+    if resume >= terms.expiration:
+        logger.info("reminder %s dropped: the quiet hours end after the deadline", job.key)
+        return
+    key = f"{job.key.partition(_DEFERRED)[0]}{_DEFERRED}{resume:%Y-%m-%dT%H:%MZ}"
+
+    async def schedule() -> None:
+        async with ctx.uow:
+            await ctx.uow.jobs.schedule(
+                Job(key=key, kind=JOB_KIND, due_at=resume, payload=dict(job.payload)), now=now
+            )
+            await ctx.uow.commit()
+
+    await retry_on_conflict(schedule)
+    logger.info("reminder %s: quiet hours, moved to %s", job.key, resume.isoformat())
+
+
+async def _record_templates(
+    uow: UnitOfWork,
+    states: Iterable[ReminderState],
+    slot: str,
+    terms: OfferTerms,
+    now: datetime,
+    *,
+    inbox: bool,
+) -> dict[ReminderState, Communication]:
+    """Keep each state's template verbatim once per round; a re-run gets the stored one back,
+    so every copy matches the record even if the wording would differ today."""
+    templates: dict[ReminderState, Communication] = {}
+    async with uow:
+        for state in sorted(states):
+            subject, body = reminder_text(state, terms, now=now, inbox=inbox)
+            templates[state] = await uow.communications.record(
+                Communication(
+                    key=f"reminder:{slot}:{state.value}",
+                    kind="reminder",
+                    subject=subject,
+                    body=body,
+                    created_at=now,
+                )
+            )
+        await uow.commit()
+    return templates
+
+
+async def _enqueue(uow: UnitOfWork, messages: Sequence[OutboxMessage]) -> int:
+    async with uow:
+        added: int = await uow.outbox.enqueue_many(messages)
+        await uow.commit()
+    return added

@@ -1,0 +1,3 @@
+"""The offer itself as it changes: the live terms, deadlines, amendments and the plans that
+follow them.
+"""
