@@ -3,8 +3,8 @@
 The model and its training data are ``knowledge.fitting``'s; here, grouped k-fold
 cross-validation on the bank (``knowledge.calibration``) fits the softmax temperature and the
 abstention threshold while the final model is fitted on all of it, and the result becomes a
-numpy :class:`~knowledge.router.Router`. Measured on this machine, unloaded: about 12 s for the
-bundled offer (``bench/qa.py``), the final fit alone about 3 s.
+numpy :class:`~knowledge.router.Router`. Measured on this machine, idle: about 9 s for the
+bundled offer (``bench/qa.py``), the final fit alone about 2 s.
 
 :func:`load_router` is what start-up calls: the cache file keyed by a hash of the bank, the
 offer's documents, the model's settings, the sentence embedding's weights and
