@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.hr_console_models import (
@@ -20,7 +20,13 @@ from storage.hr_console_models import (
     HrQuestionStateRow,
     HrSessionRow,
 )
-from storage.models import AuditRow, UnansweredQuestionRow
+from storage.models import (
+    AdjustmentRow,
+    AuditRow,
+    EmployeeRow,
+    GrantRow,
+    UnansweredQuestionRow,
+)
 from storage.repositories import _flush
 
 __all__ = ["HrAccount", "HrConsoleRepository", "HrSession", "hr_console"]
@@ -195,6 +201,23 @@ class HrConsoleRepository:
         return int(await self.session.scalar(query) or 0)
 
     # --- the dashboard ----------------------------------------------------------------------
+
+    async def roster_revision(self) -> tuple[Any, ...]:
+        """A cheap fingerprint of the roster, read in one query: the database, and per table the
+        row count and the newest change (employees and grants: ``updated_at``, which every
+        insert and update through an import sets; adjustments: the highest id, as they are only
+        added). Nothing deletes these rows, so any import or adjustment that changed something
+        changes the fingerprint, whichever process made it; the console keeps what it derives
+        from the roster for as long as the fingerprint stays the same."""
+        parts = [
+            select(func.count().label("n"), func.max(column).label("m")).subquery()
+            for column in (EmployeeRow.updated_at, GrantRow.updated_at, AdjustmentRow.id)
+        ]
+        joined = parts[0].join(parts[1], true()).join(parts[2], true())  # one row each
+        query = select(*(c for p in parts for c in p.c)).select_from(joined)
+        row = (await self.session.execute(query)).one()
+        url = self.session.get_bind().engine.url
+        return (url.render_as_string(hide_password=True), *row)
 
     async def employees_with_action(self, action: str, *, excluding_channels: set[str]) -> set[str]:
         """Subjects of audit entries of ``action`` written through other channels than these

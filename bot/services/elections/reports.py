@@ -43,6 +43,7 @@ __all__ = [
     "EXPORT_COLUMNS",
     "EligibleTotals",
     "OfferSnapshot",
+    "eligible_totals",
     "export_csv",
     "hr_report",
     "load_report_snapshot",
@@ -159,6 +160,11 @@ class EligibleTotals:
     new_option_shares: int = 0
 
 
+def eligible_totals(assessments: Iterable[PersonAssessment]) -> EligibleTotals:
+    """The report's eligible figures over these assessments (the whole roster's)."""
+    return _totals(assessments)
+
+
 def _totals(assessments: Iterable[PersonAssessment]) -> EligibleTotals:
     employees = grants = shares = new = 0
     eligible: set[str] = set()
@@ -249,14 +255,18 @@ async def hr_report(
     identity: Identity,
     now: datetime,
     snapshot: OfferSnapshot | None = None,
+    totals: EligibleTotals | None = None,
 ) -> dict[str, Any]:
     """Counts HR asks for; ``checks`` shows that the breakdowns add up. ``snapshot``: one the
-    caller already loaded (the HR console's dashboard reads it for its funnel too)."""
+    caller already loaded (the HR console's dashboard reads it for its funnel too), and
+    ``totals``, its eligible figures if the caller already summed them (the console keeps them
+    per roster revision)."""
     require_operator(identity)
     if snapshot is None:
         snap, totals = await load_report_snapshot(uow, terms)
     else:
-        snap, totals = snapshot, _totals(snapshot.assessments.values())
+        snap = snapshot
+        totals = totals if totals is not None else _totals(snapshot.assessments.values())
     zone = terms.deadline_zone
     eligible = totals.eligible
     eligible_shares = totals.unexercised_shares

@@ -25,15 +25,21 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
+from bot.domain.deadlines import business_calendar, cancellation_date, new_grant_date
 from bot.domain.elections import ElectionIntent, FormReceipt, IntentKind, latest_intent
-from bot.domain.eligibility import REASON_TEXT, PersonAssessment
+from bot.domain.eligibility import REASON_TEXT, PersonAssessment, assess
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.domain.records import AuditEntry, UnansweredQuestion
 from bot.domain.terms import OfferTerms
 from bot.ports import UnitOfWork
 from bot.services.access import OPERATOR_CHANNELS, require_operator
-from bot.services.elections.reports import OfferSnapshot, hr_report, load_snapshot
-from bot.services.elections.tender_books import Standing, unvoided
+from bot.services.elections.reports import (
+    EligibleTotals,
+    OfferSnapshot,
+    eligible_totals,
+    hr_report,
+)
+from bot.services.elections.tender_books import Standing, load_voids, unvoided
 from bot.services.errors import NotFoundError
 from bot.services.identity import Identity
 from bot.services.spreadsheet import spreadsheet_writer
@@ -136,17 +142,157 @@ def _row(snap: OfferSnapshot, eid: str) -> EmployeeRow:
     )
 
 
-def _rows(snap: OfferSnapshot) -> list[EmployeeRow]:
-    return [_row(snap, eid) for eid in sorted(snap.assessments)]
+# --- what the console derives from the roster, kept per roster revision ---------------------
 
 
-def _funnel(snap: OfferSnapshot, viewed: set[str], confirmed: set[str]) -> list[dict[str, Any]]:
-    eligible = {eid: a for eid, a in snap.assessments.items() if _eligible(a)}
+@dataclass(frozen=True, slots=True)
+class _Roster:
+    """Everyone's eligibility, and what follows from it alone, for one roster revision and one
+    set of terms. Assessing 20,000 people took seconds per page view (issue 16); the roster
+    changes only on an import or an adjustment, so each process assesses it once per change."""
+
+    revision: tuple[Any, ...]
+    terms: OfferTerms
+    adjustments: tuple[Any, ...]
+    assessments: dict[str, PersonAssessment]  # by employee id, in id order
+    totals: EligibleTotals
+    base_rows: dict[str, EmployeeRow]  # each row as it reads with no intent, form or void
+    haystacks: dict[str, tuple[str, str, str]]  # id, name, e-mail casefolded, for the search
+
+
+# One entry per database (the revision names it): replicas each keep their own, and each reads
+# the revision from the database on every page view, so an import anywhere is seen at once.
+_ROSTERS: dict[str, _Roster] = {}
+_DATABASES_KEPT = 4
+
+
+def _build_roster(
+    revision: tuple[Any, ...],
+    terms: OfferTerms,
+    employees: list[Any],
+    grants: list[Any],
+    adjustments: tuple[Any, ...],
+) -> _Roster:
+    calendar = business_calendar(terms)
+    cancellation, grant_day = cancellation_date(terms), new_grant_date(terms, calendar)
+    by_employee: dict[str, list[Any]] = {}
+    for g in grants:
+        by_employee.setdefault(g.employee_id, []).append(g)
+    assessments = {
+        e.employee_id: assess(
+            e,
+            by_employee.get(e.employee_id, []),
+            terms,
+            cancellation=cancellation,
+            new_grant=grant_day,
+            adjustments=adjustments,
+        )
+        for e in sorted(employees, key=lambda e: e.employee_id)
+    }
+    empty = OfferSnapshot(
+        assessments=assessments,
+        intents={},
+        receipts={},
+        adjustments=adjustments,
+        open_tasks=[],
+        confirmations=[],
+        accepted=set(),
+        voids={},
+    )
+    base_rows = {eid: _row(empty, eid) for eid in assessments}
+    return _Roster(
+        revision=revision,
+        terms=terms,
+        adjustments=adjustments,
+        assessments=assessments,
+        totals=eligible_totals(assessments.values()),
+        base_rows=base_rows,
+        haystacks={
+            eid: (eid.casefold(), r.name.casefold(), r.email.casefold())
+            for eid, r in base_rows.items()
+        },
+    )
+
+
+async def _load(
+    uow: UnitOfWork, terms: OfferTerms, *, dashboard: bool = False
+) -> tuple[OfferSnapshot, _Roster]:
+    """The report's snapshot with the roster part from the per-revision cache, and only the
+    parts that change every day (intents, receipts, voids, acceptances; for the dashboard also
+    open tasks and receipt confirmations) read per request, in one transaction.
+
+    The revision is read before the roster: an import that commits in between is stored under
+    the older revision and simply assessed again on the next view, never the reverse."""
+    fresh: tuple[list[Any], list[Any], tuple[Any, ...]] | None = None
+    async with uow:
+        revision = await hr_console(uow).roster_revision()
+        roster = _ROSTERS.get(revision[0])
+        if roster is None or roster.revision != revision or roster.terms != terms:
+            fresh = (
+                await uow.employees.list_all(),
+                await uow.grants.list_all(),
+                tuple(await uow.adjustments.list_all()),
+            )
+        intents = await uow.elections.all_intents()
+        receipts = await uow.elections.all_receipts()
+        accepted = {(a.employee_id, a.line.grant_number) for a in await uow.accepted.list_all()}
+        voids = await load_voids(uow)
+        open_tasks = await uow.hr_tasks.open_tasks() if dashboard else []
+        confirmations = (
+            await uow.outbox.by_kind(MessageKind.RECEIPT_CONFIRMATION) if dashboard else []
+        )
+    if fresh is not None:  # assessed once the transaction is over
+        roster = _build_roster(revision, terms, *fresh)
+        if revision[0] not in _ROSTERS and len(_ROSTERS) >= _DATABASES_KEPT:
+            del _ROSTERS[next(iter(_ROSTERS))]  # the oldest database's (tests open many)
+        _ROSTERS[revision[0]] = roster
+    assert roster is not None
+    snap = OfferSnapshot(
+        assessments=roster.assessments,
+        intents=_by_employee(intents),
+        receipts=_by_employee(receipts),
+        adjustments=roster.adjustments,
+        open_tasks=open_tasks,
+        confirmations=confirmations,
+        accepted=accepted,
+        voids=voids,
+    )
+    return snap, roster
+
+
+def _by_employee(records: Iterable[Any]) -> dict[str, list[Any]]:
+    by: dict[str, list[Any]] = {}
+    for r in records:
+        by.setdefault(r.employee_id, []).append(r)
+    return by
+
+
+def _active(snap: OfferSnapshot) -> set[str]:
+    """Those whose row depends on more than the roster: an intent, a form, a void or an
+    acceptance. Everyone else's row is the cached one."""
+    return (
+        snap.intents.keys()
+        | snap.receipts.keys()
+        | snap.voids.keys()
+        | {eid for eid, _ in snap.accepted}
+    ) & snap.assessments.keys()
+
+
+def _rows(snap: OfferSnapshot, roster: _Roster) -> list[EmployeeRow]:
+    active = _active(snap)
+    return [_row(snap, eid) if eid in active else row for eid, row in roster.base_rows.items()]
+
+
+def _funnel(
+    snap: OfferSnapshot, roster: _Roster, viewed: set[str], confirmed: set[str]
+) -> list[dict[str, Any]]:
+    eligible = {eid: snap.assessments[eid] for eid in roster.totals.eligible}
     saw = {eid for eid in eligible if eid in viewed}
     intent_shares = 0
     intended = set()
     received: dict[str, int] = {}
-    for eid in eligible:
+    # Only those with an intent or a form move past the first two steps.
+    for eid in sorted((snap.intents.keys() | snap.receipts.keys()) & eligible.keys()):
         history = unvoided(snap.intents.get(eid, []), snap.voids.get(eid))
         latest = latest_intent(history)
         if latest is not None:
@@ -163,7 +309,7 @@ def _funnel(snap: OfferSnapshot, viewed: set[str], confirmed: set[str]) -> list[
             "eligible",
             "Eligible",
             len(eligible),
-            sum(_eligible_shares(a) for a in eligible.values()),
+            roster.totals.unexercised_shares,
         ),
         (
             "saw_grants",
@@ -208,8 +354,10 @@ async def dashboard(
 ) -> dict[str, Any]:
     """The report, the funnel, and what needs HR today."""
     require_operator(identity)
-    snap = await load_snapshot(uow, terms)
-    report = await hr_report(uow=uow, terms=terms, identity=identity, now=now, snapshot=snap)
+    snap, roster = await _load(uow, terms, dashboard=True)
+    report = await hr_report(
+        uow=uow, terms=terms, identity=identity, now=now, snapshot=snap, totals=roster.totals
+    )
     zone = terms.deadline_zone
     local_midnight = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
     async with uow:
@@ -226,7 +374,7 @@ async def dashboard(
         "deadline": terms.expiration,
         "time_left": left if left > timedelta(0) else timedelta(0),
         "closed": left <= timedelta(0),
-        "funnel": _funnel(snap, viewed, confirmed),
+        "funnel": _funnel(snap, roster, viewed, confirmed),
         "daily": _daily(snap, terms, now),
         "overdue": [
             {**o, "due_at": datetime.fromisoformat(o["due_at"])}
@@ -235,11 +383,6 @@ async def dashboard(
         "undelivered": undelivered,
         "questions_today": questions_today,
     }
-
-
-def _matches(row: EmployeeRow, query: str) -> bool:
-    q = query.casefold()
-    return any(q in v.casefold() for v in (row.employee_id, row.name, row.email))
 
 
 async def list_employees(
@@ -253,7 +396,11 @@ async def list_employees(
     """Employees matching ``query`` (id, name or e-mail) in ``state``; and the count per state
     of all employees matching the query (the filter's badges)."""
     require_operator(identity)
-    rows = [r for r in _rows(await load_snapshot(uow, terms)) if not query or _matches(r, query)]
+    snap, roster = await _load(uow, terms)
+    rows = _rows(snap, roster)
+    if query:
+        q = query.casefold()
+        rows = [r for r in rows if any(q in v for v in roster.haystacks[r.employee_id])]
     counts = {s: 0 for s in ConsoleState}
     for r in rows:
         counts[r.state] += 1
@@ -323,7 +470,7 @@ async def employee_file(
 ) -> EmployeeFile:
     """Everything about one employee; HR's looking at it is itself audited."""
     require_operator(identity)
-    snap = await load_snapshot(uow, terms)
+    snap, _ = await _load(uow, terms)
     if employee_id not in snap.assessments:
         raise NotFoundError(f"No employee {employee_id!r} in the roster.")
     async with uow:
