@@ -179,9 +179,11 @@ def hr_notice_text(
     subject = (
         f"Expect a signed {title}: {employee.name} ({employee.employee_id}), v{intent.version}"
     )
+    # "(change, version 2)", but not "(tender, version 1)" after "an intent to tender"
+    how = "" if intent.transition.value == intent.kind.value else f"{intent.transition.value}, "
     lines = [
         f"{employee.name} ({employee.employee_id}) recorded an intent to {intent.kind.value} "
-        f"({intent.transition.value}, version {intent.version}) at "
+        f"({how}version {intent.version}) at "
         f"{format_instant(intent.recorded_at, terms.deadline_zone)} via {intent.channel}. "
         f"A pre-filled {title} was sent to the employee. This is not an election until the "
         "signed form arrives.",
@@ -190,9 +192,11 @@ def hr_notice_text(
         lines.append("Grants:\n" + "\n".join(f"- {_grant_item(line)}" for line in intent.lines))
     lines += [
         f"> Deadline: signed forms must be received before {deadline_text(terms)}",
-        "> Next step: when the signed form arrives by fax or by hand, record it with "
+        "> Next step: when the signed form arrives by fax or by hand, record it on the HR "
+        "console (Record a form) or with "
         f"`offerbot hr receive {employee.employee_id} --form {intent.form.value} "
-        f"--version {intent.version} --received-at ISO --via fax|hand`.",
+        f"--version {intent.version} --received-at now --via fax|hand` (or a Pacific "
+        "`YYYY-MM-DD HH:MM` instead of `now`).",
     ]
     return subject, "\n\n".join(lines)
 
