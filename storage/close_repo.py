@@ -23,11 +23,10 @@ from bot.domain.records import AuditEntry
 from bot.domain.roster import Employee, Grant
 from storage.close_models import CloseRunRow
 from storage.elections_repo import (
-    BULK_PRIORITY,
-    TRANSACTIONAL_PRIORITY,
     _intent,
     _receipt,
     line_to_json,
+    outbox_row_values,
 )
 from storage.models import (
     AcceptedTenderRow,
@@ -264,31 +263,7 @@ class CloseRunRepository:
             return 0
         result = await self.session.execute(
             insert(OutboxRow).returning(OutboxRow.id, OutboxRow.idempotency_key),
-            [
-                {
-                    "idempotency_key": m.idempotency_key,
-                    "channel": m.channel,
-                    "recipient": m.recipient,
-                    "kind": m.kind.value,
-                    "subject": m.subject,
-                    "body_text": m.body_text,
-                    "employee_id": m.employee_id,
-                    "reference": m.reference,
-                    "created_at": m.created_at,
-                    "due_at": m.due_at,
-                    "sent_at": None,
-                    "attempts": 0,
-                    "state": m.state.value,
-                    "priority": BULK_PRIORITY if m.kind.is_bulk else TRANSACTIONAL_PRIORITY,
-                    "next_attempt_at": m.send_at or m.due_at,
-                    "message_id": m.message_id,
-                    "body_html": m.body_html,
-                    "in_reply_to": m.in_reply_to,
-                    "thread_references": m.references,
-                    "requeues": 0,
-                }
-                for m in fresh
-            ],
+            [outbox_row_values(m) for m in fresh],
         )
         ids = {key: message_id for message_id, key in result.all()}
         attachments = [

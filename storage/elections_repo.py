@@ -265,6 +265,34 @@ class HrTaskRepository:
 TRANSACTIONAL_PRIORITY, BULK_PRIORITY = 0, 10
 
 
+def outbox_row_values(message: OutboxMessage) -> dict[str, Any]:
+    """The ``outbox`` columns of a message being queued (its attachments go in their own table):
+    one mapping for ``enqueue``, ``enqueue_many`` and the close's bulk insert."""
+    return {
+        "idempotency_key": message.idempotency_key,
+        "channel": message.channel,
+        "recipient": message.recipient,
+        "kind": message.kind.value,
+        "subject": message.subject,
+        "body_text": message.body_text,
+        "employee_id": message.employee_id,
+        "reference": message.reference,
+        "created_at": message.created_at,
+        "due_at": message.due_at,
+        "sent_at": message.sent_at,
+        "attempts": message.attempts,
+        "last_error": message.last_error,
+        "state": (DeliveryState.SENT if message.sent_at else message.state).value,
+        "priority": BULK_PRIORITY if message.kind.is_bulk else TRANSACTIONAL_PRIORITY,
+        "next_attempt_at": message.send_at or message.due_at,
+        "message_id": message.message_id,
+        "body_html": message.body_html,
+        "in_reply_to": message.in_reply_to,
+        "thread_references": message.references,
+        "requeues": 0,
+    }
+
+
 def _message(row: OutboxRow, attachments: list[OutboxAttachmentRow]) -> OutboxMessage:
     return OutboxMessage(
         id=row.id,
@@ -307,28 +335,7 @@ class OutboxRepository:
         )
         if existing is not None:
             return False
-        row = OutboxRow(
-            idempotency_key=message.idempotency_key,
-            channel=message.channel,
-            recipient=message.recipient,
-            kind=message.kind.value,
-            subject=message.subject,
-            body_text=message.body_text,
-            employee_id=message.employee_id,
-            reference=message.reference,
-            created_at=message.created_at,
-            due_at=message.due_at,
-            sent_at=message.sent_at,
-            attempts=message.attempts,
-            last_error=message.last_error,
-            state=(DeliveryState.SENT if message.sent_at else message.state).value,
-            priority=BULK_PRIORITY if message.kind.is_bulk else TRANSACTIONAL_PRIORITY,
-            next_attempt_at=message.send_at or message.due_at,
-            message_id=message.message_id,
-            body_html=message.body_html,
-            in_reply_to=message.in_reply_to,
-            thread_references=message.references,
-        )
+        row = OutboxRow(**outbox_row_values(message))
         self.session.add(row)
         await _flush_racing(self.session, f"message {message.idempotency_key}")
         for attachment in message.attachments:
@@ -362,29 +369,7 @@ class OutboxRepository:
                 if m.attachments:
                     raise ValueError("enqueue_many takes messages without attachments")
                 existing.add(m.idempotency_key)
-                rows.append(
-                    {
-                        "idempotency_key": m.idempotency_key,
-                        "channel": m.channel,
-                        "recipient": m.recipient,
-                        "kind": m.kind.value,
-                        "subject": m.subject,
-                        "body_text": m.body_text,
-                        "employee_id": m.employee_id,
-                        "reference": m.reference,
-                        "created_at": m.created_at,
-                        "due_at": m.due_at,
-                        "sent_at": None,
-                        "attempts": 0,
-                        "state": DeliveryState.PENDING.value,
-                        "priority": BULK_PRIORITY if m.kind.is_bulk else TRANSACTIONAL_PRIORITY,
-                        "next_attempt_at": m.send_at or m.due_at,
-                        "message_id": m.message_id,
-                        "body_html": m.body_html,
-                        "in_reply_to": m.in_reply_to,
-                        "thread_references": m.references,
-                    }
-                )
+                rows.append(outbox_row_values(m))
             if rows:
                 await self.session.execute(_insert_ignoring_duplicates(self.session), rows)
                 added += len(rows)
