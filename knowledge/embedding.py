@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["DIMENSIONS", "Embedder", "load_embedder", "neighbour_scores"]
+__all__ = ["DIMENSIONS", "Embedder", "LabelGroups", "load_embedder", "neighbour_scores"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,18 +71,31 @@ class Embedder:
         return out
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class LabelGroups:
+    """The neighbours grouped by label, once per model (not once per question)."""
+
+    order: npt.NDArray[np.intp]  # neighbour indexes, sorted by label
+    present: npt.NDArray[np.int32]  # the labels that have neighbours
+    starts: npt.NDArray[np.intp]  # where each present label's run begins in ``order``
+
+    @classmethod
+    def of(cls, owners: npt.NDArray[np.int32]) -> LabelGroups:
+        order = np.argsort(owners, kind="stable")
+        present, starts = np.unique(owners[order], return_index=True)
+        return cls(order, present, starts)
+
+
 def neighbour_scores(
-    similarities: npt.NDArray[np.float32], owners: npt.NDArray[np.int32], labels: int
+    similarities: npt.NDArray[np.float32], groups: LabelGroups, labels: int
 ) -> npt.NDArray[np.float64]:
     """(messages, labels) from (messages, neighbours) cosines: for each label, its best
     neighbour's cosine (0 for a label with none), minus the mean over the labels — so the score
     says how much closer this label's nearest text is than the others'."""
     similarities = np.atleast_2d(similarities)
-    order = np.argsort(owners, kind="stable")
-    present, starts = np.unique(owners[order], return_index=True)
-    best = np.maximum.reduceat(similarities[:, order], starts, axis=1)
+    best = np.maximum.reduceat(similarities[:, groups.order], groups.starts, axis=1)
     out = np.zeros((similarities.shape[0], labels), dtype=np.float64)
-    out[:, present] = best
+    out[:, groups.present] = best
     return out - out.mean(axis=1, keepdims=True)
 
 

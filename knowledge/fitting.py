@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from knowledge.bank import Example
-from knowledge.embedding import load_embedder, neighbour_scores
+from knowledge.embedding import LabelGroups, load_embedder, neighbour_scores
 from knowledge.features import analyze_chars, analyze_words
 from knowledge.parser import Entry
 
@@ -147,6 +147,6 @@ def decision(fitted: Fitted, hyper: Hyper, texts: Sequence[str]) -> npt.NDArray[
     if fitted.neighbours is not None and fitted.owners is not None and embedder is not None:
         similarities = embedder.embed(texts) @ fitted.neighbours.astype(np.float32).T
         scores = scores + hyper.neighbour_weight * neighbour_scores(
-            similarities, fitted.owners, len(fitted.labels)
+            similarities, LabelGroups.of(fitted.owners), len(fitted.labels)
         )
     return scores

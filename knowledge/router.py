@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
-from knowledge.embedding import Embedder, load_embedder, neighbour_scores
+from knowledge.embedding import Embedder, LabelGroups, load_embedder, neighbour_scores
 from knowledge.features import analyze_chars, analyze_words, normalize
 from knowledge.index import STOPWORDS, stem
 
@@ -92,13 +92,24 @@ class Neighbours:
     owners: npt.NDArray[np.int32]  # (texts,): each text's label, as an index into the labels
     weight: float
     embedder: Embedder
+    groups: LabelGroups  # ``LabelGroups.of(owners)``
+
+    @classmethod
+    def of(
+        cls,
+        vectors: npt.NDArray[np.float32],
+        owners: npt.NDArray[np.int32],
+        weight: float,
+        embedder: Embedder,
+    ) -> Neighbours:
+        return cls(vectors, owners, weight, embedder, LabelGroups.of(owners))
 
     def scores(self, text: str, labels: int) -> npt.NDArray[np.float64]:
         # einsum, not ``@`` (here and in Router.logits): OpenBLAS spreads even these small
         # products over threads, and on a busy 2-core machine waking them cost 10–20 ms per
         # question (p50 9 ms → 0.5 ms measured at load 9)
         similarities = np.einsum("ij,j->i", self.vectors, self.embedder.embed([text])[0])
-        return self.weight * neighbour_scores(similarities[None, :], self.owners, labels)[0]
+        return self.weight * neighbour_scores(similarities[None, :], self.groups, labels)[0]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -229,7 +240,7 @@ class Router:
             embedder = load_embedder()
             if embedder is None:
                 return None  # trained with the embedding, which is not available now
-            neighbours = Neighbours(vectors.astype(np.float32), owners, weight, embedder)
+            neighbours = Neighbours.of(vectors.astype(np.float32), owners, weight, embedder)
         words = TfidfSpace(
             dict(zip(word_terms, range(len(word_terms)), strict=True)),
             word_idf,

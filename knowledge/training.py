@@ -80,7 +80,7 @@ def to_router(
         labels=tuple(labels),
         words=word_space,
         chars=char_space,
-        neighbours=Neighbours(
+        neighbours=Neighbours.of(
             fitted.neighbours.astype(np.float32), fitted.owners, hyper.neighbour_weight, embedder
         )
         if embedder is not None and fitted.neighbours is not None and fitted.owners is not None
