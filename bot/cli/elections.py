@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bot.cli.local_times import parse_received_at
 from bot.cli.running import UserError, load_settings, operator, run
 from bot.cli.terminal import JsonOpt, one_line, out, print_json
 from bot.domain.elections import Delivery, FormKind
+from bot.domain.local_time import parse_received_at
 from bot.ports import UnitOfWork
 from bot.private_files import write_private
 

@@ -305,7 +305,7 @@ def hr_unanswered(
 ) -> None:
     """Questions the bot could not answer (newest first), for HR to follow up."""
 
-    from bot.cli.local_times import format_local
+    from bot.domain.local_time import format_local
 
     async def go(application: App) -> Any:
         async with application.uow() as uow:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.domain.errors import DomainError
+from bot.domain.local_time import parse_instant
 from bot.domain.terms import OfferTerms
 from bot.services.errors import ServiceError
 from bot.services.hr.web_console import mark_question_answered, open_questions
@@ -24,7 +25,7 @@ from bot.services.offer.extension import (
 )
 from bot.services.offer.live_offer import current_terms
 from handlers.web.guard import Guard, Visit
-from handlers.web.render import Renderer, local_instant
+from handlers.web.render import Renderer
 
 if TYPE_CHECKING:
     from bot.runtime.bootstrap import App
@@ -74,7 +75,7 @@ def add_offer_routes(web_app: web.Application, app: App, guard: Guard, r: Render
         """``offerbot hr extend`` from the page."""
         assert v.form is not None
         try:
-            new_expiration = local_instant(str(v.form.get("to", "")), r.zone)
+            new_expiration = parse_instant(str(v.form.get("to", "")), r.zone)
         except ValueError:
             return await offer_page(v, error="Give the new expiration date and time.", status=400)
         try:

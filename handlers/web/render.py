@@ -12,7 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from bot.domain.timefmt import format_instant
 
-__all__ = ["Renderer", "local_instant"]
+__all__ = ["Renderer"]
 
 # Pages hold personal data: never cached, never framed, nothing from other origins.
 SECURITY_HEADERS = {
@@ -35,15 +35,6 @@ def _duration(delta: timedelta) -> str:
     if days:
         return f"{days} day{'s' * (days != 1)} {hours} hour{'s' * (hours != 1)}"
     return f"{hours} hour{'s' * (hours != 1)} {mins} minute{'s' * (mins != 1)}"
-
-
-def local_instant(text: str, zone: ZoneInfo) -> datetime:
-    """A ``datetime-local`` value (wall time in the offer's zone) as an aware instant; an
-    explicit offset is kept. Raises ValueError for anything else."""
-    value = datetime.fromisoformat(text.strip())
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone)
-    return value
 
 
 class Renderer:

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.domain.elections import Delivery, FormKind
 from bot.domain.errors import DomainError
+from bot.domain.local_time import parse_instant
 from bot.domain.terms import OfferTerms
 from bot.runtime.bootstrap import ConfigurationError
 from bot.services import elections
@@ -30,7 +31,7 @@ from bot.services.hr.web_console import (
 from bot.services.offer.live_offer import current_terms
 from handlers.web.guard import COOKIE, LOGIN_COOKIE, Guard, Visit
 from handlers.web.offer_routes import add_offer_routes
-from handlers.web.render import Renderer, local_instant
+from handlers.web.render import Renderer
 
 if TYPE_CHECKING:
     from bot.runtime.bootstrap import App
@@ -255,7 +256,12 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
         }
         t = await terms()
         try:
-            received_at = local_instant(values["received_at"], t.deadline_zone)
+            received_at = parse_instant(values["received_at"], t.deadline_zone)
+        except ValueError as exc:  # not a time, or one the clocks skipped or showed twice
+            return receive_page(
+                v, values=values, status=400, error=f"Check the received time: {exc}."
+            )
+        try:
             form_kind, via = FormKind(values["form"]), Delivery(values["via"])
             version = int(values["version"])
         except ValueError:

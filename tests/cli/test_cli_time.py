@@ -1,4 +1,4 @@
-"""`--received-at` parsing and the local times HR reads (:mod:`bot.cli.local_times`): plain
+"""`--received-at` parsing and the local times HR reads (:mod:`bot.domain.local_time`): plain
 asserts."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cli.local_times import format_local, parse_received_at
+from bot.domain.local_time import format_local, parse_received_at
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2003, 7, 11, 16, 0, 5, 123456, tzinfo=UTC)

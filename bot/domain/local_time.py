@@ -1,4 +1,5 @@
-"""Times HR types and reads at the terminal: parsing ``--received-at``, printing local instants.
+"""Times HR types and reads — ``--received-at`` at the terminal, the received time and the new
+expiration on the HR console — parsed, and local instants printed for listings.
 
 Pure functions (no clock reads, no I/O): ``now`` and the offer's zone come in as arguments, so
 the daylight-saving edges are plain asserts in ``tests/cli/test_cli_time.py``.
@@ -18,7 +19,7 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-__all__ = ["format_local", "parse_received_at"]
+__all__ = ["format_local", "parse_instant", "parse_received_at"]
 
 # A date and a time to the minute (seconds optional), "T" or a space between them; then either
 # nothing (local wall time) or an offset / "Z".
@@ -33,9 +34,16 @@ def parse_received_at(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
     """The instant ``text`` names: ``now``; ``YYYY-MM-DD HH:MM`` read as wall time in ``zone``
     (the offer's zone, Pacific); or ISO 8601 with an offset. ``ValueError`` with a sentence for
     anything else, and for a wall time that never happened or happened twice (module doc)."""
-    value = text.strip()
-    if value.lower() == "now":
+    if text.strip().lower() == "now":
         return now
+    return parse_instant(text, zone)
+
+
+def parse_instant(text: str, zone: ZoneInfo) -> datetime:
+    """``YYYY-MM-DD HH:MM`` (or an HTML ``datetime-local`` value, with "T") as wall time in
+    ``zone``, or ISO 8601 with an offset; ``ValueError`` with a sentence otherwise, and for a
+    wall time that never happened or happened twice."""
+    value = text.strip()
     match = _INSTANT.fullmatch(value)
     if match is None:
         raise ValueError(
