@@ -75,27 +75,55 @@ class Embedder:
 class LabelGroups:
     """The neighbours grouped by label, once per model (not once per question)."""
 
-    order: npt.NDArray[np.intp]  # neighbour indexes, sorted by label
     present: npt.NDArray[np.int32]  # the labels that have neighbours
-    starts: npt.NDArray[np.intp]  # where each present label's run begins in ``order``
+    slots: npt.NDArray[np.intp]  # (present, widest): each label's neighbour indexes, padded
+    # with -1 (a column of -inf appended to the similarities at scoring time)
+    sizes: npt.NDArray[np.intp]  # (present,): how many neighbours each label has
 
     @classmethod
     def of(cls, owners: npt.NDArray[np.int32]) -> LabelGroups:
-        order = np.argsort(owners, kind="stable")
-        present, starts = np.unique(owners[order], return_index=True)
-        return cls(order, present, starts)
+        present, sizes = np.unique(owners, return_counts=True)
+        slots = np.full((len(present), int(sizes.max(initial=0))), -1, dtype=np.intp)
+        for row, label in enumerate(present):
+            members = np.flatnonzero(owners == label)
+            slots[row, : len(members)] = members
+        return cls(present.astype(np.int32), slots, sizes.astype(np.intp))
+
+
+_BLOCK = 64  # messages scored at once: bounds the (messages, labels, widest) gather's memory
 
 
 def neighbour_scores(
-    similarities: npt.NDArray[np.float32], groups: LabelGroups, labels: int
+    similarities: npt.NDArray[np.float32], groups: LabelGroups, labels: int, nearest: int = 1
 ) -> npt.NDArray[np.float64]:
-    """(messages, labels) from (messages, neighbours) cosines: for each label, its best
-    neighbour's cosine (0 for a label with none), minus the mean over the labels — so the score
-    says how much closer this label's nearest text is than the others'."""
+    """(messages, labels) from (messages, neighbours) cosines: for each label, the mean cosine
+    of its ``nearest`` closest neighbours (all of them when it has fewer; 0 for a label with
+    none), minus the mean over the labels — so the score says how much closer this label's
+    nearest texts are than the others'. The mean of a few rather than the single best: one
+    stray training text close to a message no longer decides for its label (grouped 5-fold
+    cross-validation: 1 → 0.826, 5 → 0.834, see :class:`knowledge.fitting.Hyper`)."""
     similarities = np.atleast_2d(similarities)
-    best = np.maximum.reduceat(similarities[:, groups.order], groups.starts, axis=1)
-    out = np.zeros((similarities.shape[0], labels), dtype=np.float64)
-    out[:, groups.present] = best
+    rows = similarities.shape[0]
+    out = np.zeros((rows, labels), dtype=np.float64)
+    widest = groups.slots.shape[1]
+    if widest == 0:
+        return out
+    padded = np.concatenate(
+        [similarities, np.full((rows, 1), -np.inf, dtype=similarities.dtype)], axis=1
+    )
+    k = max(1, min(nearest, widest))
+    for start in range(0, rows, _BLOCK):
+        block = padded[start : start + _BLOCK][:, groups.slots]  # (b, present, widest), a copy
+        # k rounds of "take each label's best, then rule it out": 0.6 ms per message for k = 5
+        # against 14 ms for np.partition along the last axis (measured at load 10)
+        total = np.zeros(block.shape[:2], dtype=np.float64)
+        for _ in range(k):
+            where = block.argmax(axis=2)[..., None]
+            best = np.take_along_axis(block, where, axis=2)[..., 0]
+            total += np.where(np.isfinite(best), best, 0.0)
+            if k > 1:
+                np.put_along_axis(block, where, -np.inf, axis=2)
+        out[start : start + _BLOCK, groups.present] = total / np.minimum(groups.sizes, k)
     return out - out.mean(axis=1, keepdims=True)
 
 

@@ -91,6 +91,7 @@ class Neighbours:
     # numpy has no fast float16 product; the cache file keeps float16)
     owners: npt.NDArray[np.int32]  # (texts,): each text's label, as an index into the labels
     weight: float
+    nearest: int  # closest texts averaged per label (``knowledge.fitting.Hyper.nearest``)
     embedder: Embedder
     groups: LabelGroups  # ``LabelGroups.of(owners)``
 
@@ -100,16 +101,20 @@ class Neighbours:
         vectors: npt.NDArray[np.float32],
         owners: npt.NDArray[np.int32],
         weight: float,
+        nearest: int,
         embedder: Embedder,
     ) -> Neighbours:
-        return cls(vectors, owners, weight, embedder, LabelGroups.of(owners))
+        return cls(vectors, owners, weight, nearest, embedder, LabelGroups.of(owners))
 
     def scores(self, text: str, labels: int) -> npt.NDArray[np.float64]:
         # einsum, not ``@`` (here and in Router.logits): OpenBLAS spreads even these small
         # products over threads, and on a busy 2-core machine waking them cost 10–20 ms per
         # question (p50 9 ms → 0.5 ms measured at load 9)
         similarities = np.einsum("ij,j->i", self.vectors, self.embedder.embed([text])[0])
-        return self.weight * neighbour_scores(similarities[None, :], self.groups, labels)[0]
+        return (
+            self.weight
+            * neighbour_scores(similarities[None, :], self.groups, labels, self.nearest)[0]
+        )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -189,6 +194,7 @@ class Router:
             "word_weight": self.words.weight,
             "char_weight": self.chars.weight,
             "neighbour_weight": self.neighbours.weight if self.neighbours else 0.0,
+            "nearest": self.neighbours.nearest if self.neighbours else 1,
             "meta": self.meta,
         }
         word_terms = sorted(self.words.vocabulary, key=self.words.vocabulary.__getitem__)
@@ -231,6 +237,7 @@ class Router:
                 word_idf, char_idf = data["word_idf"], data["char_idf"]
                 coef, intercept = data["coef"], data["intercept"]
                 weight = float(header.get("neighbour_weight", 0.0))
+                nearest = int(header.get("nearest", 1))
                 vectors = data["neighbours"] if weight > 0 else None
                 owners = data["owners"] if weight > 0 else None
         except (OSError, ValueError, KeyError, json.JSONDecodeError):
@@ -240,7 +247,9 @@ class Router:
             embedder = load_embedder()
             if embedder is None:
                 return None  # trained with the embedding, which is not available now
-            neighbours = Neighbours.of(vectors.astype(np.float32), owners, weight, embedder)
+            neighbours = Neighbours.of(
+                vectors.astype(np.float32), owners, weight, nearest, embedder
+            )
         words = TfidfSpace(
             dict(zip(word_terms, range(len(word_terms)), strict=True)),
             word_idf,

@@ -81,7 +81,11 @@ def to_router(
         words=word_space,
         chars=char_space,
         neighbours=Neighbours.of(
-            fitted.neighbours.astype(np.float32), fitted.owners, hyper.neighbour_weight, embedder
+            fitted.neighbours.astype(np.float32),
+            fitted.owners,
+            hyper.neighbour_weight,
+            hyper.nearest,
+            embedder,
         )
         if embedder is not None and fitted.neighbours is not None and fitted.owners is not None
         else None,
@@ -123,6 +127,7 @@ def train_router(
         "char_weight": hyper.char_weight,
         "document_weight": hyper.document_weight,
         "neighbour_weight": hyper.neighbour_weight if load_embedder() is not None else 0.0,
+        "nearest": hyper.nearest,
         "cv": report.summary(),
     }
     return to_router(

@@ -125,3 +125,18 @@ def test_questions_written_before_the_bank_are_answered() -> None:
             right["out_of_scope"] += decided == "out_of_scope"
     assert right["faq"] / total["faq"] >= 0.75, right
     assert right["out_of_scope"] / total["out_of_scope"] >= 0.75, right
+
+
+def test_a_labels_neighbour_score_is_the_mean_of_its_closest_texts() -> None:
+    """Label 0 has five texts, label 1 two, label 2 none: with nearest=3 label 0 scores the mean
+    of its three best cosines, label 1 the mean of both, label 2 zero — then all are centred."""
+    from knowledge.embedding import LabelGroups, neighbour_scores
+
+    owners = np.array([0, 0, 1, 0, 0, 1, 0], dtype=np.int32)
+    similarities = np.array([[0.9, 0.1, 0.5, 0.7, 0.3, 0.2, 0.8]], dtype=np.float32)
+    groups = LabelGroups.of(owners)
+    raw = np.array([(0.9 + 0.8 + 0.7) / 3, (0.5 + 0.2) / 2, 0.0])
+    scores = neighbour_scores(similarities, groups, 3, nearest=3)
+    assert np.allclose(scores[0], raw - raw.mean(), atol=1e-6)
+    best = np.array([0.9, 0.5, 0.0])
+    assert np.allclose(neighbour_scores(similarities, groups, 3)[0], best - best.mean(), atol=1e-6)
