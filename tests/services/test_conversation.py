@@ -197,17 +197,17 @@ async def test_a_mechanics_question_with_should_is_not_taken_for_advice(deps) ->
 async def test_chat_records_an_intent_but_never_calls_it_an_election(deps) -> None:
     me = Identity(channel="slack", actor="U1", employee_id="E1")
     ask_which = await respond(text="tender", identity=me, deps=deps)
-    assert ask_which.data["intent"] == "elect"
+    assert ask_which.intent == "elect"
     assert "Your eligible grants: G1" in ask_which.text
     assert "E-mail is not an election" in ask_which.text
 
     recorded = await respond(text="I want to tender G1", identity=me, deps=deps)
-    assert recorded.data["intent"] == "elect", recorded.text
+    assert recorded.intent == "elect", recorded.text
     assert "not" in recorded.text.lower() and "election" in recorded.text.lower()
     assert "(818) 734-5381" in recorded.text  # where the signed form goes
 
     status = await respond(text="status", identity=me, deps=deps)
-    assert status.data["intent"] == "status"
+    assert status.intent == "status"
     assert status.data["current_intent"]["version"] == 1
     assert status.data["current_intent"]["grants"][0]["grant_number"] == "G1"
 
@@ -217,7 +217,7 @@ async def test_chat_records_an_intent_but_never_calls_it_an_election(deps) -> No
     asks_to_confirm = await respond(text="withdraw", identity=me, deps=deps)
     assert "withdraw confirm" in asks_to_confirm.text
     withdrawn = await respond(text="withdraw confirm", identity=me, deps=deps)
-    assert withdrawn.data["intent"] == "withdraw"
+    assert withdrawn.intent == "withdraw"
     status = await respond(text="status", identity=me, deps=deps)
     assert status.data["current_intent"]["version"] == 2
     async with deps.uow as uow:  # commands are not questions HR should see as unanswered
