@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.domain.hr_records import Attachment
+from bot.domain.questions import Intent
 
 __all__ = ["Action", "Citation", "Reply", "Table"]
 
@@ -51,3 +52,7 @@ class Reply:
     kind: str = "answer"  # "answer", "personal", "abstain", "no_advice", "error", "help"
     data: dict[str, object] = field(default_factory=dict)  # machine-readable payload (--json)
     attachments: tuple[Attachment, ...] = ()  # files sent with the reply (a pre-filled form)
+    # What the message asked for, as knowledge decided it (or the conversation, for a chat
+    # command); None for replies that answer no question (HR commands, notices).
+    intent: Intent | None = None
+    confidence: float | None = None  # knowledge's probability; None: not a routed answer

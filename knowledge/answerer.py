@@ -27,9 +27,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bot.domain.deadlines import business_calendar, cancellation_date, new_grant_date
+from bot.domain.questions import AnswerKind, Intent
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_instant
 from knowledge.bank import ADVICE, OUT_OF_SCOPE, load_bank
@@ -42,7 +43,10 @@ from knowledge.training import load_router
 __all__ = [
     "MAX_CHARS",
     "RECOMMENDATION",
+    "AbstentionReason",
     "Answer",
+    "AnswerKind",
+    "Intent",
     "KnowledgeBase",
     "Source",
     "answer",
@@ -74,23 +78,31 @@ class Source:
         return {"id": self.id, "title": self.title, "pages": self.pages}
 
 
+# Why knowledge abstained ("" when it did not): what HR sees in ``offerbot hr unanswered``.
+AbstentionReason = Literal["", "low_confidence", "out_of_scope", "tax_or_financial"]
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
-    intent: str  # faq, grants, status, elect, withdraw, deadline, help, smalltalk, unknown
-    kind: str  # answer, no_advice, abstain, personal, deadline, help, contacts, smalltalk
+    """Knowledge's one typed result for a message: what was asked (``intent``), how it is
+    answered (``kind``), the text and its citations. The services decide from these fields
+    and never from a dictionary; :meth:`payload` is the ``offerbot eval`` shape."""
+
+    intent: Intent
+    kind: AnswerKind
     text: str
     sources: tuple[Source, ...] = ()
     abstained: bool = False
     confidence: float = 0.0
-    reason: str = ""  # abstentions: low_confidence, out_of_scope, tax_or_financial
+    reason: AbstentionReason = ""
     best_entry_id: str | None = None
     notes: tuple[str, ...] = ()
     label: str = ""  # the router's label (or "command:<name>")
 
     def payload(self) -> dict[str, Any]:
-        """The ``offerbot ask --json`` shape."""
+        """The ``offerbot ask --json`` shape of the bare answer (the evaluation scores it)."""
         return {
-            "intent": self.intent,
+            "intent": self.intent.value,
             "answer": self.text,
             "sources": [s.as_json() for s in self.sources],
             "abstained": self.abstained,
@@ -247,11 +259,11 @@ def answer(question: str, *, kb: KnowledgeBase, terms: OfferTerms) -> Answer:
 def _command(command: str, kb: KnowledgeBase, terms: OfferTerms) -> Answer:
     label = f"command:{command}"
     if command == "help":
-        return Answer("help", "help", "", confidence=1.0, label=label)
+        return Answer(Intent.HELP, AnswerKind.HELP, "", confidence=1.0, label=label)
     if command == "contacts":
         return Answer(
-            "faq",
-            "contacts",
+            Intent.FAQ,
+            AnswerKind.CONTACTS,
             _contacts_text(terms),
             _contact_sources(kb),
             confidence=1.0,
@@ -259,7 +271,13 @@ def _command(command: str, kb: KnowledgeBase, terms: OfferTerms) -> Answer:
         )
     if command == "deadline":
         return _deadline(kb, terms, "", 1.0, label)
-    return Answer(command, "personal", _personal_text(command, terms), confidence=1.0, label=label)
+    return Answer(
+        Intent(command),
+        AnswerKind.PERSONAL,
+        _personal_text(command, terms),
+        confidence=1.0,
+        label=label,
+    )
 
 
 def _routed(
@@ -274,7 +292,7 @@ def _routed(
     best_entry = next((lab for lab, _ in routing.ranked if lab in kb.by_id), None)
     strange = not label.startswith("smalltalk:") and len(kb.router.unknown_words(question)) >= 2
     if label == OUT_OF_SCOPE or p < kb.router.threshold or strange:
-        reason = "out_of_scope" if label == OUT_OF_SCOPE else "low_confidence"
+        reason: AbstentionReason = "out_of_scope" if label == OUT_OF_SCOPE else "low_confidence"
         if _TAX_WORDS & set(re.findall(r"[a-z]+", question.lower())):
             reason = "tax_or_financial"
         return _abstain(terms, reason, best_entry, p, label)
@@ -283,21 +301,33 @@ def _routed(
     if label.startswith("personal:"):
         intent = label.split(":", 1)[1]
         if intent == "help":
-            return Answer("help", "help", "", confidence=p, label=label)
+            return Answer(Intent.HELP, AnswerKind.HELP, "", confidence=p, label=label)
         if intent == "deadline":
             return _deadline(kb, terms, question, p, label, limit=limit)
-        return Answer(intent, "personal", _personal_text(intent, terms), confidence=p, label=label)
+        return Answer(
+            Intent(intent),
+            AnswerKind.PERSONAL,
+            _personal_text(intent, terms),
+            confidence=p,
+            label=label,
+        )
     if label.startswith("smalltalk:"):
         kind = label.split(":", 1)[1]
         if kind == "capabilities":
-            return Answer("help", "help", "", confidence=p, label=label)
-        return Answer("smalltalk", "smalltalk", _smalltalk(kind, terms), confidence=p, label=label)
+            return Answer(Intent.HELP, AnswerKind.HELP, "", confidence=p, label=label)
+        return Answer(
+            Intent.SMALLTALK,
+            AnswerKind.SMALLTALK,
+            _smalltalk(kind, terms),
+            confidence=p,
+            label=label,
+        )
     entry = kb.entry(label)
     if entry is None:  # a bank label the documents no longer have: never guess
         return _abstain(terms, "low_confidence", None, p, label)
     if entry.id == EXPIRATION_ENTRY:  # "when does it close?": lead with the live expiration
         deadline = _deadline(kb, terms, question, p, label, limit=limit)
-        return replace(deadline, intent="faq", kind="answer")
+        return replace(deadline, intent=Intent.FAQ, kind=AnswerKind.ANSWER)
     text = compose(entry, question, kb.similarity, limit)
     if len(text) < 40 and entry.question:  # "No." says nothing without what it answers
         text = f"{text} (The offer's answer to “{entry.question}”)"
@@ -308,8 +338,8 @@ def _routed(
             sources.append(_source(related))
             break
     return Answer(
-        "faq",
-        "answer",
+        Intent.FAQ,
+        AnswerKind.ANSWER,
         text,
         tuple(sources),
         confidence=p,
@@ -350,8 +380,8 @@ def _several(parts: list[str], kb: KnowledgeBase, terms: OfferTerms) -> Answer |
     for one in given:
         sources += [s for s in one.sources[:1] if s not in sources]
     return Answer(
-        "faq",
-        "answer",
+        Intent.FAQ,
+        AnswerKind.ANSWER,
         "\n\n".join(blocks),
         tuple(sources),
         confidence=min(a.confidence for a in given),
@@ -377,11 +407,11 @@ def _deadline(
         " (extended)." if terms.is_extended else "."
     )
     if entry is None:
-        return Answer("deadline", "deadline", live, confidence=p, label=label)
+        return Answer(Intent.DEADLINE, AnswerKind.DEADLINE, live, confidence=p, label=label)
     quoted = compose(entry, question or "when does the offer expire", kb.similarity, limit)
     return Answer(
-        "deadline",
-        "deadline",
+        Intent.DEADLINE,
+        AnswerKind.DEADLINE,
         f"{live} {quoted}",
         (_source(entry),),
         confidence=p,
@@ -479,8 +509,8 @@ def _no_advice(kb: KnowledgeBase, terms: OfferTerms, confidence: float = 1.0) ->
     )
     sources = tuple(_source(e) for e in (position, section, risks) if e is not None)
     return Answer(
-        "faq",
-        "no_advice",
+        Intent.FAQ,
+        AnswerKind.NO_ADVICE,
         text,
         sources,
         confidence=confidence,
@@ -490,7 +520,11 @@ def _no_advice(kb: KnowledgeBase, terms: OfferTerms, confidence: float = 1.0) ->
 
 
 def _abstain(
-    terms: OfferTerms, reason: str, best: str | None, confidence: float, label: str = ""
+    terms: OfferTerms,
+    reason: AbstentionReason,
+    best: str | None,
+    confidence: float,
+    label: str = "",
 ) -> Answer:
     hr = terms.hr_delivery
     if reason == "tax_or_financial":
@@ -508,8 +542,8 @@ def _abstain(
             f"{hr.phone})."
         )
     return Answer(
-        "unknown",
-        "abstain",
+        Intent.UNKNOWN,
+        AnswerKind.ABSTAIN,
         text,
         (),
         abstained=True,

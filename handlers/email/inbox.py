@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.domain.mail_records import ImapPosition, InboundRecord
+from bot.domain.questions import Intent
 from bot.ports import UnitOfWork
 from bot.replies import Reply
 from bot.runtime.logging_setup import fingerprint
@@ -199,7 +200,7 @@ async def _answer(mail: InboundMail, identity: Identity, deps: ConversationDeps)
     text = mail.text or mail.subject
     if mail.has_form_attachment:
         # A scanned or filled-in form sent by e-mail: not an election (§4, p. 15).
-        return await election_attempt_reply("elect", text, identity, deps)
+        return await election_attempt_reply(Intent.ELECT, text, identity, deps)
     return await respond(text=text, identity=identity, deps=deps, record_elections=False)
 
 

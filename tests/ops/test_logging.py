@@ -167,7 +167,7 @@ async def test_real_flows_log_ids_and_never_personal_data(
     asked = await respond(text=QUESTION, identity=philippa, deps=app.conversation())
     assert asked.kind == "abstain"
     tendered = await respond(text="tender GX-40417", identity=philippa, deps=app.conversation())
-    assert tendered.data["intent"] == "elect" and tendered.kind != "error", tendered.text
+    assert tendered.intent == "elect" and tendered.kind != "error", tendered.text
 
     # inbound mail: a question, an auto-reply (ignored), two from an outsider (rate limited)
     await deliver(imap_port, mail(sender=f"Philippa Quenby <{PHILIPPA}>", subject=SUBJECT,

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.clock import ManualClock
+from bot.domain.questions import AnswerKind, Intent
 from bot.domain.records import OfferState
 from bot.services.identity import Identity
 from bot.services.offer.live_offer import load_offer
-from bot.services.questions.answers import ask, ask_payload
+from bot.services.questions.answers import Asked, ask, ask_payload
 from bot.services.questions.conversation import ConversationDeps, respond
 from knowledge.offer_terms import load_offer_terms, terms_digest
 from storage.db import create_engine, session_factory
@@ -34,7 +35,7 @@ async def deps(tmp_path: Path):
     await engine.dispose()
 
 
-async def _ask(deps: ConversationDeps, text: str, identity: Identity | None = None):
+async def _ask(deps: ConversationDeps, text: str, identity: Identity | None = None) -> Asked:
     return await ask(
         text=text,
         identity=identity or Identity("slack", "U7", "E7"),
@@ -44,24 +45,31 @@ async def _ask(deps: ConversationDeps, text: str, identity: Identity | None = No
     )
 
 
-async def test_an_answer_is_cited_and_its_data_is_the_json_payload(deps) -> None:
-    reply = await _ask(deps, "How do I tender my options?")
-    assert reply.kind == "answer"
+async def test_an_answer_is_typed_cited_and_its_payload_is_the_json_shape(deps) -> None:
+    asked = await _ask(deps, "How do I tender my options?")
+    assert (asked.answer.intent, asked.answer.kind) == (Intent.FAQ, AnswerKind.ANSWER)
+    assert not asked.filed_for_hr
+    reply = asked.reply()
+    assert (reply.kind, reply.intent) == ("answer", Intent.FAQ)
     assert reply.citations[0].label() == "Q21 · How do I tender my options? · p. 5"
-    assert set(reply.data) == {"intent", "answer", "sources", "abstained", "confidence"}
-    assert reply.data["sources"][0] == {
+    payload = ask_payload(reply)
+    assert set(payload) == {"intent", "answer", "sources", "abstained", "confidence"}
+    assert payload["sources"][0] == {
         "id": "Q21",
         "title": "How do I tender my options?",
         "pages": "5",
     }
-    assert ask_payload(reply)["abstained"] is False
+    assert payload["abstained"] is False and payload["intent"] == "faq"
+    assert payload["confidence"] == round(asked.answer.confidence, 3)
 
 
 async def test_abstentions_are_stored_for_hr_with_the_reason(deps) -> None:
-    await _ask(deps, "what's the dress code for the customer visit?")
+    dress = await _ask(deps, "what's the dress code for the customer visit?")
+    assert dress.answer.kind is AnswerKind.ABSTAIN and dress.filed_for_hr
+    assert dress.reply().notes[-1] == "I have passed your question on to HR."
     await _ask(deps, "how much state tax will I owe in CA on my ISOs?")
-    reply = await _ask(deps, "How do I tender?")
-    assert reply.kind == "answer"
+    asked = await _ask(deps, "How do I tender?")
+    assert asked.answer.kind is AnswerKind.ANSWER and not asked.filed_for_hr
     async with deps.uow as uow:
         rows = await uow.questions.unanswered()
     assert rows[0].reason == "tax_or_financial"
@@ -82,7 +90,7 @@ async def test_the_document_date_is_flagged_after_an_extension(deps) -> None:
             )
         )
         await uow.commit()
-    reply = await _ask(deps, "may I withdraw previously tendered options?")
+    reply = (await _ask(deps, "may I withdraw previously tendered options?")).reply()
     assert "July 24, 2003" in reply.text
     assert any("August 7, 2003" in n and "no longer holds" in n for n in reply.notes)
     assert "no longer holds" in ask_payload(reply)["answer"]
@@ -99,12 +107,12 @@ async def test_the_document_date_is_flagged_after_an_extension(deps) -> None:
 async def test_election_intents_explain_signed_forms(deps, text: str, intent: str) -> None:
     """Someone not (yet) verified against the roster still learns how elections are made."""
     reply = await respond(text=text, identity=Identity("slack", "U1"), deps=deps)
-    assert (reply.kind, reply.data) == ("personal", {"intent": intent})
+    assert (reply.kind, reply.intent, reply.data) == ("personal", intent, {})
     assert "(818) 734-5381" in reply.text and "E-mail is not an election" in reply.text
     assert ask_payload(reply)["intent"] == intent
 
 
 async def test_the_deadline_reply_cites_the_document(deps) -> None:
     reply = await respond(text="deadline?", identity=Identity("slack", "U1"), deps=deps)
-    assert reply.data["intent"] == "deadline" and reply.data["is_open"] is True
+    assert reply.intent is Intent.DEADLINE and reply.data["is_open"] is True
     assert reply.citations[0].entry_id == "Q20"

@@ -15,6 +15,8 @@ import pytest
 from bot.clock import ManualClock
 from bot.domain.records import OfferState
 from bot.domain.roster import Employee, EmployeeClass, EmployeeStatus, Grant, OptionType
+from bot.domain.slack_records import DeliveryKey, SlackDeliveryState
+from bot.services.delivery_claims import DeliveryClaim
 from bot.services.errors import NotAuthorizedError
 from bot.services.identity import Identity
 from bot.services.offer.live_offer import current_terms, load_offer
@@ -22,6 +24,7 @@ from bot.services.questions.conversation import ConversationDeps, respond
 from bot.services.roster.grants import my_grants
 from knowledge.offer_terms import load_offer_terms, terms_digest
 from storage.db import create_engine, session_factory
+from storage.slack_repo import DuplicateDeliveryError
 from storage.uow import UnitOfWork
 from tests.migrated import upgrade_fast
 
@@ -197,17 +200,17 @@ async def test_a_mechanics_question_with_should_is_not_taken_for_advice(deps) ->
 async def test_chat_records_an_intent_but_never_calls_it_an_election(deps) -> None:
     me = Identity(channel="slack", actor="U1", employee_id="E1")
     ask_which = await respond(text="tender", identity=me, deps=deps)
-    assert ask_which.data["intent"] == "elect"
+    assert ask_which.intent == "elect"
     assert "Your eligible grants: G1" in ask_which.text
     assert "E-mail is not an election" in ask_which.text
 
     recorded = await respond(text="I want to tender G1", identity=me, deps=deps)
-    assert recorded.data["intent"] == "elect", recorded.text
+    assert recorded.intent == "elect", recorded.text
     assert "not" in recorded.text.lower() and "election" in recorded.text.lower()
     assert "(818) 734-5381" in recorded.text  # where the signed form goes
 
     status = await respond(text="status", identity=me, deps=deps)
-    assert status.data["intent"] == "status"
+    assert status.intent == "status"
     assert status.data["current_intent"]["version"] == 1
     assert status.data["current_intent"]["grants"][0]["grant_number"] == "G1"
 
@@ -217,7 +220,7 @@ async def test_chat_records_an_intent_but_never_calls_it_an_election(deps) -> No
     asks_to_confirm = await respond(text="withdraw", identity=me, deps=deps)
     assert "withdraw confirm" in asks_to_confirm.text
     withdrawn = await respond(text="withdraw confirm", identity=me, deps=deps)
-    assert withdrawn.data["intent"] == "withdraw"
+    assert withdrawn.intent == "withdraw"
     status = await respond(text="status", identity=me, deps=deps)
     assert status.data["current_intent"]["version"] == 2
     async with deps.uow as uow:  # commands are not questions HR should see as unanswered
@@ -233,3 +236,41 @@ async def test_chat_elections_need_a_verified_owner_and_an_open_offer(deps) -> N
     late = await respond(text="tender G1", identity=Identity("slack", "U1", "E1"), deps=deps)
     assert late.kind == "error"
     assert "5:00 p.m. PDT on Thursday, July 24, 2003" in late.text
+
+
+async def test_a_delivery_is_claimed_once_with_the_first_write_and_a_second_writes_nothing(
+    deps,
+) -> None:
+    """A chat election writes twice (the grants view's audit row, then the intent): the claim
+    rides in the first transaction only; a second delivery of the same key fails on it and
+    records neither an audit row nor an intent."""
+    me = Identity(channel="slack", actor="U1", employee_id="E1")
+    key = DeliveryKey("event:EvT", kind="message", user_id="U1")
+    first = DeliveryClaim(replace(key, state=SlackDeliveryState.ANSWERING))
+    recorded = await respond(text="tender G1", identity=me, deps=deps, claim=first)
+    assert recorded.intent == "elect" and recorded.kind != "error", recorded.text
+    assert first.made
+
+    second = DeliveryClaim(key)
+    with pytest.raises(DuplicateDeliveryError):
+        await respond(text="tender G1", identity=me, deps=deps, claim=second)
+    assert not second.made
+    async with deps.uow as uow:
+        intents = await uow.elections.intents_for("E1")
+        viewed = await uow.audit.with_action("grants.view")
+        claimed = await uow.slack_events.get("event:EvT")
+    assert [i.version for i in intents] == [1]
+    assert len(viewed) == 1
+    assert claimed is not None and claimed.state is SlackDeliveryState.ANSWERING
+
+
+async def test_an_answer_that_writes_nothing_leaves_the_claim_to_the_caller(deps) -> None:
+    claim = DeliveryClaim(DeliveryKey("event:EvQ", kind="message", user_id="U9"))
+    reply = await respond(
+        text="How do I tender my options?", identity=Identity("slack", "U9"), deps=deps, claim=claim
+    )
+    assert reply.intent == "faq" and not claim.made
+    await claim.alone(deps.uow, at=deps.clock.now())
+    assert claim.made
+    async with deps.uow as uow:
+        assert await uow.slack_events.seen("event:EvQ")

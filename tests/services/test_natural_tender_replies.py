@@ -64,7 +64,7 @@ def test_tender_all_and_its_confirmation_are_commands() -> None:
 
 async def test_tender_all_asks_to_confirm_then_records_every_eligible_grant(deps) -> None:
     asked = await respond(text="tender all", identity=ME, deps=deps)
-    assert asked.data["intent"] == "elect" and asked.kind == "personal"
+    assert asked.intent == "elect" and asked.kind == "personal"
     assert "I will record your intent to tender 3 whole grants: G1, G4, G5" in asked.text
     assert asked.text.startswith(
         "Tender all 3 of your eligible grants? Reply 'tender all confirm' to record it; "
@@ -74,7 +74,7 @@ async def test_tender_all_asks_to_confirm_then_records_every_eligible_grant(deps
     assert await _intents(deps) == []
 
     recorded = await respond(text="tender all confirm", identity=ME, deps=deps)
-    assert recorded.data["intent"] == "elect" and recorded.kind != "error", recorded.text
+    assert recorded.intent == "elect" and recorded.kind != "error", recorded.text
     assert [set(g) for g in await _intents(deps)] == [{"G1", "G4", "G5"}]
 
 
@@ -89,7 +89,7 @@ async def test_a_grant_that_is_not_theirs_is_named_and_nothing_is_recorded(
     deps, other: str
 ) -> None:
     reply = await respond(text=f"tender {other}", identity=ME, deps=deps)
-    assert reply.kind == "error" and reply.data["intent"] == "elect"
+    assert reply.kind == "error" and reply.intent == "elect"
     assert reply.text == (
         f"{other} is not one of your grants, so I recorded nothing. Your grants that can be "
         "tendered: G1, G4, G5. Ask 'grants' to see all of yours."

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.domain.elections import ElectionIntent, IntentLine, next_tender, next_withdrawal
 from bot.domain.errors import DomainError
+from bot.domain.questions import Intent
 from bot.domain.records import AuditEntry
 from bot.domain.tender import grants_named_in, validate_tender
 from bot.domain.terms import OfferTerms
@@ -29,7 +30,7 @@ __all__ = ["not_an_election"]
 
 async def not_an_election(
     *,
-    intent: str,
+    intent: Intent,
     text: str,
     identity: Identity,
     uow: UnitOfWork,
@@ -53,7 +54,7 @@ async def not_an_election(
         named = grants_named_in(text, person.assessment)
         try:
             form = _unrecorded_form(intent, named, person, history, identity, terms, now)
-            if form is not None and intent == "withdraw":
+            if form is not None and intent is Intent.WITHDRAW:
                 recorded = await record_withdrawal(
                     uow=uow,
                     terms=terms,
@@ -81,7 +82,7 @@ async def not_an_election(
                 channel=identity.channel,
                 subject=identity.employee_id,
                 detail={
-                    "intent": intent,
+                    "intent": intent.value,
                     "grants_named": named,
                     "verified": identity.verified,
                     "recorded": recorded is not None,
@@ -102,7 +103,7 @@ async def not_an_election(
             f"({recorded.form_filename}) in a separate message: check it, sign and date it, and "
             "deliver it as described above."
         )
-    elif identity.verified and intent == "elect" and not problem:
+    elif identity.verified and intent is Intent.ELECT and not problem:
         sentences.append("Name the grants you mean (e.g. 'tender G1234') to get a pre-filled form.")
     if problem:
         sentences.append(problem)
@@ -114,8 +115,8 @@ async def not_an_election(
         text=" ".join(sentences),
         actions=(Action("deadline", "Deadline"), Action("talk_to_hr", "Talk to HR")),
         kind="personal" if identity.verified else "answer",
+        intent=intent,
         data={
-            "intent": intent,
             "is_election": False,
             "grants": named,
             "intent_version": recorded.intent.version if recorded else None,
@@ -124,7 +125,7 @@ async def not_an_election(
 
 
 def _unrecorded_form(
-    intent: str,
+    intent: Intent,
     named: list[str],
     person: Any,
     history: Any,
@@ -140,7 +141,7 @@ def _unrecorded_form(
         "actor": identity.actor,
         "channel": identity.channel,
     }
-    if intent == "withdraw":
+    if intent is Intent.WITHDRAW:
         return next_withdrawal(history, **common)
     if not named:
         return None

@@ -22,7 +22,6 @@ from bot.domain.elections import (
 from bot.domain.hr_records import Attachment, HrTask, MessageKind, OutboxMessage, TaskStatus
 from bot.domain.records import AuditEntry
 from bot.domain.roster import Employee
-from bot.domain.slack_records import DeliveryKey
 from bot.domain.tender import validate_tender
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_shares
@@ -30,6 +29,7 @@ from bot.forms import render_pdf
 from bot.ports import UnitOfWork
 from bot.replies import Action, Reply, Table
 from bot.services.access import authorize_self_or_operator
+from bot.services.delivery_claims import DeliveryClaim, claim_within, mark_committed
 from bot.services.elections.offer_closing import ensure_not_closing
 from bot.services.elections.person import Person, load_person, new_shares_by_grant
 from bot.services.elections.printed_forms import election_form_document
@@ -129,12 +129,13 @@ async def record_intent(
     grant_numbers: Sequence[str],
     identity: Identity,
     now: datetime,
-    delivery: DeliveryKey | None = None,
+    claim: DeliveryClaim | None = None,
 ) -> IntentResult:
     """Tender, change or re-tender: a new version naming ``grant_numbers`` (whole grants).
 
-    ``delivery`` (a Slack view submission) is claimed in the same transaction: a second
-    submission of it records nothing and raises ``DuplicateDeliveryError``."""
+    ``claim`` (a Slack delivery: a view submission, a chat message) is claimed in the same
+    transaction unless an earlier write of the same answer claimed it: a second delivery
+    records nothing and raises ``DuplicateDeliveryError``."""
 
     def plan(person: Person, history: Sequence[ElectionIntent]) -> ElectionIntent:
         selection = validate_tender(grant_numbers, person.assessment, terms, now=now)
@@ -149,7 +150,7 @@ async def record_intent(
             channel=identity.channel,
         )
 
-    return await _record(uow, terms, employee_id, identity, now, plan, delivery)
+    return await _record(uow, terms, employee_id, identity, now, plan, claim)
 
 
 async def record_withdrawal(
@@ -159,10 +160,10 @@ async def record_withdrawal(
     employee_id: str,
     identity: Identity,
     now: datetime,
-    delivery: DeliveryKey | None = None,
+    claim: DeliveryClaim | None = None,
 ) -> IntentResult:
     """Withdraw everything tendered (Q22, p. 5): a new version asking for a Notice to Withdraw;
-    ``delivery`` as for :func:`record_intent`."""
+    ``claim`` as for :func:`record_intent`."""
 
     def plan(person: Person, history: Sequence[ElectionIntent]) -> ElectionIntent:
         return next_withdrawal(
@@ -174,7 +175,7 @@ async def record_withdrawal(
             channel=identity.channel,
         )
 
-    return await _record(uow, terms, employee_id, identity, now, plan, delivery)
+    return await _record(uow, terms, employee_id, identity, now, plan, claim)
 
 
 async def _record(
@@ -184,20 +185,14 @@ async def _record(
     identity: Identity,
     now: datetime,
     plan: Callable[[Person, Sequence[ElectionIntent]], ElectionIntent],
-    delivery: DeliveryKey | None = None,
+    claim: DeliveryClaim | None = None,
 ) -> IntentResult:
     authorize_self_or_operator(identity, employee_id)
 
     async def attempt() -> IntentResult:
         async with uow:
-            if delivery is not None:  # a repeated submission stops here, having written nothing
-                await uow.slack_events.claim(
-                    delivery.key,
-                    kind=delivery.kind,
-                    user_id=delivery.user_id,
-                    at=now,
-                    state=delivery.state,
-                )
+            # a repeated delivery stops here, having written nothing
+            await claim_within(uow, claim, at=now)
             await ensure_not_closing(uow, terms.offer_id, "record an intent")
             person = await load_person(uow, terms, employee_id)
             history = await uow.elections.intents_for(employee_id)
@@ -267,6 +262,7 @@ async def _record(
                 )
             )
             await uow.commit()
+            mark_committed(claim)
             return IntentResult(
                 intent=intent,
                 previous=previous,

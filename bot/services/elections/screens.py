@@ -15,6 +15,7 @@ from bot.domain.records import AuditEntry
 from bot.domain.slack_records import DeliveryKey
 from bot.domain.terms import OfferTerms
 from bot.replies import Reply
+from bot.services.delivery_claims import DeliveryClaim
 from bot.services.elections.employee_overview import EmployeeOverview, employee_overview
 from bot.services.elections.intents import (
     IntentResult,
@@ -169,7 +170,7 @@ async def record_tender(
             grant_numbers=grant_numbers,
             identity=identity,
             now=deps.clock.now(),
-            delivery=delivery,
+            claim=DeliveryClaim(delivery),
         )
     except DuplicateDeliveryError:
         return None
@@ -200,7 +201,7 @@ async def record_withdraw(
             employee_id=identity.employee_id or "",
             identity=identity,
             now=deps.clock.now(),
-            delivery=delivery,
+            claim=DeliveryClaim(delivery),
         )
     except DuplicateDeliveryError:
         return None

@@ -29,6 +29,7 @@ from bot.domain.timefmt import format_instant, format_shares
 from bot.ports import UnitOfWork
 from bot.replies import Action, Reply
 from bot.services.access import authorize_self_or_operator, require_operator
+from bot.services.delivery_claims import DeliveryClaim, claim_within, mark_committed
 from bot.services.elections.intents import intent_tables
 from bot.services.elections.person import load_person, new_shares_by_grant
 from bot.services.elections.receipts import effective_summary
@@ -79,10 +80,19 @@ class ElectionStatus:
 
 
 async def employee_status(
-    *, uow: UnitOfWork, terms: OfferTerms, employee_id: str, identity: Identity, now: datetime
+    *,
+    uow: UnitOfWork,
+    terms: OfferTerms,
+    employee_id: str,
+    identity: Identity,
+    now: datetime,
+    claim: DeliveryClaim | None = None,
 ) -> ElectionStatus:
+    """One employee's election status; the view is audited (``claim``: a Slack delivery to
+    claim in the audit row's transaction, :mod:`bot.services.delivery_claims`)."""
     authorize_self_or_operator(identity, employee_id)
     async with uow:
+        await claim_within(uow, claim, at=now)
         person = await load_person(uow, terms, employee_id)
         history = tuple(await uow.elections.intents_for(employee_id))
         receipts = tuple(await uow.elections.receipts_for(employee_id))
@@ -99,6 +109,7 @@ async def employee_status(
             )
         )
         await uow.commit()
+    mark_committed(claim)
     deadlines = offer_deadlines(terms, now=now, calendar=business_calendar(terms))
     latest = latest_intent(history)
     confirmation = None

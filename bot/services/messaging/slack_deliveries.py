@@ -1,12 +1,17 @@
 """Answer each Slack event once, whichever of its deliveries gets there, and post the answer once.
 
 Slack retries an event it thinks failed (``X-Slack-Retry-Num``); after a failed first delivery
-the retry is the only one, so retries are not dropped on sight. The use case
-:func:`answer_event_once` takes the delivery as an explicit :class:`DeliveryKey` and claims it
-(``uow.slack_events.claim``, state ``answering``) before answering: a second delivery of the
-same key fails on the unique key and never answers — never records the question, its audit row
-or a chat election — a second time. View submissions pass their key to the use case that
-records them (``record_intent(..., delivery=key)``), which claims it in the intent's own
+the retry is the only one, so retries are not dropped on sight. The handler passes the delivery
+to :func:`answer_event_once` as an explicit :class:`DeliveryKey`; the use case claims it (state
+``answering``) in the same transaction as the answer's first write — the abstention filed for
+HR, the audit row of a grants or status view, a chat election, the deadline note — through a
+:class:`~bot.services.delivery_claims.DeliveryClaim` passed down to those services. So a second
+delivery of the same key fails on the unique key there, rolled back, and never answers — never
+records the question, its audit row or a chat election — a second time; and a failure between
+the claim and the write rolls back both, so the retry answers. An answer that writes nothing is
+claimed on its own before it is posted. A delivery of an event already claimed is recognised
+by a read before any work, so a retry costs one query. View submissions pass their key to the
+use case that records them (``record_intent(..., claim=…)``), claimed in the intent's own
 transaction.
 
 An event's reply is posted after it was built, so posting can fail with the side effects
@@ -21,11 +26,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.domain.slack_records import DeliveryKey, SlackDeliveryState, SlackPost
 from bot.ports import Clock, UnitOfWork
 from bot.replies import Reply
+from bot.services.delivery_claims import DeliveryClaim
 from bot.services.identity import Identity
 from bot.services.questions.conversation import ConversationDeps, respond
 from storage.slack_repo import DuplicateDeliveryError
@@ -66,11 +73,16 @@ async def answer_event_once(
     A reply whose post failed is posted by a later delivery, which never answers (and records)
     the question a second time."""
     once = EventReply(deps.uow, key=delivery.key, clock=deps.clock)
-    if await once.claim(delivery):
-        reply = await respond(text=text, identity=identity, deps=deps)
-        await once.post_first(post, render(reply))
-        return True
-    return await once.post_parked(post, lost=render(ANSWER_LOST))
+    if await once.seen():
+        return await once.post_parked(post, lost=render(ANSWER_LOST))
+    claim = DeliveryClaim(replace(delivery, state=SlackDeliveryState.ANSWERING))
+    try:
+        reply = await respond(text=text, identity=identity, deps=deps, claim=claim)
+        await claim.alone(deps.uow, at=deps.clock.now())  # an answer that wrote nothing
+    except DuplicateDeliveryError:  # another delivery claimed it first; ours wrote nothing
+        return await once.post_parked(post, lost=render(ANSWER_LOST))
+    await once.post_first(post, render(reply))
+    return True
 
 
 class EventReply:
@@ -87,21 +99,11 @@ class EventReply:
     ) -> None:
         self._uow, self._key, self._clock, self._stale_after = uow, key, clock, stale_after
 
-    async def claim(self, delivery: DeliveryKey) -> bool:
-        """Claim the event (``answering``); ``False`` if a delivery of it was claimed before."""
-        try:
-            async with self._uow as uow:
-                await uow.slack_events.claim(
-                    delivery.key,
-                    kind=delivery.kind,
-                    user_id=delivery.user_id,
-                    at=self._clock.now(),
-                    state=SlackDeliveryState.ANSWERING,
-                )
-                await uow.commit()
-        except DuplicateDeliveryError:
-            return False
-        return True
+    async def seen(self) -> bool:
+        """Whether a delivery of the event was claimed before (a read; the claim itself is
+        made with the answer's first write, see :func:`answer_event_once`)."""
+        async with self._uow as uow:
+            return await uow.slack_events.seen(self._key)
 
     async def post_first(self, post: Post, reply: SlackPost) -> None:
         """Post the claiming delivery's reply; if the post fails, park it for Slack's retry.

@@ -21,11 +21,13 @@ from datetime import datetime
 from bot.domain.amendments import AmendmentKind, OfferAmendment
 from bot.domain.communications import Communication
 from bot.domain.hr_records import MessageKind, OutboxMessage
+from bot.domain.questions import Intent
 from bot.domain.records import AuditEntry
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_instant
 from bot.ports import UnitOfWork
 from bot.replies import Action, Reply
+from bot.services.delivery_claims import DeliveryClaim, claim_within, mark_committed
 from bot.services.identity import Identity
 from bot.services.offer.live_offer import current_terms
 
@@ -58,7 +60,7 @@ def tells_the_deadline(reply: Reply, terms: OfferTerms) -> bool:
     answer that states the live expiration date)."""
     if reply.kind in {"error", "abstain"}:
         return False
-    if reply.data.get("intent") == "deadline":
+    if reply.intent is Intent.DEADLINE:
         return True
     day = _long_date(terms.expiration, terms).lower()
     return any(day in part.lower() for part in (reply.text, *reply.notes))
@@ -72,11 +74,13 @@ async def note_deadline_asked(
     base_terms: OfferTerms,
     now: datetime,
     terms: OfferTerms | None = None,
+    claim: DeliveryClaim | None = None,
 ) -> bool:
     """Audit that a verified employee was told the deadline on Slack or e-mail; True if so.
 
     ``terms``: the live terms the reply was built from, when the caller has them (then the
-    offer state is not read again)."""
+    offer state is not read again). ``claim``: the Slack delivery, claimed in this audit's
+    transaction when nothing before it wrote (:mod:`bot.services.delivery_claims`)."""
     if identity.employee_id is None or identity.channel not in FOLLOW_UP_CHANNELS:
         return False
     if reply.kind in {"error", "abstain"}:
@@ -86,6 +90,7 @@ async def note_deadline_asked(
     if not tells_the_deadline(reply, terms):
         return False
     async with uow:
+        await claim_within(uow, claim, at=now)
         await uow.audit.record(
             AuditEntry(
                 at=now,
@@ -97,6 +102,7 @@ async def note_deadline_asked(
             )
         )
         await uow.commit()
+    mark_committed(claim)
     return True
 
 
@@ -118,7 +124,8 @@ def follow_up_reply(amendment: OfferAmendment, terms: OfferTerms) -> Reply:
         ),
         actions=(Action("deadline", "Deadline"), Action("talk_to_hr", "Talk to HR")),
         kind="answer",
-        data={"intent": "deadline", "amendment_id": amendment.id},
+        data={"amendment_id": amendment.id},
+        intent=Intent.DEADLINE,
     )
 
 

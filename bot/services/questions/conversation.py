@@ -1,10 +1,15 @@
 """One entry point for a message from any channel: decide what was asked and build the reply.
 
-Every message goes through intent detection and the knowledge answerer
-(:func:`bot.services.questions.answers.ask`): questions about the offer get the cited passage or an
-honest abstention (recorded for HR); requests for a recommendation get the offer's own
-no-recommendation position; the person's own grants and the live deadline are answered from
-data; election actions (status, elect, withdraw) go to :func:`election_reply`.
+Every message goes through the knowledge answerer (:func:`bot.services.questions.answers.ask`),
+which decides once what was asked: a typed :class:`~knowledge.answerer.Answer` whose ``intent``
+and ``kind`` this module reads (never a dictionary). Questions about the offer get the cited
+passage or an honest abstention (recorded for HR); requests for a recommendation get the offer's
+own no-recommendation position; the person's own grants and the live deadline are answered from
+data; election actions (status, elect, withdraw) go to :func:`election_reply`. A chat command
+("tender G2", "status") or a first-person election ("I want to tender") names the action itself.
+
+``claim``: the Slack delivery the message came in, passed on to each service that writes for
+it, so the first write's transaction claims it (:mod:`bot.services.delivery_claims`).
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from pathlib import Path
 
 from bot.domain.eligibility import PersonAssessment
 from bot.domain.errors import DomainError
+from bot.domain.questions import PERSONAL_INTENTS, AnswerKind, Intent
 from bot.domain.tender import grants_named_in
 from bot.domain.terms import OfferTerms
 from bot.ports import Clock, UnitOfWork
 from bot.replies import Action, Reply
+from bot.services.delivery_claims import DeliveryClaim
 from bot.services.elections import (
     employee_status,
     intent_reply,
@@ -97,13 +104,13 @@ def contacts_reply(terms: OfferTerms) -> Reply:
     )
 
 
-def _how_elections_are_made(intent: str, terms: OfferTerms) -> str:
+def _how_elections_are_made(intent: Intent, terms: OfferTerms) -> str:
     hr = terms.hr_delivery
     channels = " or ".join(
         "by hand" if c == "hand" else f"by {c} ({hr.fax})" if c == "fax" else f"by {c}"
         for c in terms.election_channels
     )
-    form = "a signed Notice to Withdraw" if intent == "withdraw" else "a signed Election Form"
+    form = "a signed Notice to Withdraw" if intent is Intent.WITHDRAW else "a signed Election Form"
     return (
         f"Elections are made only with {form}, delivered {channels} to {hr.name}, "
         f"{hr.department}, before the offer expires (ask 'deadline'). E-mail is not an "
@@ -113,7 +120,12 @@ def _how_elections_are_made(intent: str, terms: OfferTerms) -> str:
 
 _CONFIRM = re.compile(r"\bconfirm(ed)?\b", re.I)
 # Chat commands (the console and Slack show them): a message that starts with one is that action.
-_COMMANDS = {"status": "status", "withdraw": "withdraw", "tender": "elect", "elect": "elect"}
+_COMMANDS = {
+    "status": Intent.STATUS,
+    "withdraw": Intent.WITHDRAW,
+    "tender": Intent.ELECT,
+    "elect": Intent.ELECT,
+}
 _COMMAND = re.compile(r"^\s*/?(status|withdraw|tender|elect)\b", re.I)
 _FIRST_PERSON_ELECTION = re.compile(
     r"^\s*i\s+(hereby\s+)?(elect|tender)\b|^\s*i\s+(want|wish|would like|intend)\s+to\s+"
@@ -123,18 +135,20 @@ _FIRST_PERSON_ELECTION = re.compile(
 
 
 async def election_reply(
-    intent: str,
+    intent: Intent,
     text: str,
     identity: Identity,
     deps: ConversationDeps,
     *,
     terms: OfferTerms | None = None,
+    claim: DeliveryClaim | None = None,
 ) -> Reply:
     """Status, elect and withdraw for the verified employee, through the elections service.
 
     A chat message never *is* an election: recording an intent prepares the pre-filled form and
     tells HR; the person still signs it and delivers it by fax or hand before the deadline.
-    ``terms``: the live terms already read for this message (else they are read here).
+    ``terms``: the live terms already read for this message (else they are read here);
+    ``claim``: the Slack delivery, claimed by the first write (see the module docstring).
     """
     if terms is None:
         terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
@@ -144,16 +158,21 @@ async def election_reply(
             "against HR's roster. " + _how_elections_are_made(intent, terms),
             actions=(Action("deadline", "Deadline"), Action("talk_to_hr", "Talk to HR")),
             kind="personal",
-            data={"intent": intent},
+            intent=intent,
         )
     employee_id, now = identity.employee_id, deps.clock.now()
     try:
-        if intent == "status":
+        if intent is Intent.STATUS:
             status = await employee_status(
-                uow=deps.uow, terms=terms, employee_id=employee_id, identity=identity, now=now
+                uow=deps.uow,
+                terms=terms,
+                employee_id=employee_id,
+                identity=identity,
+                now=now,
+                claim=claim,
             )
             return _with_intent(status_reply(status, terms), intent)
-        if intent == "withdraw":
+        if intent is Intent.WITHDRAW:
             if not _CONFIRM.search(text):
                 return Reply(
                     text="Withdrawing takes back every option you tendered (all of them, not "
@@ -161,21 +180,31 @@ async def election_reply(
                     "'withdraw confirm' and I will prepare your pre-filled Notice to Withdraw "
                     "and tell HR. " + _how_elections_are_made(intent, terms),
                     kind="personal",
-                    data={"intent": intent},
+                    intent=intent,
                 )
             result = await record_withdrawal(
-                uow=deps.uow, terms=terms, employee_id=employee_id, identity=identity, now=now
+                uow=deps.uow,
+                terms=terms,
+                employee_id=employee_id,
+                identity=identity,
+                now=now,
+                claim=claim,
             )
             return _with_intent(intent_reply(result, terms), intent)
         assessment = await my_grants(
-            uow=deps.uow, terms=terms, employee_id=employee_id, identity=identity, now=now
+            uow=deps.uow,
+            terms=terms,
+            employee_id=employee_id,
+            identity=identity,
+            now=now,
+            claim=claim,
         )
         chosen = grants_named_in(text, assessment)
         strangers = _not_theirs(text, assessment)
         if strangers:
             return _not_theirs_reply(strangers, assessment, intent)
         if not chosen and _ALL_GRANTS.search(text) and assessment.eligible_grants:
-            return await _tender_all(text, identity, deps, terms, assessment)
+            return await _tender_all(text, identity, deps, terms, assessment, claim)
         if not chosen:
             eligible = ", ".join(g.grant.grant_number for g in assessment.eligible_grants)
             how = (
@@ -188,7 +217,7 @@ async def election_reply(
                 text=f"{how} " + _how_elections_are_made(intent, terms),
                 actions=(Action("grants", "My grants"), Action("deadline", "Deadline")),
                 kind="personal",
-                data={"intent": intent},
+                intent=intent,
             )
         result = await record_intent(
             uow=deps.uow,
@@ -197,10 +226,11 @@ async def election_reply(
             grant_numbers=chosen,
             identity=identity,
             now=now,
+            claim=claim,
         )
         return _with_intent(intent_reply(result, terms), intent)
     except (DomainError, ServiceError) as exc:
-        return Reply(text=str(exc), kind="error", data={"intent": intent})
+        return Reply(text=str(exc), kind="error", intent=intent)
 
 
 # "tender all", "elect all my grants", "I want to tender all of my options"
@@ -217,7 +247,7 @@ def _not_theirs(text: str, assessment: PersonAssessment) -> list[str]:
     return [t for t in found if t not in own]
 
 
-def _not_theirs_reply(strangers: list[str], assessment: PersonAssessment, intent: str) -> Reply:
+def _not_theirs_reply(strangers: list[str], assessment: PersonAssessment, intent: Intent) -> Reply:
     """The same words whether or not the grant exists for someone else: nothing leaks."""
     names = " and ".join(strangers)
     verb = "is not one of your grants" if len(strangers) == 1 else "are not among your grants"
@@ -231,7 +261,7 @@ def _not_theirs_reply(strangers: list[str], assessment: PersonAssessment, intent
         text=f"{names} {verb}, so I recorded nothing. {mine} Ask 'grants' to see all of yours.",
         actions=(Action("grants", "My grants"),),
         kind="error",
-        data={"intent": intent},
+        intent=intent,
     )
 
 
@@ -241,6 +271,7 @@ async def _tender_all(
     deps: ConversationDeps,
     terms: OfferTerms,
     assessment: PersonAssessment,
+    claim: DeliveryClaim | None,
 ) -> Reply:
     """Every eligible grant, after a confirmation step: "tender all" says exactly what would be
     recorded; "tender all confirm" records it (as "withdraw" / "withdraw confirm" do)."""
@@ -260,7 +291,8 @@ async def _tender_all(
             text=f"Tender all {count} of your eligible grants? Reply 'tender all confirm' to "
             f"record it; nothing is recorded until then.\n{preview.summary}",
             kind="personal",
-            data={"intent": "elect", "confirm": "tender all confirm"},
+            data={"confirm": "tender all confirm"},
+            intent=Intent.ELECT,
         )
     result = await record_intent(
         uow=deps.uow,
@@ -269,12 +301,13 @@ async def _tender_all(
         grant_numbers=numbers,
         identity=identity,
         now=now,
+        claim=claim,
     )
-    return _with_intent(intent_reply(result, terms), "elect")
+    return _with_intent(intent_reply(result, terms), Intent.ELECT)
 
 
 async def election_attempt_reply(
-    intent: str,
+    intent: Intent,
     text: str,
     identity: Identity,
     deps: ConversationDeps,
@@ -298,13 +331,19 @@ async def election_attempt_reply(
 
 
 async def respond(
-    *, text: str, identity: Identity, deps: ConversationDeps, record_elections: bool = True
+    *,
+    text: str,
+    identity: Identity,
+    deps: ConversationDeps,
+    record_elections: bool = True,
+    claim: DeliveryClaim | None = None,
 ) -> Reply:
     """Answer one message. Personal data only for a verified identity, only its own.
 
     ``record_elections=False`` (e-mail): "tender …" and "withdraw" are answered by
     :func:`election_attempt_reply` instead of recording an intent. A verified employee told
-    the deadline on Slack or e-mail is noted, to hear from us if it changes.
+    the deadline on Slack or e-mail is noted, to hear from us if it changes. ``claim``: the
+    Slack delivery, claimed by the first write made for this message (the module docstring).
 
     The offer state is read once here and the live terms passed down (the answer, an election,
     the deadline note): one read per message, and every part of the reply states the same
@@ -315,7 +354,12 @@ async def respond(
     except ServiceError as exc:
         return Reply(text=str(exc), kind="error")
     reply = await _respond(
-        text=text, identity=identity, deps=deps, record_elections=record_elections, terms=terms
+        text=text,
+        identity=identity,
+        deps=deps,
+        record_elections=record_elections,
+        terms=terms,
+        claim=claim,
     )
     await note_deadline_asked(
         uow=deps.uow,
@@ -324,6 +368,7 @@ async def respond(
         base_terms=deps.base_terms,
         now=deps.clock.now(),
         terms=terms,
+        claim=claim,
     )
     return reply
 
@@ -335,12 +380,13 @@ async def _respond(
     deps: ConversationDeps,
     record_elections: bool,
     terms: OfferTerms,
+    claim: DeliveryClaim | None,
 ) -> Reply:
     now = deps.clock.now()
     command = _COMMAND.match(text)
     first_person = bool(_FIRST_PERSON_ELECTION.search(text)) and not text.rstrip().endswith("?")
     try:
-        answered = await ask(
+        asked = await ask(
             text=text,
             identity=identity,
             uow=deps.uow,
@@ -349,31 +395,38 @@ async def _respond(
             offer_dir=deps.offer_dir,
             record_abstention=not (command or first_person),
             terms=terms,
+            claim=claim,
         )
     except ServiceError as exc:
         return Reply(text=str(exc), kind="error")
-    intent = answered.data.get("intent")
-    if answered.kind == "no_advice":
+    found = asked.answer
+    intent = found.intent
+    if found.kind is AnswerKind.NO_ADVICE:
         pass  # "should I tender?" asks for advice, never records anything
     elif command:
         intent = _COMMANDS[command.group(1).lower()]
     elif first_person:
-        intent = "elect"
-    if answered.kind == "help":
-        return _with_intent(help_reply(terms), "help")
-    if answered.kind == "contacts":
-        return replace(contacts_reply(terms), citations=answered.citations, data=answered.data)
-    if intent in {"elect", "withdraw"} and not record_elections:
-        return await election_attempt_reply(str(intent), text, identity, deps, terms=terms)
-    if intent in {"status", "elect", "withdraw"}:
-        return await election_reply(str(intent), text, identity, deps, terms=terms)
-    if intent == "grants":
+        intent = Intent.ELECT
+    if found.kind is AnswerKind.HELP:
+        return _with_intent(help_reply(terms), Intent.HELP)
+    if found.kind is AnswerKind.CONTACTS:
+        return replace(
+            contacts_reply(terms),
+            citations=asked.citations,
+            intent=found.intent,
+            confidence=round(found.confidence, 3),
+        )
+    if intent in {Intent.ELECT, Intent.WITHDRAW} and not record_elections:
+        return await election_attempt_reply(intent, text, identity, deps, terms=terms)
+    if intent in {Intent.STATUS, Intent.ELECT, Intent.WITHDRAW}:
+        return await election_reply(intent, text, identity, deps, terms=terms, claim=claim)
+    if intent is Intent.GRANTS:
         if not identity.verified:
             return Reply(
                 text="I can only show grants to an employee I have verified against HR's "
                 "roster. Please ask from your company Slack account or work e-mail.",
                 kind="error",
-                data={"intent": "grants"},
+                intent=Intent.GRANTS,
             )
         try:
             assessment = await my_grants(
@@ -382,28 +435,27 @@ async def _respond(
                 employee_id=identity.employee_id or "",
                 identity=identity,
                 now=now,
+                claim=claim,
             )
         except ServiceError as exc:
-            return Reply(text=str(exc), kind="error", data={"intent": "grants"})
-        return _with_intent(grants_reply(assessment, terms), "grants")
-    if intent == "deadline":
+            return Reply(text=str(exc), kind="error", intent=Intent.GRANTS)
+        return _with_intent(grants_reply(assessment, terms), Intent.GRANTS)
+    if intent is Intent.DEADLINE:
         reply = deadlines_reply(get_deadlines(terms, now=now), terms, now=now)
         return replace(
             reply,
-            citations=answered.citations,
-            data={**reply.data, "intent": "deadline", "confidence": 1.0},
+            citations=asked.citations,
+            intent=Intent.DEADLINE,
+            confidence=1.0,
         )
-    return answered
-
-
-_PERSONAL_INTENTS = frozenset({"grants", "status", "elect", "withdraw"})
+    return asked.reply()
 
 
 def carries_personal_data(reply: Reply) -> bool:
     """Whether a reply holds the person's own data (grants, intents, a pre-filled form): a
     channel that cannot be sure who asked must not thread it under the asker's words."""
-    return bool(reply.attachments) or reply.data.get("intent") in _PERSONAL_INTENTS
+    return bool(reply.attachments) or reply.intent in PERSONAL_INTENTS
 
 
-def _with_intent(reply: Reply, intent: str) -> Reply:
-    return replace(reply, data={**reply.data, "intent": intent})
+def _with_intent(reply: Reply, intent: Intent) -> Reply:
+    return replace(reply, intent=intent)

@@ -13,6 +13,7 @@ from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_money, format_shares
 from bot.ports import UnitOfWork
 from bot.replies import Action, Reply, Table
+from bot.services.delivery_claims import DeliveryClaim, claim_within, mark_committed
 from bot.services.errors import NotAuthorizedError, NotFoundError
 from bot.services.identity import Identity
 
@@ -23,13 +24,23 @@ _OPERATOR_CHANNELS = frozenset({"cli"})
 
 
 async def my_grants(
-    *, uow: UnitOfWork, terms: OfferTerms, employee_id: str, identity: Identity, now: datetime
+    *,
+    uow: UnitOfWork,
+    terms: OfferTerms,
+    employee_id: str,
+    identity: Identity,
+    now: datetime,
+    claim: DeliveryClaim | None = None,
 ) -> PersonAssessment:
-    """Assess one employee's grants; only that employee (or HR at the CLI) may see them."""
+    """Assess one employee's grants; only that employee (or HR at the CLI) may see them.
+
+    ``claim``: a Slack delivery to claim in the audit row's transaction
+    (:mod:`bot.services.delivery_claims`)."""
     if identity.channel not in _OPERATOR_CHANNELS and identity.employee_id != employee_id:
         raise NotAuthorizedError("You can only see your own grants.")
     calendar = business_calendar(terms)
     async with uow:
+        await claim_within(uow, claim, at=now)
         employee = await uow.employees.get(employee_id)
         if employee is None:
             raise NotFoundError(f"No employee {employee_id!r} in the roster.")
@@ -46,6 +57,7 @@ async def my_grants(
             )
         )
         await uow.commit()
+    mark_committed(claim)
     return assess(
         employee,
         grants,
