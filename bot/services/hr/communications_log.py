@@ -37,6 +37,7 @@ from storage.communications_log_repo import LogGroup, communications_log
 __all__ = [
     "COMMUNICATIONS_COLUMNS",
     "DELIVERY_COLUMNS",
+    "KIND_LABELS",
     "LogPage",
     "communications_csv",
     "communications_page",
@@ -70,6 +71,20 @@ COMMUNICATIONS_COLUMNS = (
     "channel_post",
 )
 _BATCH = 5000
+
+# What each group is called on the page (communications: their recorded kind).
+KIND_LABELS = {
+    "intent_confirmation": "Intent confirmations (with the pre-filled form)",
+    "hr_notice": "HR notices",
+    "receipt_confirmation": "Receipt confirmations",
+    "promise_to_grant": "Promises to grant new options",
+    "answer": "Answers to questions",
+    "hr_alert": "HR alerts",
+    "reminder": "Reminders",
+    "extension_announcement": "Extension announcements",
+    "amendment_notice": "Amendment notice",
+    "deadline_follow_up": "Deadline follow-up",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,10 +47,12 @@ from storage.hr_questions_repo import BankSuggestion, hr_questions
 __all__ = [
     "REPLY_SUBJECT",
     "SUGGESTION_LABELS",
+    "QuestionView",
     "QueuedReply",
     "citable_entries",
     "decide_suggestion",
     "list_suggestions",
+    "question_view",
     "reply_preview",
     "reply_to_question",
     "suggest_for_bank",
@@ -109,6 +111,13 @@ def reply_preview(*, text: str, entry_id: str, entries: Mapping[str, Citation]) 
 
 
 @dataclass(frozen=True, slots=True)
+class QuestionView:
+    question: UnansweredQuestion
+    answered: bool
+    refusal: str  # why a reply cannot go through offerbot ("" when it can)
+
+
+@dataclass(frozen=True, slots=True)
 class QueuedReply:
     question: UnansweredQuestion
     message: OutboxMessage
@@ -127,6 +136,17 @@ def _reachable(question: UnansweredQuestion) -> str:
             "reply cannot be sent through offerbot: answer them directly if appropriate."
         )
     return ""
+
+
+async def question_view(*, uow: UnitOfWork, identity: Identity, question_id: int) -> QuestionView:
+    """One question, whether HR answered it, and whether a reply can reach the person."""
+    require_operator(identity)
+    async with uow:
+        question = await hr_questions(uow).question(question_id)
+        answered = question_id in await hr_console(uow).answered_question_ids()
+    if question is None:
+        raise NotFoundError(f"No question #{question_id}.")
+    return QuestionView(question, answered, _reachable(question))
 
 
 async def reply_to_question(
