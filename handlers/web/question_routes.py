@@ -40,6 +40,12 @@ _NOTICES = {
 }
 
 
+def _submitted(v: Visit) -> dict[str, str]:
+    """The question page's fields present in the POST (both of its forms), length-capped."""
+    assert v.form is not None
+    return {k: str(v.form[k])[:5000] for k in ("reply", "cite", "text", "label") if k in v.form}
+
+
 def add_question_routes(web_app: web.Application, app: App, guard: Guard, r: Renderer) -> None:
     entries = citable_entries(app.offer_dir)
     labels = {
@@ -104,12 +110,15 @@ def add_question_routes(web_app: web.Application, app: App, guard: Guard, r: Ren
             return page("message.html.j2", v, status=404, message=str(exc))
         q = view.question
         best = q.best_entry_id if q.best_entry_id in entries else ""
-        values = values or {
+        defaults = {
             "reply": "",
             "cite": best,
             "text": " ".join(q.question.split()),
             "label": best or ("out_of_scope" if q.reason == "out_of_scope" else ""),
         }
+        # what the submitted form held wins (an empty "No citation" too); the other form on the
+        # page keeps its defaults
+        values = {**defaults, **(values or {})}
         return page(
             "question.html.j2",
             v,
@@ -132,20 +141,19 @@ def add_question_routes(web_app: web.Application, app: App, guard: Guard, r: Ren
         """``step=preview`` shows what the employee will read; ``step=send`` queues it."""
         assert v.form is not None
         question_id = _id(request, "question_id")
-        values = {k: str(v.form.get(k, "")) for k in ("reply", "cite", "text", "label")}
-        values["reply"] = values["reply"][:5000]
+        values = _submitted(v)
         try:
             if v.form.get("step") != "send":
                 shown = reply_preview(
-                    text=values["reply"], entry_id=values["cite"], entries=entries
+                    text=values.get("reply", ""), entry_id=values.get("cite", ""), entries=entries
                 )
                 return await question_page(v, question_id, values=values, preview=shown)
             await reply_to_question(
                 uow=app.uow(),
                 identity=v.user.identity,
                 question_id=question_id,
-                text=values["reply"],
-                entry_id=values["cite"],
+                text=values.get("reply", ""),
+                entry_id=values.get("cite", ""),
                 entries=entries,
                 now=app.clock.now(),
                 render_email=_email_renderer(),
@@ -160,13 +168,13 @@ def add_question_routes(web_app: web.Application, app: App, guard: Guard, r: Ren
         """Store the question (as HR edited it) with a proposed label, for review."""
         assert v.form is not None
         question_id = _id(request, "question_id")
-        values = {k: str(v.form.get(k, "")) for k in ("reply", "cite", "text", "label")}
+        values = _submitted(v)
         try:
             await suggest_for_bank(
                 uow=app.uow(),
                 identity=v.user.identity,
-                text=values["text"][:1000],
-                label=values["label"],
+                text=values.get("text", ""),
+                label=values.get("label", ""),
                 entries=entries,
                 offer_dir=app.offer_dir,
                 now=app.clock.now(),

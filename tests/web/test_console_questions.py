@@ -339,8 +339,8 @@ async def test_communications_log_page_and_downloads(console: Console, new_page:
     await page.get_by_role("link", name="Communications").click()
     row = page.locator(f"#group-comm-{comm.id}")
     assert "Two weeks left" in await row.inner_text()
-    assert await row.locator("td.pending").inner_text() == "30"
-    assert await row.locator("td.delivered").inner_text() == "0"
+    assert await row.locator("td.n-pending").inner_text() == "30"
+    assert await row.locator("td.n-delivered").inner_text() == "0"
     # the demo's two intents queued their confirmations and HR notices: groups of their own
     text = await page.locator("#groups").inner_text()
     assert "Intent confirmations" in text and "HR notices" in text

@@ -24,6 +24,7 @@ import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.domain.communications import Communication
@@ -95,8 +96,10 @@ class LogPage:
     limit: int
 
 
+@lru_cache(maxsize=4096)
 def _local(instant: datetime | None, zone: ZoneInfo) -> str:
-    """``2003-07-10 09:00:05 PDT``: a time a person filing reads without converting."""
+    """``2003-07-10 09:00:05 PDT``: a time a person filing reads without converting. Cached:
+    a broadcast's copies share their queued time, and the sender marks batches at once."""
     if instant is None:
         return ""
     local = instant.astimezone(zone)
@@ -109,12 +112,12 @@ async def communications_page(
     """One page of groups, newest first, each with its recorded communication (if any)."""
     require_operator(identity)
     async with uow:
-        groups, total = await communications_log(uow).groups(offset=offset, limit=limit)
-        wanted = {g.key for g in groups if g.communication_id is not None}
+        everything = await communications_log(uow).groups()
         recorded = {c.reference: c for c in await uow.communications.list_all()}
+    groups = everything[offset : offset + limit]
     return LogPage(
-        groups=[(g, recorded.get(g.key) if g.key in wanted else None) for g in groups],
-        total=total,
+        groups=[(g, recorded.get(g.key)) for g in groups],
+        total=len(everything),
         offset=offset,
         limit=limit,
     )
@@ -157,20 +160,20 @@ async def _delivery_chunks(
             batch = await communications_log(uow).messages(
                 after_id=after, limit=_BATCH, group=group
             )
-        for m in batch:
-            writer.writerow(
-                (
-                    m.id,
-                    _local(m.queued_at, zone),
-                    _local(m.sent_at, zone),
-                    m.channel,
-                    m.kind,
-                    m.group,
-                    m.employee_id or m.recipient,
-                    m.state,
-                    m.attempts,
-                )
+        writer.writerows(
+            (
+                m.id,
+                _local(m.queued_at, zone),
+                _local(m.sent_at, zone),
+                m.channel,
+                m.kind,
+                m.group,
+                m.employee_id or m.recipient,
+                m.state,
+                m.attempts,
             )
+            for m in batch
+        )
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
