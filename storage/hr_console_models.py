@@ -1,5 +1,6 @@
 """Tables of the HR web console (migration 0011): HR accounts, sign-in sessions, sign-in
-attempts, and which unanswered questions HR marked answered.
+attempts, and which unanswered questions HR marked answered; and (migration 0012) employees'
+questions HR proposed as new examples for the question bank.
 
 Imported at the end of :mod:`storage.models` so they belong to the one ``Base.metadata``.
 Sessions and attempts live in the database, not in process memory, so every replica behind a
@@ -10,14 +11,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.model_base import EMAIL, TEXT, Base
 
-__all__ = ["HrAccountRow", "HrLoginAttemptRow", "HrQuestionStateRow", "HrSessionRow"]
+__all__ = [
+    "HrAccountRow",
+    "HrBankSuggestionRow",
+    "HrLoginAttemptRow",
+    "HrQuestionStateRow",
+    "HrSessionRow",
+]
 
 ROLES = ("admin", "viewer")
+SUGGESTION_STATUSES = ("pending", "accepted", "rejected")
 
 
 class HrAccountRow(Base):
@@ -69,3 +77,25 @@ class HrQuestionStateRow(Base):
     question_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     answered_at: Mapped[datetime]
     answered_by: Mapped[str] = mapped_column(String(TEXT))
+
+
+class HrBankSuggestionRow(Base):
+    """A question HR proposed as a new example of a label in the question bank. Not training
+    data: an admin accepts or rejects it, and only accepted rows are exported in the bank's own
+    format (``offerbot hr suggestions export``) for a person to review and commit."""
+
+    __tablename__ = "hr_bank_suggestions"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'accepted', 'rejected')", name="status"),
+        Index(None, "status", "proposed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    question_id: Mapped[int | None] = mapped_column(Integer)  # the unanswered question, if any
+    text: Mapped[str] = mapped_column(Text)  # one line, as HR left it
+    label: Mapped[str] = mapped_column(String(64))  # "Q21", "RISK-3", "out_of_scope", "advice"
+    status: Mapped[str] = mapped_column(String(16))
+    proposed_at: Mapped[datetime]
+    proposed_by: Mapped[str] = mapped_column(String(TEXT))
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(TEXT))

@@ -358,12 +358,19 @@ __all__ += ["AmendmentRow", "CommunicationRow", "JobRow"]
 # --- HR web console (migration 0011): accounts, sessions, sign-in attempts ----------------------
 from storage.hr_console_models import (  # noqa: E402
     HrAccountRow,
+    HrBankSuggestionRow,
     HrLoginAttemptRow,
     HrQuestionStateRow,
     HrSessionRow,
 )
 
-__all__ += ["HrAccountRow", "HrLoginAttemptRow", "HrQuestionStateRow", "HrSessionRow"]
+__all__ += [
+    "HrAccountRow",
+    "HrBankSuggestionRow",
+    "HrLoginAttemptRow",
+    "HrQuestionStateRow",
+    "HrSessionRow",
+]
 
 # --- hr close runs (migration 0010): durable progress of a batched close ------------------------
 from storage.close_models import CloseRunRow  # noqa: E402

@@ -402,6 +402,7 @@ def _register_command_modules() -> None:
         outbox,
         questions,
         slack,
+        suggestions,
     )
 
     for module in (
@@ -415,6 +416,7 @@ def _register_command_modules() -> None:
         offer_admin,
         outbox,
         hr_admin,
+        suggestions,
     ):
         module.register(app, hr_app)
 

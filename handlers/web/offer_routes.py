@@ -1,6 +1,5 @@
-"""The console's offer and questions pages: extend or amend the offer (two-person rule: a
-second admin approves on the page) and mark unanswered questions answered. Registered by
-:func:`handlers.web.routes.add_console_routes`."""
+"""The console's offer page: extend or amend the offer (two-person rule: a second admin
+approves on the page). Registered by :func:`handlers.web.routes.add_console_routes`."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from bot.domain.errors import DomainError
 from bot.domain.local_time import parse_instant
 from bot.domain.terms import OfferTerms
 from bot.services.errors import ServiceError
-from bot.services.hr.web_console import mark_question_answered, open_questions
 from bot.services.offer.amendment_wording import amendment_reply
 from bot.services.offer.deadline_follow_ups import EmailRenderer
 from bot.services.offer.extension import (
@@ -143,26 +141,6 @@ def add_offer_routes(web_app: web.Application, app: App, guard: Guard, r: Render
             return await offer_page(v, error=str(exc), status=409)
         return await offer_page(v, message=_amendment_text(result))
 
-    # --- questions ----------------------------------------------------------------------------
-
-    async def questions(request: web.Request, v: Visit) -> web.StreamResponse:
-        """Unanswered questions, newest first."""
-        found = await open_questions(uow=app.uow(), identity=v.user.identity)
-        return page("questions.html.j2", v, nav="questions", questions=found)
-
-    async def answered_post(request: web.Request, v: Visit) -> web.StreamResponse:
-        """Mark one question answered."""
-        try:
-            await mark_question_answered(
-                uow=app.uow(),
-                identity=v.user.identity,
-                question_id=int(request.match_info["question_id"]),
-                now=app.clock.now(),
-            )
-        except (ValueError, ServiceError):
-            raise web.HTTPNotFound() from None
-        raise web.HTTPSeeOther("/hr/questions")
-
     add = web_app.router
     add.add_get("/hr/offer", guard.wrap(offer_get))
     add.add_post("/hr/offer/extend", guard.wrap(extend_post, action=True))
@@ -171,8 +149,6 @@ def add_offer_routes(web_app: web.Application, app: App, guard: Guard, r: Render
         "/hr/offer/amendments/{amendment_id}/{decision:approve|reject}",
         guard.wrap(decide_post, action=True),
     )
-    add.add_get("/hr/questions", guard.wrap(questions))
-    add.add_post("/hr/questions/{question_id}/answered", guard.wrap(answered_post, action=True))
 
 
 def _amendment_text(result: AmendmentResult) -> str:

@@ -29,8 +29,10 @@ from bot.services.hr.web_console import (
     list_employees,
 )
 from bot.services.offer.live_offer import current_terms
+from handlers.web.communications_routes import add_communications_routes
 from handlers.web.guard import COOKIE, LOGIN_COOKIE, Guard, Visit
 from handlers.web.offer_routes import add_offer_routes
+from handlers.web.question_routes import add_question_routes
 from handlers.web.render import Renderer
 
 if TYPE_CHECKING:
@@ -310,7 +312,9 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
     add.add_get("/hr/employees/{employee_id}", guard.wrap(employee))
     add.add_get("/hr/receive", guard.wrap(receive_get))
     add.add_post("/hr/receive", guard.wrap(receive_post, action=True))
-    add_offer_routes(web_app, app, guard, r)  # /hr/offer…, /hr/questions…
+    add_offer_routes(web_app, app, guard, r)  # /hr/offer…
+    add_question_routes(web_app, app, guard, r)  # /hr/questions…
+    add_communications_routes(web_app, app, guard, r)  # /hr/communications…
 
 
 def _see_other(location: str) -> web.Response:
