@@ -19,10 +19,29 @@ from handlers.slack import actions, app_home, commands, ignored, messages, views
 from handlers.slack.flows import ACK_WITHIN_SECONDS, SlackDeps
 from handlers.slack.identity import SlackIdentities
 
-__all__ = ["build_slack_app", "slack_client"]
+__all__ = ["LISTENER_FAILED_TEXT", "build_slack_app", "failed_direct_message", "slack_client"]
 
 logger = logging.getLogger(__name__)
 SURFACES = (messages, app_home, actions, views, commands, ignored)  # ignored: last
+
+
+LISTENER_FAILED_TEXT = (
+    "Sorry — something went wrong on my side and I could not finish answering that message. "
+    "Please send it again in a minute (type `status` to see what is recorded for you). "
+    "If it keeps happening, please contact HR."
+)
+
+
+def failed_direct_message(body: dict[str, Any]) -> str | None:
+    """The DM channel of a person's message that a listener failed on, or None (other kinds of
+    request, bot messages, channels that are not a DM)."""
+    event = body.get("event") if body.get("type") == "event_callback" else None
+    if not isinstance(event, dict) or event.get("type") != "message":
+        return None
+    if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+        return None
+    channel = event.get("channel")
+    return channel if isinstance(channel, str) and channel else None
 
 
 def slack_client(*, token: str, base_url: str, max_rate_limit_retries: int = 3) -> AsyncWebClient:
@@ -73,7 +92,18 @@ def build_slack_app(
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
-        """Unexpected errors: logged once with traceback (the type tells what failed)."""
+        """Unexpected errors: logged once with traceback (the type tells what failed). When Bolt
+        acknowledged a direct message before answering it (the default HTTP mode and Socket
+        Mode), Slack sends no retry, so the employee is told — otherwise they would wait for an
+        answer that never comes. With ``process_before_response`` the 500 brings Slack's retry,
+        which answers instead."""
         logger.error("Slack listener failed for %s", body.get("type", "?"), exc_info=error)
+        channel = None if process_before_response else failed_direct_message(body)
+        if channel is None:
+            return
+        try:
+            await client.chat_postMessage(channel=channel, text=LISTENER_FAILED_TEXT)
+        except Exception:  # Slack itself may be what failed; the log line above stands
+            logger.warning("could not tell the employee that their message failed")
 
     return app, deps

@@ -139,3 +139,26 @@ async def test_an_answer_that_writes_nothing_is_claimed_alone_and_posted_once(
     posts = bot.fake.of(POST)
     assert len(posts) == 1 and "Q21" in str(posts[0].params["blocks"])
     assert await _claimed(bot, "EvFaq") is SlackDeliveryState.DONE
+
+
+async def test_without_a_retry_coming_the_employee_is_told_their_message_failed(
+    fake_slack: FakeSlack, demo_db: Path, tmp_path: Path
+) -> None:
+    """Bolt's default mode acknowledges the event before answering, so Slack sends no retry: a
+    failed answer is followed by a short apology in the same DM (nothing personal in it), and
+    the message sent again is answered."""
+    from handlers.slack.app import LISTENER_FAILED_TEXT
+
+    clock = ManualClock(parse_instant(DEMO_NOW))
+    async with running_slack_bot_at(fake_slack, demo_db, tmp_path, clock=clock) as running:
+        _fail_inserts_into(running, "audit_log")
+        assert (await running.event(_dm("grants"), event_id="EvLost")).status == 200
+        (apology,) = await running.fake.wait_for(POST)
+        assert apology.params["channel"] == "D1001"
+        assert apology.params["text"] == LISTENER_FAILED_TEXT
+        assert "G0" not in str(apology.params)  # no grant of anyone's in it
+        assert await _claimed(running, "EvLost") is None
+        _heal(running)
+        assert (await running.event(_dm("grants"), event_id="EvAgain")).status == 200
+        posts = await running.fake.wait_for(POST, count=2)
+        assert "grants can be tendered" in str(posts[1].params["text"])
