@@ -99,9 +99,9 @@ def neighbour_scores(
     """(messages, labels) from (messages, neighbours) cosines: for each label, the mean cosine
     of its ``nearest`` closest neighbours (all of them when it has fewer; 0 for a label with
     none), minus the mean over the labels — so the score says how much closer this label's
-    nearest texts are than the others'. The mean of a few rather than the single best: one
-    stray training text close to a message no longer decides for its label (grouped 5-fold
-    cross-validation: 1 → 0.826, 5 → 0.834, see :class:`knowledge.fitting.Hyper`)."""
+    nearest texts are than the others'. ``nearest`` > 1 was measured by cross-validation and
+    gained nothing over the single nearest (see :class:`knowledge.fitting.Hyper`); it stays so
+    ``bench/qa_grid.py`` can measure it again on another offer's bank."""
     similarities = np.atleast_2d(similarities)
     rows = similarities.shape[0]
     out = np.zeros((rows, labels), dtype=np.float64)
