@@ -30,6 +30,28 @@ from tests.servers import PostgresServer, running_postgres
 # DATABASE … TEMPLATE`), which is the same schema Alembic would have built. Tests that take
 # `db_url` alone still get an empty database and run the migrations they test themselves.
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheapest_password_hashing() -> Iterator[None]:
+    """HR console passwords hashed with argon2-cffi's own test profile (``profiles.CHEAPEST``).
+
+    At the library's defaults (64 MiB, 3 passes, 4 lanes) each hash and each check costs about
+    0.2 s of CPU, and the suite adds accounts and signs in a few hundred times. The hashes stay
+    argon2id and are really verified; only the cost parameters differ, and those travel inside
+    each hash string, so the service's own rules (verify, rehash when parameters change, the
+    dummy hash checked for an unknown account) run unchanged.
+    """
+    from argon2 import PasswordHasher, profiles
+
+    from bot.services.hr import web_accounts
+
+    cheapest = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(web_accounts, "_HASHER", cheapest)
+        patch.setattr(web_accounts, "_DUMMY_HASH", cheapest.hash("not a password of anyone"))
+        yield
+
+
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 _MIGRATED_URLS: set[str] = set()  # databases copied from a migrated template (no upgrade needed)
