@@ -6,8 +6,8 @@ logging callback, ``bot.cli.running.run``'s error edge, the SQLite file in the w
 process would have had to itself is set up and put back around each call:
 
 * the working folder (``contextlib.chdir``), since settings and the demo files are relative;
-* the environment: every ``OFFERBOT_*`` variable of the test run is removed, then ``env`` is
-  applied — as the subprocess tests did with a clean ``env=``;
+* the environment: every ``OFFERBOT_*`` and ``SLACK_*`` variable of the test run is removed,
+  then ``env`` is applied — as the subprocess tests did with a clean ``env=``;
 * terminal width 160 (``COLUMNS=160`` before), so long lines are not wrapped;
 * the logging set-up the command installs on the root logger.
 
@@ -60,7 +60,9 @@ def offerbot(
 ) -> Ran:
     """`offerbot ARGS` in ``cwd`` with ``env`` added to a clean environment; ``check`` fails the
     test on a non-zero exit status, showing both streams."""
-    overrides: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OFFERBOT_")}
+    overrides: dict[str, str | None] = {
+        k: None for k in os.environ if k.startswith(("OFFERBOT_", "SLACK_"))
+    }
     overrides.update(env or {})
     with _ONE_AT_A_TIME, contextlib.chdir(cwd), _wide_consoles(), _logging_put_back():
         result = CliRunner().invoke(app, list(args), input=stdin, env=overrides)

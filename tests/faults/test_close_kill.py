@@ -4,11 +4,13 @@ nothing and says why in one sentence.
 
 The roster (a few hundred received tenders) is built with the benchmark's bulk builder; the close
 is the real command in its own process, killed with SIGKILL as soon as the close run shows a
-committed batch and is not finished.
+committed batch and is not finished; the rerun and the no-signer check run the same command in
+the test process (:mod:`tests.cli.runner`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -25,6 +27,8 @@ from bot.domain.hr_records import MessageKind
 from storage.close_models import CloseRunRow
 from storage.db import create_engine
 from storage.models import OutboxRow
+from tests.cli.runner import Ran
+from tests.cli.runner import offerbot as in_process
 
 TENDERS = 400
 BATCH = 5
@@ -78,6 +82,14 @@ async def _letters(url: str) -> Counter[str]:
         await engine.dispose()
 
 
+async def _in_process(command: list[str], env: dict[str, str], cwd: Path) -> Ran:
+    """The same `offerbot hr close` in the test process (:mod:`tests.cli.runner`), on a thread
+    so this loop stays free; only the run that is killed needs a process of its own."""
+    ours = {k: v for k, v in env.items() if k.startswith("OFFERBOT_")}
+    args = command[command.index("bot") + 1 :]
+    return await asyncio.to_thread(in_process, cwd, *args, env=ours, check=False)
+
+
 async def test_kill_9_mid_close_then_rerun_issues_every_letter_exactly_once(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -113,9 +125,7 @@ async def test_kill_9_mid_close_then_rerun_issues_every_letter_exactly_once(
     assert stopped is not None and 0 < stopped[0] < TENDERS and not stopped[1]
     assert 0 < sum((await _letters(db_url)).values()) < TENDERS
 
-    rerun = subprocess.run(
-        command, env=env, cwd=tmp_path, capture_output=True, text=True, check=False
-    )
+    rerun = await _in_process(command, env, tmp_path)  # the rerun needs no process of its own
     assert rerun.returncode == 0, rerun.stderr
     expected = {f"E{i:06d}" for i in range(1, TENDERS + 1)}
     outbox = await _letters(db_url)
@@ -143,9 +153,7 @@ async def test_close_without_a_signer_stops_before_changing_anything(
             (offer / source.name).write_bytes(text)
     command, env = close_command(db_url, tmp_path / "promises", BATCH)
     env["OFFERBOT_OFFER_DIR"] = str(offer)
-    refused = subprocess.run(
-        command, env=env, cwd=tmp_path, capture_output=True, text=True, check=False
-    )
+    refused = await _in_process(command, env, tmp_path)
     assert refused.returncode == 1
     message = refused.stderr.strip()
     assert message.count("\n") == 0 and "Traceback" not in message, message

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from bot.runtime.worker import _drain
 from bot.services.messaging.communications import export_communications
 from bot.services.messaging.outbox_recovery import list_undelivered, resend
 from storage.uow import UnitOfWork
+from tests.cli.runner import offerbot as in_process
 from tests.email.conftest import HR, NOW, mail_settings, make_app
 from tests.email.servers import SmtpRecorder, start_smtp
 from tests.servers import free_port
@@ -96,23 +96,13 @@ async def fake_slack() -> Any:
 
 
 async def offerbot(app: App, *args: str) -> Any:
-    """``offerbot ARGS --json`` as HR runs it, on the app's database at the app's clock."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OFFERBOT_", "SLACK_"))}
-    env["OFFERBOT_DATABASE_URL"] = app.settings.database_url
+    """``offerbot ARGS --json`` as HR runs it, on the app's database at the app's clock — the
+    real command in the test process (:mod:`tests.cli.runner`), on a thread so this loop and
+    its servers keep running."""
+    env = {"OFFERBOT_DATABASE_URL": app.settings.database_url}
     env["OFFERBOT_NOW"] = app.clock.now().isoformat()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        "--json",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == 0, f"offerbot {' '.join(args)}:\n{stdout!r}\n{stderr!r}"
-    return json.loads(stdout)
+    ran = await asyncio.to_thread(in_process, Path.cwd(), *args, "--json", env=env)
+    return json.loads(ran.stdout)
 
 
 async def _announce(app: App, count: int) -> Communication:

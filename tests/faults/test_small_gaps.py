@@ -44,6 +44,8 @@ from knowledge.offer_terms import load_offer_terms
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.uow import UnitOfWork
+from tests.cli.runner import Ran
+from tests.cli.runner import offerbot as in_process
 from tests.email.conftest import NOW, mail_settings, make_app
 from tests.email.servers import SmtpRecorder, deliver, mail, running_dovecot, start_smtp
 from tests.servers import free_port
@@ -71,6 +73,12 @@ def _offerbot(
         timeout=180,
         preexec_fn=lambda: os.umask(umask) and None,
     )
+
+
+def _command(cwd: Path, *args: str, **env: str) -> Ran:
+    """`offerbot ARGS` in ``cwd`` in the test process (:mod:`tests.cli.runner`): for the checks
+    that do not depend on a process's own umask."""
+    return in_process(cwd, *args, env=env, check=False)
 
 
 def _mode(path: Path) -> int:
@@ -200,7 +208,7 @@ def test_doctor_fails_a_leftover_demo_clock_when_mail_is_configured(
     assert status is Status.WARN, detail
 
     # And `offerbot doctor` itself exits 1 on the leftover file.
-    proc = _offerbot(demo, "doctor", "--timeout", "1", OFFERBOT_SMTP_PORT=str(free_port()), **SMTP)
+    proc = _command(demo, "doctor", "--timeout", "1", OFFERBOT_SMTP_PORT=str(free_port()), **SMTP)
     assert proc.returncode == 1
     assert "FAIL  configuration: the simulated clock" in proc.stdout, proc.stdout
 
@@ -230,12 +238,12 @@ def test_extension_warnings_for_odd_days_and_tiny_extensions() -> None:
 
 
 def test_extend_warns_and_refuses_year_9999_in_one_sentence(demo: Path) -> None:
-    tiny = _offerbot(demo, "hr", "extend", "--to", "2003-07-24T17:00:00.000001-07:00", "--json")
+    tiny = _command(demo, "hr", "extend", "--to", "2003-07-24T17:00:00.000001-07:00", "--json")
     assert tiny.returncode == 0, tiny.stderr
     warnings = json.loads(tiny.stdout)["warnings"]
     assert any("extended by only 1 microsecond" in w for w in warnings), warnings
 
-    far = _offerbot(demo, "hr", "extend", "--to", "9999-12-31T23:59:59+00:00")
+    far = _command(demo, "hr", "extend", "--to", "9999-12-31T23:59:59+00:00")
     assert far.returncode == 1
     assert "Traceback" not in far.stderr and "OverflowError" not in far.stderr, far.stderr
     assert " ".join(far.stderr.split()) == (
@@ -252,10 +260,10 @@ def test_extend_warns_and_refuses_year_9999_in_one_sentence(demo: Path) -> None:
 
 def test_close_with_no_tender_still_closes_the_offer_to_extension(demo: Path) -> None:
     after = {"OFFERBOT_NOW": "2003-07-25T09:00:00-07:00"}  # the morning after expiration
-    closed = _offerbot(demo, "hr", "close", "--json", "--out-dir", str(demo / "p"), **after)
+    closed = _command(demo, "hr", "close", "--json", "--out-dir", str(demo / "p"), **after)
     assert closed.returncode == 0, closed.stderr
 
-    extend = _offerbot(demo, "hr", "extend", "--to", "2003-08-07T17:00:00-07:00", **after)
+    extend = _command(demo, "hr", "extend", "--to", "2003-08-07T17:00:00-07:00", **after)
     assert extend.returncode == 1, extend.stdout
     assert "The offer was closed" in extend.stderr and "Traceback" not in extend.stderr
 
@@ -273,7 +281,7 @@ def test_ask_batch_gives_an_error_object_for_a_null_question(demo: Path) -> None
         {"text": "no question key"},
     ]
     batch.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-    proc = _offerbot(demo, "ask", "--batch", str(batch))
+    proc = _command(demo, "ask", "--batch", str(batch))
     assert proc.returncode == 0, proc.stderr
     answers = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(answers) == len(lines)
@@ -301,15 +309,13 @@ def locked(demo: Path) -> Iterator[sqlite3.Connection]:
 def test_a_locked_database_is_one_sentence_not_a_traceback(
     demo: Path, locked: sqlite3.Connection
 ) -> None:
-    proc = _offerbot(
-        demo, "elect", "E1001", "--grant", "G00002", OFFERBOT_SQLITE_BUSY_TIMEOUT="0.2"
-    )
+    proc = _command(demo, "elect", "E1001", "--grant", "G00002", OFFERBOT_SQLITE_BUSY_TIMEOUT="0.2")
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "sqlite3" not in proc.stderr, proc.stderr
     assert proc.stderr.startswith("error: The database stayed locked by other offerbot commands")
 
     locked.rollback()  # the other writer finishes: the same command now goes through
-    again = _offerbot(demo, "elect", "E1001", "--grant", "G00002", "--json")
+    again = _command(demo, "elect", "E1001", "--grant", "G00002", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["version"] == 1
 

@@ -13,9 +13,7 @@ import asyncio
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +32,7 @@ from bot.services.roster.csv_files import parse_employees, parse_grants
 from knowledge.offer_terms import load_offer_terms
 from storage.db import create_engine, session_factory
 from storage.uow import UnitOfWork
+from tests.cli.runner import offerbot as in_process
 from tests.services.close_setup import SIGNER
 from tests.services.elections_setup import EMPLOYEES, GRANTS, HR, NOW, option, person
 
@@ -228,12 +227,11 @@ async def test_the_communications_index_neutralises_formulas(
 
 
 def offerbot(cwd: Path, *args: str, now: str | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFERBOT_")}
-    env["COLUMNS"] = "200"
-    if now:
-        env["OFFERBOT_NOW"] = now
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, env=env, capture_output=True, timeout=180
+    """`offerbot ARGS` in the test process (:mod:`tests.cli.runner`), its output as the bytes a
+    process would have written (UTF-8), so the checks read what reaches HR's terminal."""
+    ran = in_process(cwd, *args, env={"OFFERBOT_NOW": now} if now else {}, check=False)
+    return subprocess.CompletedProcess(
+        ran.args, ran.returncode, ran.stdout.encode("utf-8"), ran.stderr.encode("utf-8")
     )
 
 

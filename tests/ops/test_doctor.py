@@ -1,19 +1,18 @@
-"""`offerbot doctor` end to end: a real process against the demo database, a real aiosmtpd
-server, the Dovecot fixture and the fake Slack Web API — the acceptance checks of issue 8."""
+"""`offerbot doctor` end to end: the real command (typer's app, in the test process) against the
+demo database, a real aiosmtpd server, the Dovecot fixture and the fake Slack Web API — the
+acceptance checks of issue 8."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from bot.runtime.doctor_network import BOT_SCOPES
+from tests.cli.runner import Ran, offerbot
 from tests.email.servers import IMAP_PASSWORD, IMAP_USER, SmtpRecorder
 from tests.servers import free_port
 from tests.slack.conftest import FakeSlack
@@ -21,40 +20,16 @@ from tests.slack.conftest import FakeSlack
 NAMES = ("configuration", "database", "offer", "roster", "SMTP", "IMAP", "Slack")
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OFFERBOT_", "SLACK_"))}
-    env["COLUMNS"] = "160"
-    env.update(extra)
-    return env
-
-
-def _doctor_sync(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def _doctor_sync(cwd: Path, *args: str, **env: str) -> Ran:
+    """`offerbot ARGS` in the test process (:mod:`tests.cli.runner`), with ``env`` added to an
+    environment without the run's own ``OFFERBOT_*``/``SLACK_*`` variables."""
+    return offerbot(cwd, *args, env=env, check=False)
 
 
 async def _doctor(cwd: Path, *args: str, **env: str) -> tuple[int, str, str]:
-    """Run `offerbot doctor` without blocking the loop the test servers run in."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "doctor",
-        *args,
-        cwd=cwd,
-        env=_env(**env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, stdout.decode(), stderr.decode()
+    """`offerbot doctor` on a thread, so the loop the test servers run in keeps serving."""
+    ran = await asyncio.to_thread(_doctor_sync, cwd, "doctor", *args, **env)
+    return ran.returncode, ran.stdout, ran.stderr
 
 
 def _lines(stdout: str) -> dict[str, str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +24,7 @@ from bot.config import Settings
 from bot.runtime.bootstrap import App, build
 from handlers.http_ops import add_ops_routes
 from storage.migrate import current_revision
+from tests.cli.runner import offerbot as in_process
 from tests.email.servers import SmtpRecorder
 from tests.ops.metrics_flows import BACKLOG, FAILURES, FORMS, INTENTS, metrics_app, operate
 from tests.servers import free_port
@@ -145,11 +145,9 @@ async def test_offerbot_serve_answers_healthz_and_metrics(
         OFFERBOT_SLACK_API_URL=fake_slack.base_url + "api/",
         OFFERBOT_LOG_FORMAT="json",
     )
-    init = subprocess.run(
-        [sys.executable, "-m", "bot", "init", "--json"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert init.returncode == 0, init.stderr
+    # `init` in the test process (tests.cli.runner); `serve` is the real process under test
+    ours = {k: v for k, v in env.items() if k.startswith(("OFFERBOT_", "SLACK_"))}
+    await asyncio.to_thread(in_process, tmp_path, "init", "--json", env=ours)
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "serve", "--port", str(port), "--host", "127.0.0.1",

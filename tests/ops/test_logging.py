@@ -33,6 +33,7 @@ from bot.runtime.logging_setup import (
 from bot.runtime.worker import run_worker
 from bot.services.identity import Identity
 from bot.services.questions.conversation import respond
+from tests.cli.runner import offerbot as in_process
 from tests.email.conftest import NOW, mail_settings, make_app
 from tests.email.servers import SmtpRecorder, deliver, mail
 from tests.servers import free_port
@@ -258,7 +259,8 @@ def test_fingerprint_and_redact() -> None:
 
 
 def test_the_cli_writes_json_lines_without_addresses(tmp_path: Path) -> None:
-    """`offerbot worker --once` in a real process, SMTP refused: JSON lines on stderr."""
+    """`offerbot worker --once` in a real process, SMTP refused: JSON lines on stderr. (The
+    set-up commands before it run in the test process, :mod:`tests.cli.runner`.)"""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OFFERBOT_", "SLACK_"))}
     env.update(OFFERBOT_DEMO_EMPLOYEES="10", OFFERBOT_LOG_FORMAT="json",
                OFFERBOT_LOG_LEVEL="debug")  # fmt: skip
@@ -275,8 +277,9 @@ def test_the_cli_writes_json_lines_without_addresses(tmp_path: Path) -> None:
         assert proc.returncode == 0, f"offerbot {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
         return proc
 
-    offerbot("init", "--demo", "--json")
-    offerbot("elect", "E1001", "--grant", "G00002", "--json")
+    setup = {k: v for k, v in env.items() if k.startswith("OFFERBOT_")}
+    in_process(tmp_path, "init", "--demo", "--json", env=setup)
+    in_process(tmp_path, "elect", "E1001", "--grant", "G00002", "--json", env=setup)
     roster = (tmp_path / ".offerbot/demo/employees.csv").read_text()
     address = next(line for line in roster.splitlines() if line.startswith("E1001,")).split(",")
     emails = [field for field in address if "@" in field]

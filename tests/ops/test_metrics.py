@@ -12,6 +12,8 @@ from pathlib import Path
 
 from bot.domain.hr_records import DeliveryState
 from bot.services.metrics import collect_metrics, metrics_json
+from tests.cli.runner import Ran
+from tests.cli.runner import offerbot as in_process
 from tests.email.servers import SmtpRecorder
 from tests.ops.metrics_flows import (
     ABSTENTIONS,
@@ -60,14 +62,20 @@ async def test_counts_match_what_happened(
 
 
 def test_offerbot_hr_metrics_in_a_real_process(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OFFERBOT_", "SLACK_"))}
-    env["OFFERBOT_DEMO_EMPLOYEES"] = "10"
+    """The operations run as commands in the test process (:mod:`tests.cli.runner`); the
+    figures after them are read by a real `offerbot` process, which ran none of them, so they
+    come from the database and not from one process's memory."""
+    demo = {"OFFERBOT_DEMO_EMPLOYEES": "10"}
 
-    def offerbot(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    def offerbot(*args: str, **extra: str) -> Ran:
+        return in_process(tmp_path, *args, env={**demo, **extra})
+
+    def real_process(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OFFERBOT_", "SLACK_"))}
         proc = subprocess.run(
             [sys.executable, "-m", "bot", *args],
             cwd=tmp_path,
-            env={**env, **extra},
+            env={**env, **demo, **extra},
             capture_output=True,
             text=True,
             timeout=120,
@@ -83,7 +91,7 @@ def test_offerbot_hr_metrics_in_a_real_process(tmp_path: Path) -> None:
     offerbot("withdraw", "E1001", "--json")
     # each process starts the demo clock at 09:00 again: look an hour later, when all are due
     later = "2003-07-10T10:00:00-07:00"
-    data = json.loads(offerbot("hr", "metrics", "--json", OFFERBOT_NOW=later).stdout)
+    data = json.loads(real_process("hr", "metrics", "--json", OFFERBOT_NOW=later).stdout)
     assert data["abstentions"] == 1
     assert data["intents_recorded"] == {"tender": 1, "withdraw": 1, "total": 2}
     assert data["signed_forms_received"]["total"] == 0

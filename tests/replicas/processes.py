@@ -1,4 +1,5 @@
-"""``offerbot`` as real processes for the replica tests, and polling with a deadline.
+"""``offerbot`` as real processes for the replica tests (set-up commands in the test process),
+and polling with a deadline.
 
 Commands run from a folder of their own (no ``.offerbot/offerbot.env`` from another test) with
 only the ``OFFERBOT_*`` variables a test passes. Workers start through
@@ -38,21 +39,16 @@ def offerbot_env(**settings: str) -> dict[str, str]:
 
 
 async def run_offerbot(cwd: Path, env: dict[str, str], *args: str, timeout: float = 180) -> str:
-    """Run ``offerbot ARGS`` to completion (without blocking the test's servers); its stdout."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout)
-    if process.returncode != 0:
-        raise AssertionError(f"offerbot {' '.join(args)} failed:\n{out.decode()}\n{err.decode()}")
-    return out.decode()
+    """Run ``offerbot ARGS`` to completion (without blocking the test's servers); its stdout.
+
+    A set-up command (``db upgrade``, ``init``): the real CLI in the test process
+    (:mod:`tests.cli.runner`) on a thread, with ``env``'s ``OFFERBOT_*`` variables; the workers
+    under test are the real processes (:func:`start_worker`)."""
+    from tests.cli.runner import offerbot
+
+    ours = {k: v for k, v in env.items() if k.startswith("OFFERBOT_")}
+    ran = await asyncio.wait_for(asyncio.to_thread(offerbot, cwd, *args, env=ours), timeout)
+    return ran.stdout
 
 
 @dataclass

@@ -26,6 +26,7 @@ from bot.services.offer.extension import extend_offer
 from bot.services.offer.live_offer import load_offer
 from knowledge.offer_terms import bundled_offer_dir, load_offer_terms
 from storage.uow import UnitOfWork
+from tests.conftest import seeded_once
 from tests.services.close_setup import SIGNER, MemoryLetters, close
 from tests.services.elections_setup import HR, NOW, option, person
 
@@ -39,8 +40,18 @@ def terms() -> OfferTerms:
 
 
 @pytest.fixture
-async def tendered(uow: UnitOfWork, terms: OfferTerms) -> UnitOfWork:
-    """30 holders with a received Election Form, one who withdrew, one who left since."""
+async def tendered(db_url: str, uow: UnitOfWork, terms: OfferTerms) -> UnitOfWork:
+    """30 holders with a received Election Form, one who withdrew, one who left since. (Written
+    once per backend, each test closes its own copy: :func:`tests.conftest.seeded_once`.)"""
+
+    async def build(uow: UnitOfWork) -> None:
+        await _thirty_holders(uow, terms)
+
+    await seeded_once(db_url, "close-batches", build)
+    return uow
+
+
+async def _thirty_holders(uow: UnitOfWork, terms: OfferTerms) -> None:
     await load_offer(uow=uow, terms=terms, digest="test", now=NOW)
     people = [person(e, f"Holder {e}") for e in [*HOLDERS, "E900", "E901"]]
     async with uow:
@@ -68,7 +79,6 @@ async def tendered(uow: UnitOfWork, terms: OfferTerms) -> UnitOfWork:
         left = replace(person("E901", "Holder E901"), status=EmployeeStatus.TERMINATED)
         await uow.employees.upsert_many([left])
         await uow.commit()
-    return uow
 
 
 async def receive(

@@ -24,16 +24,23 @@ from bot.services.roster.audience import eligible_recipients
 from knowledge.demo_roster import generate_demo_roster
 from knowledge.offer_terms import load_offer_terms
 from storage.uow import UnitOfWork
+from tests.conftest import seeded_once
 from tests.services.elections_setup import HR, NOW
 
 TERMS = load_offer_terms()
 
 
 @pytest.fixture
-async def roster(uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch) -> UnitOfWork:
+async def roster(db_url: str, uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch) -> UnitOfWork:
     """600 generated people; 40 eligible ones recorded intents, HR received half of the forms,
-    a few withdrew. Pages of 37 people, so every read crosses many page boundaries."""
+    a few withdrew. Pages of 37 people, so every read crosses many page boundaries. (Written
+    once per backend, each test reads its own copy: :func:`tests.conftest.seeded_once`.)"""
     monkeypatch.setattr(audience, "PAGE", 37)
+    await seeded_once(db_url, "report-streaming", _six_hundred_people)
+    return uow
+
+
+async def _six_hundred_people(uow: UnitOfWork) -> None:
     await load_offer(uow=uow, terms=TERMS, digest="test", now=NOW)
     generated = generate_demo_roster(TERMS, seed=2003, employees=600)
     async with uow:
@@ -67,7 +74,6 @@ async def roster(uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch) -> UnitOfWork
                 identity=HR,
                 now=at + timedelta(hours=1),
             )
-    return uow
 
 
 def _old_eligible_block(snap: Any) -> dict[str, Any]:

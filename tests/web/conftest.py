@@ -1,6 +1,6 @@
-"""HR web console fixtures: the demo roster with HR accounts (made by real `offerbot`
-processes), the console served on loopback over a copy of it with a clock the test moves, and
-Debian's chromium driven by Playwright.
+"""HR web console fixtures: the demo roster with HR accounts (made by `offerbot` commands run
+in the test process), the console served on loopback over a copy of it with a clock the test
+moves, and Debian's chromium driven by Playwright.
 
 The browser is skipped with an install hint when PyPI ``playwright`` or Debian ``chromium`` is
 missing locally; ``scripts/test`` installs both, so CI runs these tests.
@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from bot.config import Settings
 from bot.runtime.bootstrap import App, build
 from handlers.http_ops import add_ops_routes
 from handlers.web import add_console_routes
+from tests.cli.runner import Ran
+from tests.cli.runner import offerbot as in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_NOW = "2003-07-10T09:00:00-07:00"
@@ -50,27 +53,41 @@ CHROMIUM_ARGS = [
 
 def offerbot(
     cwd: Path, *args: str, db: Path, now: str = DEMO_NOW, stdin: str | None = None,
-    check: bool = True,
-) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """A real `offerbot` process on the database ``db``, at the simulated clock ``now``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFERBOT_")}
-    env.update(
-        OFFERBOT_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
-        OFFERBOT_NOW=now,
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+    check: bool = True, process: bool = False,
+) -> Ran:  # fmt: skip
+    """`offerbot ARGS` on the database ``db``, at the simulated clock ``now``.
+
+    In the test process by default (:mod:`tests.cli.runner`: the real typer app, its own engine
+    on the same file, no 1–2 s interpreter start), on a separate thread so the command's own
+    ``asyncio.run`` never meets the test's running loop; the console waits, as it did while a
+    child process ran. ``process=True`` runs a real ``python -m bot`` child instead, for the
+    check that a separate process sees what the console wrote.
+    """
+    env = {"OFFERBOT_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "OFFERBOT_NOW": now}
+    if not process:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(in_process, cwd, *args, env=env, stdin=stdin, check=check).result()
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("OFFERBOT_")}
+    child_env.update(
+        env,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), child_env.get("PYTHONPATH")])),
         COLUMNS="160",
     )
     proc = subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=180,
+        cwd=cwd, env=child_env, input=stdin, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     if check and proc.returncode != 0:
         raise AssertionError(f"offerbot {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
+    return Ran(tuple(args), proc.returncode, proc.stdout, proc.stderr)
 
 
-def offerbot_json(cwd: Path, *args: str, db: Path, now: str = DEMO_NOW) -> Any:
-    return json.loads(offerbot(cwd, *args, "--json", db=db, now=now, check=False).stdout)
+def offerbot_json(
+    cwd: Path, *args: str, db: Path, now: str = DEMO_NOW, process: bool = False
+) -> Any:
+    return json.loads(
+        offerbot(cwd, *args, "--json", db=db, now=now, check=False, process=process).stdout
+    )
 
 
 @pytest.fixture(scope="session")

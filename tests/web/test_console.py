@@ -1,6 +1,8 @@
 """The HR web console end to end: Debian's chromium (Playwright) against the console served on
-loopback over a copy of the demo database, and real `offerbot` processes on the same file for
-the command line's side (`hr report --json`, `hr receive`, `status`, `hr amendments`)."""
+loopback over a copy of the demo database, and `offerbot` commands on the same file for the
+command line's side (`hr report --json`, `hr receive`, `status`, `hr amendments`) — run in the
+test process, except one `status` in a real process, which proves a separate process reads what
+the console recorded."""
 
 from __future__ import annotations
 
@@ -161,7 +163,7 @@ async def test_record_a_receipt_and_see_it_in_offerbot_status(
     assert "election form, v1, received 2003-07-10 10:30 PDT by hand" in receipts
     assert "web:hr@example.com" in receipts
 
-    status = offerbot_json(console.cwd, "status", "E1001", db=console.db)
+    status = offerbot_json(console.cwd, "status", "E1001", db=console.db, process=True)
     assert status["hr_receipt"]["via"] == "hand", status
     assert status["hr_receipt"]["received_at"] == "2003-07-10T10:30:00-07:00"
     assert status["hr_receipt"]["recorded_by"] == "web:hr@example.com"
