@@ -332,10 +332,13 @@ def close(
     """At/after expiration: accept received tenders and write signed Promise to Grant letters
     (in batches; run it again after an interruption and it resumes)."""
     from bot.cli.terminal import err
+    from bot.forms.pool import PdfPool
     from bot.letter_files import LetterFolder
     from bot.services.elections.close import close_summary, resolve_signer
 
     settings = load_settings()
+    # Forked before `run` starts the event loop and the database's threads (see PdfPool).
+    pool = PdfPool()
 
     async def go(a: App) -> Any:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -366,10 +369,12 @@ def close(
                 letters=folder,
                 batch_size=batch_size,
                 progress=progress,
+                render=pool,
             )
         return result, terms
 
-    result, terms = run(as_json, go, settings)
+    with pool:
+        result, terms = run(as_json, go, settings)
     files = {p.employee_id: str(out_dir / p.filename) for p in result.promises}
     data = elections.close_json(result, terms, files)
     if as_json:
