@@ -7,6 +7,7 @@ builds the app, awaits one service from ``bot.services.elections`` and prints th
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 from datetime import date, timedelta
@@ -346,15 +347,18 @@ def close(
         signer = resolve_signer(a.settings)  # first: no letter may go out unsigned
         terms = await current_terms(uow=a.uow(), terms=a.base_terms)
         folder = LetterFolder(out_dir)
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=as_json or not err.is_terminal,
-            transient=True,
-        ) as bar:
+        with (
+            contextlib.closing(folder),
+            Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                disable=as_json or not err.is_terminal,
+                transient=True,
+            ) as bar,
+        ):
             task = bar.add_task("Closing the offer", total=None)
 
             def progress(run: Any) -> None:
