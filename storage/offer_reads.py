@@ -8,7 +8,7 @@ the answer itself". Through a unit of work it cost 0.8–3.5 ms: a session, ``BE
 trip. A single ``SELECT`` needs no transaction to be consistent, so:
 
 - **SQLite file**: the row is read synchronously on a connection of its own (a sync engine over
-  the same file, autocommit, ``busy_timeout`` 0): 20–40 µs, no thread hop. In WAL mode a reader
+  the same file, autocommit, ``busy_timeout`` 0): 20–110 µs, no thread hop. In WAL mode a reader
   never waits for a writer; in the rare moments it would (recovery after a crash, a checkpoint
   resetting the log) SQLite answers "busy" at once and the caller falls back to a unit of work —
   so the event loop is never held. The connection opens the file ``mode=rw``: it never creates a
@@ -56,7 +56,8 @@ class QuickReadUnavailableError(Exception):
 
 
 class OfferStateReads:
-    """One per engine (see :func:`offer_state_reads`); :meth:`get` reads the committed state."""
+    """One per sessions factory (see :func:`offer_state_reads`); :meth:`get` reads the committed
+    state."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._sqlite: Engine | None = None
