@@ -107,6 +107,11 @@ class UnitOfWork(Protocol):
         """Discard everything since the last commit; the block may go on with new work."""
         ...
 
+    async def read_offer_state(self, offer_id: str) -> OfferState | None:
+        """The offer's latest committed state, read in one statement outside any block (no
+        transaction, no write lock: the read every question makes); inside a block, its view."""
+        ...
+
     @property
     def offers(self) -> OfferStates: ...
 

@@ -28,6 +28,7 @@ from types import TracebackType
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.domain.records import OfferState
 from storage.audience_repo import AudienceRepository
 from storage.close_repo import CloseRunRepository
 from storage.elections_repo import (
@@ -39,6 +40,7 @@ from storage.elections_repo import (
 from storage.errors import ConstraintViolationError, UnitOfWorkError, WriteConflictError
 from storage.mail_repo import DeliveryRepository, InboxRepository
 from storage.metrics_repo import MetricsRepository
+from storage.offer_reads import QuickReadUnavailableError, offer_state_reads
 from storage.repositories import (
     AdjustmentRepository,
     AuditRepository,
@@ -159,6 +161,22 @@ class UnitOfWork:
     async def rollback(self) -> None:
         """Discard everything since the last commit; the block may go on with new work."""
         await self._open().session.rollback()
+
+    async def read_offer_state(self, offer_id: str) -> OfferState | None:
+        """The offer's committed state, in one statement and no transaction when no block is
+        open (the read every question makes: :mod:`storage.offer_reads`); inside an open block,
+        the block's own view. Falls back to a block of its own when the quick read cannot run
+        (SQLite busy, a lost connection), which waits its turn as every unit of work does."""
+        if self._current.get() is not None:
+            return await self.offers.get(offer_id)
+        reads = offer_state_reads(self._sessions)
+        if reads is not None:
+            try:
+                return await reads.get(offer_id)
+            except QuickReadUnavailableError:
+                pass
+        async with self:
+            return await self.offers.get(offer_id)
 
     @property
     def session(self) -> AsyncSession:

@@ -7,6 +7,7 @@ builds the app, awaits one service from ``bot.services.elections`` and prints th
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 from datetime import date, timedelta
@@ -332,10 +333,13 @@ def close(
     """At/after expiration: accept received tenders and write signed Promise to Grant letters
     (in batches; run it again after an interruption and it resumes)."""
     from bot.cli.terminal import err
+    from bot.forms.pool import PdfPool
     from bot.letter_files import LetterFolder
     from bot.services.elections.close import close_summary, resolve_signer
 
     settings = load_settings()
+    # Forked before `run` starts the event loop and the database's threads (see PdfPool).
+    pool = PdfPool()
 
     async def go(a: App) -> Any:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -343,15 +347,18 @@ def close(
         signer = resolve_signer(a.settings)  # first: no letter may go out unsigned
         terms = await current_terms(uow=a.uow(), terms=a.base_terms)
         folder = LetterFolder(out_dir)
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=as_json or not err.is_terminal,
-            transient=True,
-        ) as bar:
+        with (
+            contextlib.closing(folder),
+            Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                disable=as_json or not err.is_terminal,
+                transient=True,
+            ) as bar,
+        ):
             task = bar.add_task("Closing the offer", total=None)
 
             def progress(run: Any) -> None:
@@ -366,10 +373,12 @@ def close(
                 letters=folder,
                 batch_size=batch_size,
                 progress=progress,
+                render=pool,
             )
         return result, terms
 
-    result, terms = run(as_json, go, settings)
+    with pool:
+        result, terms = run(as_json, go, settings)
     files = {p.employee_id: str(out_dir / p.filename) for p in result.promises}
     data = elections.close_json(result, terms, files)
     if as_json:

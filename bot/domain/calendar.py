@@ -12,8 +12,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import holidays
-
 __all__ = ["BusinessCalendar"]
 
 _ONE_DAY = timedelta(days=1)
@@ -29,6 +27,10 @@ class BusinessCalendar:
     def __init__(self, *, zone: ZoneInfo, country: str = "US") -> None:
         self.zone = zone
         self.country = country
+        # Imported here, not with the module: `holidays` loads every country's module (250,
+        # 0.1 s of CPU) and the CLI imports this module for `offerbot --help` too.
+        import holidays
+
         # Public (federal) holidays only: no state subdivision is given.
         self._holidays = holidays.country_holidays(country)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 NEVER_FOR_HELP = {
     "sqlalchemy", "alembic", "fpdf", "fontTools", "PIL", "numpy", "sklearn", "scipy",
-    "slack_bolt", "aiohttp", "jinja2", "asyncpg", "aiosqlite", "prometheus_client",
+    "slack_bolt", "aiohttp", "jinja2", "asyncpg", "aiosqlite", "prometheus_client", "holidays",
 }  # fmt: skip
 NEVER_FOR_ASK = {"sklearn", "scipy", "fpdf", "fontTools", "PIL", "alembic", "slack_bolt"}
 
@@ -79,3 +79,14 @@ def test_before_init_a_real_process_prints_one_line(tmp_path: Path) -> None:
     assert ran.returncode == 1 and ran.stdout == ""
     assert len(ran.stderr.splitlines()) == 1, ran.stderr  # no traceback, no log lines
     assert ran.stderr.endswith("run `offerbot init` first.\n")
+
+
+def test_importing_the_cli_loads_no_heavy_library(tmp_path: Path) -> None:
+    """`import bot.cli` is what every command pays before it runs: no database, PDF, numeric,
+    Slack, web or holiday-table library (each command imports what it needs when it runs)."""
+    listing = "import sys, bot.cli; print(*sorted({m.split('.')[0] for m in sys.modules}))"
+    ran = _run(tmp_path, "-c", listing)
+    assert ran.returncode == 0, ran.stderr
+    loaded = set(ran.stdout.split())
+    assert {"bot", "typer"} <= loaded  # the listing was read
+    assert not loaded & NEVER_FOR_HELP, sorted(loaded & NEVER_FOR_HELP)

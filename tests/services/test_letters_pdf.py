@@ -158,3 +158,38 @@ def test_text_outside_latin_1_is_refused_not_dropped(terms: OfferTerms) -> None:
                 terms,
             )
         )
+
+
+def test_letters_rendered_on_every_core_are_the_same_bytes_in_the_same_order(
+    terms: OfferTerms,
+) -> None:
+    """`hr close` renders each batch in worker processes (bot.forms.pool): what comes back must
+    be exactly what rendering here gives, letter for letter, so a resumed close that rendered
+    in-process agrees with one that did not."""
+    from bot.forms.pool import PdfPool, render_in_process
+
+    documents = []
+    for count in (1, 2, 3, 1, 12, 2, 1):
+        options = [(line, line.unexercised_shares) for line in lines(count)]
+        documents.append(
+            promise_document(
+                employee=HOLDER,
+                terms=terms,
+                options=options,
+                grant_date=GRANT_DAY,
+                schedules={
+                    line.grant_number: vesting_schedule(n, GRANT_DAY, terms.vesting)
+                    for line, n in options
+                },
+                adjusted=False,
+                issued_at=ISSUED,
+                signer=SIGNER,
+            )
+        )
+    here = render_in_process(documents)
+    with PdfPool(workers=2) as render:
+        assert render.parallel
+        there = render(documents)
+    assert there == here
+    assert len(set(here)) == 4  # 1, 2, 3 and 12 grants: four different letters
+    assert "G00011" in " ".join(pages(there[4])) and "G00011" not in " ".join(pages(there[5]))

