@@ -10,12 +10,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.model_base import EMAIL, TEXT, Base
+from storage.model_base import EMAIL, ID, TEXT, Base
 
-__all__ = ["HrAccountRow", "HrLoginAttemptRow", "HrQuestionStateRow", "HrSessionRow"]
+__all__ = [
+    "HrAccountRow",
+    "HrFormScanRow",
+    "HrLoginAttemptRow",
+    "HrQuestionStateRow",
+    "HrSessionRow",
+]
 
 ROLES = ("admin", "viewer")
 
@@ -69,3 +83,29 @@ class HrQuestionStateRow(Base):
     question_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     answered_at: Mapped[datetime]
     answered_by: Mapped[str] = mapped_column(String(TEXT))
+
+
+class HrFormScanRow(Base):
+    """The scanned signed form HR uploaded with a receipt (migration 0012), kept in the database
+    rather than in a files directory: every replica reads the same rows without a shared disk,
+    and a database backup holds the scans together with the receipts they prove. One receipt
+    (employee, version) may have several (a re-scan adds one; none is ever replaced)."""
+
+    __tablename__ = "hr_form_scans"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["employee_id", "version"], ["form_receipts.employee_id", "form_receipts.version"]
+        ),
+        CheckConstraint("size >= 0", name="size_nonnegative"),
+        Index(None, "employee_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    employee_id: Mapped[str] = mapped_column(String(ID))
+    version: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(TEXT))  # as uploaded, cleaned
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_at: Mapped[datetime]
+    uploaded_by: Mapped[str] = mapped_column(String(TEXT))

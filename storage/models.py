@@ -89,6 +89,10 @@ class EmployeeRow(Base):
     country: Mapped[str] = mapped_column(String(2))
     status: Mapped[str] = mapped_column(String(32))
     employee_class: Mapped[str] = mapped_column(String(32))
+    # migration 0012: HR's optional groupings (figures by department and location)
+    department: Mapped[str | None] = mapped_column(String(TEXT))
+    location: Mapped[str | None] = mapped_column(String(TEXT))
+    manager_email: Mapped[str | None] = mapped_column(String(EMAIL))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -358,12 +362,19 @@ __all__ += ["AmendmentRow", "CommunicationRow", "JobRow"]
 # --- HR web console (migration 0011): accounts, sessions, sign-in attempts ----------------------
 from storage.hr_console_models import (  # noqa: E402
     HrAccountRow,
+    HrFormScanRow,
     HrLoginAttemptRow,
     HrQuestionStateRow,
     HrSessionRow,
 )
 
-__all__ += ["HrAccountRow", "HrLoginAttemptRow", "HrQuestionStateRow", "HrSessionRow"]
+__all__ += [
+    "HrAccountRow",
+    "HrFormScanRow",
+    "HrLoginAttemptRow",
+    "HrQuestionStateRow",
+    "HrSessionRow",
+]
 
 # --- hr close runs (migration 0010): durable progress of a batched close ------------------------
 from storage.close_models import CloseRunRow  # noqa: E402

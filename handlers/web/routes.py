@@ -23,6 +23,7 @@ from bot.services.hr.web_accounts import SignInRefusedError, csrf_matches, sign_
 from bot.services.hr.web_console import (
     STATE_LABELS,
     ConsoleState,
+    EmployeeFilters,
     dashboard,
     employee_file,
     export_employees,
@@ -152,13 +153,17 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
 
     async def employees(request: web.Request, v: Visit) -> web.StreamResponse:
         """Search and filter; ``?format=csv`` downloads the filtered list."""
-        query = request.query.get("q", "").strip()[:100]
         state_value = request.query.get("state", "")
-        state = ConsoleState(state_value) if state_value in set(ConsoleState) else None
-        rows, counts = await list_employees(
-            uow=app.uow(), terms=await terms(), identity=v.user.identity, query=query, state=state
+        filters = EmployeeFilters(
+            query=request.query.get("q", "").strip()[:100],
+            state=ConsoleState(state_value) if state_value in set(ConsoleState) else None,
+            department=request.query.get("department", "").strip()[:200],
+            location=request.query.get("location", "").strip()[:200],
         )
-        base = {"q": query, "state": state.value if state else ""}
+        rows, counts, groups = await list_employees(
+            uow=app.uow(), terms=await terms(), identity=v.user.identity, filters=filters
+        )
+        base = filters.as_params()
         if request.query.get("format") == "csv":
             text = await export_employees(
                 uow=app.uow(),
@@ -190,8 +195,10 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
             page_size=_PAGE_SIZE,
             counts=counts,
             labels=STATE_LABELS,
-            q=query,
-            state=state,
+            q=filters.query,
+            state=filters.state,
+            filters=filters,
+            groups=groups,
             csv_url="/hr/employees?" + urlencode({**base, "format": "csv"}),
             next_url="/hr/employees?" + urlencode({**base, "start": start + _PAGE_SIZE}),
             prev_url="/hr/employees?" + urlencode({**base, "start": max(0, start - _PAGE_SIZE)}),
