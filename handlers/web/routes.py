@@ -3,6 +3,7 @@ renders a template; who may do what is decided in :mod:`handlers.web.guard`."""
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import logging
 from datetime import timedelta
@@ -15,10 +16,12 @@ from aiohttp import web
 from bot.domain.elections import Delivery, FormKind
 from bot.domain.errors import DomainError
 from bot.domain.local_time import parse_instant
+from bot.domain.roster import file_name_part
 from bot.domain.terms import OfferTerms
 from bot.runtime.bootstrap import ConfigurationError
 from bot.services import elections
 from bot.services.errors import ServiceError
+from bot.services.hr.form_scans import ScanRefusedError, download_scan, scanned_form
 from bot.services.hr.web_accounts import SignInRefusedError, csrf_matches, sign_in, sign_out
 from bot.services.hr.web_console import (
     STATE_LABELS,
@@ -32,7 +35,7 @@ from bot.services.hr.web_console import (
 from bot.services.offer.live_offer import current_terms
 from handlers.web.guard import COOKIE, LOGIN_COOKIE, Guard, Visit
 from handlers.web.offer_routes import add_offer_routes
-from handlers.web.render import Renderer
+from handlers.web.render import SECURITY_HEADERS, Renderer
 
 if TYPE_CHECKING:
     from bot.runtime.bootstrap import App
@@ -241,6 +244,7 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
             error=error,
             status=status,
             zone_abbr=app.clock.now().astimezone(r.zone).tzname(),
+            max_upload_mb=settings.hr_console_max_upload_mb,
         )
 
     async def receive_get(request: web.Request, v: Visit) -> web.StreamResponse:
@@ -262,6 +266,17 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
             for k in ("employee_id", "form", "version", "received_at", "via")
         }
         t = await terms()
+        scan = None
+        if v.upload is not None:
+            try:
+                scan = scanned_form(
+                    filename=v.upload.filename,
+                    content=v.upload.content,
+                    max_bytes=guard.max_upload_bytes,
+                    truncated=v.upload.truncated,
+                )
+            except ScanRefusedError as exc:
+                return receive_page(v, values=values, status=400, error=str(exc))
         try:
             received_at = parse_instant(values["received_at"], t.deadline_zone)
         except ValueError as exc:  # not a time, or one the clocks skipped or showed twice
@@ -291,11 +306,36 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
                 identity=v.user.identity,
                 now=app.clock.now(),
                 sla_alert_before=timedelta(hours=settings.receipt_sla_alert_hours),
+                scan=scan,
             )
         except (DomainError, ServiceError) as exc:
             return receive_page(v, values=values, error=str(exc), status=409)
         eid = result.receipt.employee_id
         raise web.HTTPSeeOther(f"/hr/employees/{eid}?notice=receipt")
+
+    async def scan_download(request: web.Request, v: Visit) -> web.StreamResponse:
+        """A scanned signed form, as an attachment, to signed-in HR only; audited."""
+        eid = request.match_info["employee_id"]
+        try:
+            scan = await download_scan(
+                uow=app.uow(),
+                identity=v.user.identity,
+                employee_id=eid,
+                scan_id=int(request.match_info["scan_id"]),
+                now=app.clock.now(),
+            )
+        except ServiceError as exc:
+            return page("message.html.j2", v, status=404, nav="employees", message=str(exc))
+        name = f"{file_name_part(eid)}-v{scan.version}-signed-form-{scan.id}.pdf"
+        return web.Response(
+            body=scan.content,
+            content_type="application/pdf",
+            headers={
+                **SECURITY_HEADERS,
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Repr-Digest": f"sha-256=:{_b64_hex(scan.sha256)}:",  # RFC 9530
+            },
+        )
 
     async def stylesheet(_request: web.Request) -> web.StreamResponse:
         return web.Response(
@@ -316,8 +356,14 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
     add.add_get("/hr/employees", guard.wrap(employees))
     add.add_get("/hr/employees/{employee_id}", guard.wrap(employee))
     add.add_get("/hr/receive", guard.wrap(receive_get))
-    add.add_post("/hr/receive", guard.wrap(receive_post, action=True))
+    add.add_post("/hr/receive", guard.wrap(receive_post, action=True, upload_field="scan"))
+    add.add_get(r"/hr/employees/{employee_id}/scans/{scan_id:\d{1,9}}", guard.wrap(scan_download))
     add_offer_routes(web_app, app, guard, r)  # /hr/offer…, /hr/questions…
+
+
+def _b64_hex(digest: str) -> str:
+    """A hex SHA-256 as the base64 a ``Repr-Digest`` header carries."""
+    return base64.b64encode(bytes.fromhex(digest)).decode("ascii")
 
 
 def _see_other(location: str) -> web.Response:

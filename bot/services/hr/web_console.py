@@ -51,7 +51,7 @@ from bot.services.elections.tender_books import Standing, load_voids, unvoided
 from bot.services.errors import NotFoundError
 from bot.services.identity import Identity
 from bot.services.spreadsheet import spreadsheet_writer
-from storage.hr_console_repo import hr_console
+from storage.hr_console_repo import FormScan, hr_console
 
 __all__ = [
     "EMPLOYEE_CSV_COLUMNS",
@@ -493,6 +493,7 @@ class EmployeeFile:
     messages: list[OutboxMessage]
     audit: list[AuditEntry]
     confirmations: list[OutboxMessage] = field(default_factory=list)
+    scans: list[FormScan] = field(default_factory=list)  # without their bytes
 
 
 async def employee_file(
@@ -505,6 +506,7 @@ async def employee_file(
         raise NotFoundError(f"No employee {employee_id!r} in the roster.")
     async with uow:
         messages = await uow.outbox.for_employee(employee_id)
+        scans = await hr_console(uow).scans_for(employee_id)
         trail = await uow.audit.recent(limit=500, subject=employee_id)
         await uow.audit.record(
             AuditEntry(
@@ -527,6 +529,7 @@ async def employee_file(
         messages=sorted(messages, key=lambda m: m.created_at),
         audit=list(reversed(trail)),
         confirmations=[m for m in messages if m.kind is MessageKind.RECEIPT_CONFIRMATION],
+        scans=scans,
     )
 
 
