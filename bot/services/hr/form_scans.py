@@ -82,8 +82,8 @@ def scanned_form(
     shown = _clean_name(filename)
     if truncated or len(content) > max_bytes:
         raise ScanRefusedError(
-            f"The scanned form {shown!r} is larger than {_size_text(max_bytes)}; scan it at a lower "
-            "resolution or in black and white and upload it again. Nothing was recorded."
+            f"The scanned form {shown!r} is larger than {_size_text(max_bytes)}; scan it at a "
+            "lower resolution or in black and white and upload it again. Nothing was recorded."
         )
     if not content:
         raise ScanRefusedError(f"The scanned form {shown!r} is empty. Nothing was recorded.")
