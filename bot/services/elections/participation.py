@@ -32,6 +32,7 @@ __all__ = [
     "NOT_GIVEN",
     "GroupKey",
     "Place",
+    "eligible_by_group",
     "eligible_shares",
     "funnel",
     "funnel_by_group",
@@ -83,16 +84,18 @@ def places(
     *,
     viewed: set[str],
     confirmed: set[str],
-    shares: Mapping[str, int] | None = None,
+    shares: Mapping[str, int],
 ) -> dict[str, Place]:
-    """Each eligible employee's place; ``shares``: their eligible shares if the caller keeps
-    them (the console, per roster revision), else summed here."""
+    """The places of the eligible employees who got past the first step (looked at their
+    grants, recorded an intent or sent a form). Everyone else is only eligible, which the
+    roster's totals already count: at 20,000 people a place for each cost more than the rest
+    of the dashboard. ``shares``: each eligible employee's eligible unexercised shares."""
     result: dict[str, Place] = {}
     moved = snap.intents.keys() | snap.receipts.keys()
-    for eid in eligible:
-        own = shares[eid] if shares is not None else eligible_shares(snap.assessments[eid])
-        if eid not in moved:  # most people: nothing past the first two steps
-            result[eid] = Place(own, saw=eid in viewed)
+    for eid in sorted((viewed | moved).intersection(eligible)):
+        own = shares[eid]
+        if eid not in moved:
+            result[eid] = Place(own, saw=True)
             continue
         latest = latest_intent(unvoided(snap.intents.get(eid, []), snap.voids.get(eid)))
         received = eid in snap.receipts
@@ -116,14 +119,13 @@ def places(
     return result
 
 
-def funnel(rows: Iterable[Place]) -> list[dict[str, Any]]:
+def funnel(eligible: tuple[int, int], rows: Iterable[Place]) -> list[dict[str, Any]]:
     """The five steps: ``key``, ``label``, ``people``, ``shares`` and ``percent`` (of the
-    eligible people)."""
-    people = [0] * 5
-    shares = [0] * 5
+    eligible people). ``eligible``: (people, shares) of everyone eligible; ``rows``: the
+    places of those of them who got further (:func:`places`)."""
+    people = [eligible[0], 0, 0, 0, 0]
+    shares = [eligible[1], 0, 0, 0, 0]
     for p in rows:
-        people[0] += 1
-        shares[0] += p.eligible_shares
         if p.saw:
             people[1] += 1
             shares[1] += p.eligible_shares
@@ -160,25 +162,49 @@ def group_dimensions(groups: Iterable[GroupKey]) -> list[str]:
     return [name for name, present in zip(GROUP_DIMENSIONS, found, strict=True) if present]
 
 
+def eligible_by_group(
+    groups: Mapping[str, GroupKey], shares: Mapping[str, int]
+) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per dimension with a value somewhere, per group: (eligible people, their shares).
+    ``shares``: every eligible employee's; ``groups``: the keys of those who have one."""
+    result: dict[str, dict[str, tuple[int, int]]] = {}
+    for index, dimension in enumerate(GROUP_DIMENSIONS):
+        if dimension not in group_dimensions(groups.values()):
+            continue
+        people: dict[str, int] = {}
+        total: dict[str, int] = {}
+        for eid, own in shares.items():
+            key = groups.get(eid)
+            name = (key[index] if key else None) or NOT_GIVEN
+            people[name] = people.get(name, 0) + 1
+            total[name] = total.get(name, 0) + own
+        result[dimension] = {name: (people[name], total[name]) for name in people}
+    return result
+
+
 def funnel_by_group(
-    placed: Mapping[str, Place], groups: Mapping[str, GroupKey], dimension: str
+    eligible: Mapping[str, tuple[int, int]],
+    placed: Mapping[str, Place],
+    groups: Mapping[str, GroupKey],
+    dimension: str,
 ) -> list[dict[str, Any]]:
     """One entry per group of ``dimension`` (by name; people without a value last, as
-    :data:`NOT_GIVEN`): ``group`` and each step's ``people`` and ``shares``. ``groups``: each
-    employee's :func:`group_key` (those with neither may be left out)."""
+    :data:`NOT_GIVEN`): ``group`` and each step's ``people`` and ``shares``. ``eligible``: the
+    group's (people, shares) from :func:`eligible_by_group`; ``groups``: each employee's
+    :func:`group_key` (those with neither may be left out)."""
     index = GROUP_DIMENSIONS.index(dimension)
     members: dict[str, list[Place]] = {}
     for eid, place in placed.items():
         key = groups.get(eid)
         name = (key[index] if key else None) or NOT_GIVEN
         members.setdefault(name, []).append(place)
-    order = sorted(members, key=lambda n: (n == NOT_GIVEN, n.casefold()))
+    order = sorted(eligible, key=lambda n: (n == NOT_GIVEN, n.casefold()))
     return [
         {
             "group": name,
             **{
                 s["key"]: {"people": s["people"], "shares": s["shares"]}
-                for s in funnel(members[name])
+                for s in funnel(eligible[name], members.get(name, ()))
             },
         }
         for name in order

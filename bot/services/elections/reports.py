@@ -30,8 +30,8 @@ from bot.services.access import OPERATOR_CHANNELS, require_operator
 from bot.services.elections.participation import (
     GroupKey,
     Place,
+    eligible_by_group,
     funnel_by_group,
-    group_dimensions,
     group_key,
     places,
 )
@@ -172,6 +172,8 @@ class EligibleTotals:
     # the funnel by group.
     groups: Mapping[str, GroupKey] = field(default_factory=dict)
     shares_by: Mapping[str, int] = field(default_factory=dict)
+    # per dimension, per group: (eligible people, their shares); see participation
+    by_group: Mapping[str, Mapping[str, tuple[int, int]]] = field(default_factory=dict)
 
 
 class _GroupTally:
@@ -188,8 +190,12 @@ class _GroupTally:
         if key[0] or key[1]:
             self.groups[eid] = key
 
-    def result(self) -> tuple[dict[str, GroupKey], dict[str, int]]:
-        return (self.groups, self.shares_by) if self.groups else ({}, {})
+    def result(
+        self,
+    ) -> tuple[dict[str, GroupKey], dict[str, int], dict[str, dict[str, tuple[int, int]]]]:
+        if not self.groups:
+            return {}, {}, {}
+        return self.groups, self.shares_by, eligible_by_group(self.groups, self.shares_by)
 
 
 def eligible_totals(assessments: Iterable[PersonAssessment]) -> EligibleTotals:
@@ -351,12 +357,16 @@ async def hr_report(
     overdue = [m for m in snap.confirmations if m.overdue(now)]
     latest_version = {eid: i.version for eid, i in latest_kinds.items() if i is not None}
     pending = [t for t in snap.open_tasks if latest_version.get(t.employee_id) == t.version]
-    dimensions = group_dimensions(totals.groups.values())
     by_group: dict[str, Any] = {}
-    if dimensions:
+    if totals.by_group:
         if placed is None:
             placed = await _places(uow, snap, totals)
-        by_group = {"by_group": {d: funnel_by_group(placed, totals.groups, d) for d in dimensions}}
+        by_group = {
+            "by_group": {
+                d: funnel_by_group(base, placed, totals.groups, d)
+                for d, base in totals.by_group.items()
+            }
+        }
     return {
         "now": now.astimezone(zone).isoformat(),
         "deadline": terms.expiration.astimezone(zone).isoformat(),
@@ -438,7 +448,7 @@ async def _places(uow: UnitOfWork, snap: OfferSnapshot, totals: EligibleTotals) 
         )
     confirmed = {m.employee_id for m in snap.confirmations if m.sent_at and m.employee_id}
     return places(
-        snap, sorted(totals.eligible), viewed=viewed, confirmed=confirmed, shares=totals.shares_by
+        snap, totals.eligible, viewed=viewed, confirmed=confirmed, shares=totals.shares_by
     )
 
 

@@ -350,7 +350,7 @@ async def dashboard(
     confirmed = {m.employee_id for m in snap.confirmations if m.sent_at and m.employee_id}
     placed = places(
         snap,
-        roster.eligible_shares,
+        roster.totals.eligible,
         viewed=viewed,
         confirmed=confirmed,
         shares=roster.eligible_shares,
@@ -370,7 +370,9 @@ async def dashboard(
         "deadline": terms.expiration,
         "time_left": left if left > timedelta(0) else timedelta(0),
         "closed": left <= timedelta(0),
-        "funnel": funnel(placed.values()),
+        "funnel": funnel(
+            (len(roster.totals.eligible), roster.totals.unexercised_shares), placed.values()
+        ),
         "by_group": report.get("by_group", {}),
         "daily": _daily(snap, terms, now),
         "overdue": [
