@@ -227,3 +227,32 @@ async def test_a_scan_is_stored_with_its_receipt_and_each_download_audited(
     (download,) = [a for a in trail if a.action == "hr_console.scan.download"]
     assert download.actor == "web:viewer@example.com"
     assert download.detail["sha256"] == scan.sha256
+
+
+async def test_the_console_sees_a_department_change_at_once(
+    uow: UnitOfWork, tmp_path: Path, terms: OfferTerms
+) -> None:
+    """The console keeps the roster per revision; moving someone to another department is a
+    change of the roster like any other, so the next view shows it."""
+    from bot.services.hr.web_console import EmployeeFilters, dashboard, list_employees
+
+    await _import(uow, _write(tmp_path, with_groups=True))
+    before = await dashboard(uow=uow, terms=terms, identity=HR, now=NOW)
+    assert [g["group"] for g in before["by_group"]["department"]] == [
+        "Engineering",
+        "Sales & Service",
+        NOT_GIVEN,
+    ]
+    moved = [*PEOPLE[:3], ("E4", "Imara Kettleworth", "employee", "Operations", "Munich", "")]
+    await _import(uow, _write(tmp_path, with_groups=True, people=moved))
+    after = await dashboard(uow=uow, terms=terms, identity=HR, now=NOW)
+    assert [g["group"] for g in after["by_group"]["department"]] == [
+        "Engineering",
+        "Operations",
+        "Sales & Service",
+    ]
+    assert after["report"] == await elections.hr_report(uow=uow, terms=terms, identity=HR, now=NOW)
+    rows, _, groups = await list_employees(
+        uow=uow, terms=terms, identity=HR, filters=EmployeeFilters(location="Munich")
+    )
+    assert [r.employee_id for r in rows] == ["E4"] and "Munich" in groups["location"]

@@ -178,3 +178,36 @@ async def test_phone_width_keyboard_and_zone_abbreviations(
         assert unlabelled == [], (path, unlabelled)
         text = await page.locator("main").inner_text()
         assert "PDT" in text or path in ("/hr/employees", "/hr/questions"), path
+
+
+async def test_a_multipart_post_without_its_csrf_token_stores_nothing(
+    console: Console, http: aiohttp.ClientSession
+) -> None:
+    from tests.web.test_console import _form_token, _http_sign_in
+
+    assert await _http_sign_in(http, console, ADMIN, ADMIN_PW) == 303
+    token = await _form_token(http, console.url("/hr/receive"))
+
+    def form(csrf: str | None) -> aiohttp.FormData:
+        data = aiohttp.FormData()
+        if csrf is not None:
+            data.add_field("csrf_token", csrf)
+        for name, value in (("employee_id", "E1002"), ("form", "election"), ("version", "1"),
+                            ("received_at", "2003-07-10T09:00"), ("via", "fax")):  # fmt: skip
+            data.add_field(name, value)
+        data.add_field("scan", PDF, filename="s.pdf", content_type="application/pdf")
+        return data
+
+    for csrf in (None, "forged"):
+        async with http.post(console.url("/hr/receive"), data=form(csrf)) as refused:
+            assert refused.status == 403
+    async with console.app.uow() as uow:
+        assert await hr_console(uow).scans_for("E1002") == []
+    async with http.post(
+        console.url("/hr/receive"), data=form(token), allow_redirects=False
+    ) as accepted:
+        assert accepted.status == 303
+        assert accepted.headers["Location"] == "/hr/employees/E1002?notice=receipt"
+    async with console.app.uow() as uow:
+        (stored,) = await hr_console(uow).scans_for("E1002")
+    assert stored.filename == "s.pdf" and stored.uploaded_by == "web:hr@example.com"
