@@ -98,7 +98,7 @@ class Guard:
                     target = request.path_qs
                     raise web.HTTPFound(f"/hr/login?next={quote(target, safe='/')}")
                 return self.refused(request, "Your session has ended. Sign in again.", None)
-            form = None
+            form: MultiDictProxy[Any] | None = None
             upload = None
             if request.method == "POST":
                 if upload_field and request.content_type == "multipart/form-data":
@@ -107,6 +107,7 @@ class Guard:
                     )
                 else:
                     form = await request.post()
+                assert form is not None
                 given = form.get("csrf_token")
                 if not csrf_matches(live.csrf_token, given if isinstance(given, str) else None):
                     logger.info("hr console: POST without a valid CSRF token refused (403)")
