@@ -1,9 +1,10 @@
 """The participation funnel, overall and by the roster's groups (department, location).
 
-One function places each eligible employee on the funnel — eligible → saw their grants →
-intent recorded → signed form received → receipt confirmed — and the figures are sums over
-those places: the dashboard's funnel, ``hr report``'s ``by_group`` and ``GET /hr/api/report``
-add up the same rows, so a group's figures always add up to the whole.
+Everyone eligible stands on the first step, counted with the roster's totals (people and
+shares, overall and per group); one function places those who got further — eligible → saw
+their grants → intent recorded → signed form received → receipt confirmed — and the figures are
+sums over those places. The dashboard's funnel, ``hr report``'s ``by_group`` and
+``GET /hr/api/report`` add up the same places, so a group's figures always add up to the whole.
 
 Definitions (eligible employees only): *saw their grants* — a ``grants.view`` audit entry the
 employee wrote themselves (Slack, e-mail, console chat; HR looking does not count); *intent
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.elections import IntentKind, latest_intent
-from bot.domain.eligibility import PersonAssessment
 from bot.domain.roster import Employee
 from bot.services.elections.tender_books import Standing, unvoided
 
@@ -33,7 +33,6 @@ __all__ = [
     "GroupKey",
     "Place",
     "eligible_by_group",
-    "eligible_shares",
     "funnel",
     "funnel_by_group",
     "group_dimensions",
@@ -72,10 +71,6 @@ class Place:
     received: bool = False
     received_shares: int = 0  # of the effective Election Form when it counts
     confirmed: bool = False
-
-
-def eligible_shares(a: PersonAssessment) -> int:
-    return sum(g.grant.unexercised_shares for g in a.eligible_grants)
 
 
 def places(
