@@ -37,7 +37,12 @@ from knowledge.demo_roster import generate_demo_roster, write_csv
 from storage.migrate import upgrade
 
 NOW = "2003-07-10T09:00:00-07:00"
-PAGES = ("/hr/", "/hr/employees", "/hr/employees?state=no_intent&q=an")
+PAGES = (
+    "/hr/",
+    "/hr/employees",
+    "/hr/employees?state=no_intent&q=an",
+    "/hr/employees?department=Engineering&location=Van+Nuys%2C+CA",
+)
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

@@ -424,6 +424,13 @@ class Settings(BaseSettings):
         "sign-ins are refused until the window passes (1–100); an address may fail four times "
         "as often, over all accounts.",
     )
+    hr_console_max_upload_mb: int = Field(
+        10,
+        ge=1,
+        le=50,
+        description="Largest scanned signed form (PDF) the console accepts with a receipt, in "
+        "MiB (1–50); a larger file is refused and the rest of the form kept.",
+    )
     # --- end of HR web console settings ----------------------------------------------------------
 
     @model_validator(mode="before")

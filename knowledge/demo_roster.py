@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any
 from bot.domain.roster import (
     EMPLOYEE_COLUMNS,
     GRANT_COLUMNS,
+    OPTIONAL_EMPLOYEE_COLUMNS,
     Employee,
     EmployeeClass,
     EmployeeStatus,
@@ -360,14 +361,63 @@ def generate_demo_roster(
             )
         )
     grants.sort(key=lambda g: g.grant_number)
-    return DemoRoster(employees=people, grants=grants)
+    return DemoRoster(employees=_with_groups(people, spec, seed), grants=grants)
+
+
+_EXECUTIVE = frozenset({EmployeeClass.EXECUTIVE_OFFICER, EmployeeClass.EXECUTIVE_MANAGEMENT})
+
+
+def _with_groups(people: list[Employee], spec: dict[str, Any], seed: int) -> list[Employee]:
+    """Department, location and manager for everyone, from the TOML's ``[groups]`` with a
+    ``random.Random`` of their own: the draws above (and so every grant) stay as they were."""
+    groups = spec.get("groups")
+    if not groups:
+        return people
+    rng = random.Random(f"{seed}:groups")
+    departments = _weights(_get(groups, "department"))
+    sites = _weights(_get(groups, "location"))
+    offices: dict[str, str] = _get(groups, "offices")
+    drawn: list[tuple[Employee, str, str]] = []
+    for person in people:
+        if person.employee_class in _EXECUTIVE:
+            department = "Executive"
+        elif person.employee_class is EmployeeClass.DIRECTOR:
+            department = "Board of Directors"
+        else:
+            department = rng.choices(departments[0], weights=departments[1])[0]
+        site = rng.choices(sites[0], weights=sites[1])[0]
+        location = site if person.country == "US" else offices.get(person.country, person.country)
+        drawn.append((person, department, location))
+    chief = next((p for p in people if p.employee_class is EmployeeClass.EXECUTIVE_OFFICER), None)
+    heads: dict[str, Employee] = {}
+    for person, department, _ in drawn:
+        if person.status is EmployeeStatus.ACTIVE:
+            heads.setdefault(department, person)
+    result = []
+    for person, department, location in drawn:
+        head = heads.get(department, chief)
+        if person is chief or department == "Board of Directors":
+            manager = None
+        elif person is head or department == "Executive":
+            manager = chief
+        else:
+            manager = head
+        result.append(
+            replace(
+                person,
+                department=department,
+                location=location,
+                manager_email=manager.email if manager is not None else None,
+            )
+        )
+    return result
 
 
 def write_csv(roster: DemoRoster, employees_csv: Path, grants_csv: Path) -> None:
     """The roster as the two CSV files ``offerbot import-roster`` reads (UTF-8, header row)."""
     with open(employees_csv, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(EMPLOYEE_COLUMNS)
+        writer.writerow((*EMPLOYEE_COLUMNS, *OPTIONAL_EMPLOYEE_COLUMNS))
         for e in roster.employees:
             writer.writerow(
                 [
@@ -378,6 +428,9 @@ def write_csv(roster: DemoRoster, employees_csv: Path, grants_csv: Path) -> None
                     e.country,
                     e.status.value,
                     e.employee_class.value,
+                    e.department or "",
+                    e.location or "",
+                    e.manager_email or "",
                 ]
             )
     with open(grants_csv, "w", encoding="utf-8", newline="") as handle:

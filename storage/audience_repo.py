@@ -91,6 +91,9 @@ _EMPLOYEE_COLUMNS = (
     _E.status,
     _E.employee_class,
     _E.slack_user_id,
+    _E.department,
+    _E.location,
+    _E.manager_email,
 )
 _GRANT_COLUMNS = (
     _G.grant_number,
@@ -221,8 +224,11 @@ def _employees(rows: Iterable[Any]) -> list[Employee]:
             status=statuses[status],
             employee_class=classes[cls],
             slack_user_id=slack,
+            department=department,
+            location=location,
+            manager_email=manager,
         )
-        for eid, name, email, country, status, cls, slack in rows
+        for eid, name, email, country, status, cls, slack, department, location, manager in rows
     ]
 
 

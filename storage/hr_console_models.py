@@ -1,5 +1,5 @@
 """Tables of the HR web console (migration 0011): HR accounts, sign-in sessions, sign-in
-attempts, and which unanswered questions HR marked answered; and (migration 0012) employees'
+attempts, and which unanswered questions HR marked answered; and (migration 0013) employees'
 questions HR proposed as new examples for the question bank.
 
 Imported at the end of :mod:`storage.models` so they belong to the one ``Base.metadata``.
@@ -11,14 +11,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, Text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.model_base import EMAIL, TEXT, Base
+from storage.model_base import EMAIL, ID, TEXT, Base
 
 __all__ = [
     "HrAccountRow",
     "HrBankSuggestionRow",
+    "HrFormScanRow",
     "HrLoginAttemptRow",
     "HrQuestionStateRow",
     "HrSessionRow",
@@ -99,3 +109,29 @@ class HrBankSuggestionRow(Base):
     proposed_by: Mapped[str] = mapped_column(String(TEXT))
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(TEXT))
+
+
+class HrFormScanRow(Base):
+    """The scanned signed form HR uploaded with a receipt (migration 0013), kept in the database
+    rather than in a files directory: every replica reads the same rows without a shared disk,
+    and a database backup holds the scans together with the receipts they prove. One receipt
+    (employee, version) may have several (a re-scan adds one; none is ever replaced)."""
+
+    __tablename__ = "hr_form_scans"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["employee_id", "version"], ["form_receipts.employee_id", "form_receipts.version"]
+        ),
+        CheckConstraint("size >= 0", name="size_nonnegative"),
+        Index(None, "employee_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    employee_id: Mapped[str] = mapped_column(String(ID))
+    version: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(TEXT))  # as uploaded, cleaned
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_at: Mapped[datetime]
+    uploaded_by: Mapped[str] = mapped_column(String(TEXT))

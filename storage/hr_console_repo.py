@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.hr_console_models import (
     HrAccountRow,
+    HrFormScanRow,
     HrLoginAttemptRow,
     HrQuestionStateRow,
     HrSessionRow,
@@ -29,7 +30,7 @@ from storage.models import (
 )
 from storage.repositories import _flush
 
-__all__ = ["HrAccount", "HrConsoleRepository", "HrSession", "hr_console"]
+__all__ = ["FormScan", "HrAccount", "HrConsoleRepository", "HrSession", "hr_console"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,21 @@ class HrSession:
     csrf_token: str
     created_at: datetime
     last_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FormScan:
+    """A scanned signed form stored with its receipt (``content`` is empty in listings)."""
+
+    id: int
+    employee_id: str
+    version: int
+    filename: str
+    sha256: str
+    size: int
+    uploaded_at: datetime
+    uploaded_by: str
+    content: bytes = b""
 
 
 def _account(row: HrAccountRow) -> HrAccount:
@@ -199,6 +215,43 @@ class HrConsoleRepository:
             UnansweredQuestionRow.id.not_in(answered),
         )
         return int(await self.session.scalar(query) or 0)
+
+    # --- scanned signed forms ---------------------------------------------------------------
+
+    async def add_scan(self, scan: FormScan) -> int:
+        """Store a scan of the received form (employee, version); its new id."""
+        row = HrFormScanRow(
+            employee_id=scan.employee_id,
+            version=scan.version,
+            filename=scan.filename,
+            sha256=scan.sha256,
+            size=scan.size,
+            content=scan.content,
+            uploaded_at=scan.uploaded_at,
+            uploaded_by=scan.uploaded_by,
+        )
+        self.session.add(row)
+        await _flush(self.session)
+        return row.id
+
+    async def scans_for(self, employee_id: str) -> list[FormScan]:
+        """The employee's scans without their bytes (a listing never loads the files)."""
+        columns = [c for c in HrFormScanRow.__table__.c if c.key != "content"]
+        rows = await self.session.execute(
+            select(*columns)
+            .where(HrFormScanRow.employee_id == employee_id)
+            .order_by(HrFormScanRow.id)
+        )
+        return [FormScan(**row._mapping) for row in rows]
+
+    async def scan(self, scan_id: int) -> FormScan | None:
+        """One scan with its bytes."""
+        row = (
+            await self.session.execute(
+                select(*HrFormScanRow.__table__.c).where(HrFormScanRow.id == scan_id)
+            )
+        ).first()
+        return None if row is None else FormScan(**row._mapping)
 
     # --- the dashboard ----------------------------------------------------------------------
 

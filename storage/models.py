@@ -89,6 +89,10 @@ class EmployeeRow(Base):
     country: Mapped[str] = mapped_column(String(2))
     status: Mapped[str] = mapped_column(String(32))
     employee_class: Mapped[str] = mapped_column(String(32))
+    # migration 0013: HR's optional groupings (figures by department and location)
+    department: Mapped[str | None] = mapped_column(String(TEXT))
+    location: Mapped[str | None] = mapped_column(String(TEXT))
+    manager_email: Mapped[str | None] = mapped_column(String(EMAIL))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -359,6 +363,7 @@ __all__ += ["AmendmentRow", "CommunicationRow", "JobRow"]
 from storage.hr_console_models import (  # noqa: E402
     HrAccountRow,
     HrBankSuggestionRow,
+    HrFormScanRow,
     HrLoginAttemptRow,
     HrQuestionStateRow,
     HrSessionRow,
@@ -367,6 +372,7 @@ from storage.hr_console_models import (  # noqa: E402
 __all__ += [
     "HrAccountRow",
     "HrBankSuggestionRow",
+    "HrFormScanRow",
     "HrLoginAttemptRow",
     "HrQuestionStateRow",
     "HrSessionRow",

@@ -572,6 +572,9 @@ def _employee(row: EmployeeRow) -> Employee:
         status=EmployeeStatus(row.status),
         employee_class=EmployeeClass(row.employee_class),
         slack_user_id=row.slack_user_id,
+        department=row.department,
+        location=row.location,
+        manager_email=row.manager_email,
     )
 
 
@@ -600,6 +603,9 @@ _EMPLOYEES = _UpsertSpec(
         EmployeeRow.country,
         EmployeeRow.status,
         EmployeeRow.employee_class,
+        EmployeeRow.department,
+        EmployeeRow.location,
+        EmployeeRow.manager_email,
     ),
     values=lambda e: (
         e.employee_id,
@@ -609,6 +615,9 @@ _EMPLOYEES = _UpsertSpec(
         e.country,
         EmployeeStatus(e.status).value,
         EmployeeClass(e.employee_class).value,
+        e.department,
+        e.location,
+        e.manager_email,
     ),
     derived=lambda v: {"email_normalized": normalize_email(v["email"])},
     stamps_created=True,
@@ -651,6 +660,9 @@ def _employee_from_values(
     country: str,
     status: str,
     employee_class: str,
+    department: str | None = None,
+    location: str | None = None,
+    manager_email: str | None = None,
 ) -> Employee:
     """An employee from the values of :data:`_EMPLOYEES`' compared columns, in order."""
     return Employee(
@@ -661,6 +673,9 @@ def _employee_from_values(
         country=country,
         status=EmployeeStatus(status),
         employee_class=EmployeeClass(employee_class),
+        department=department,
+        location=location,
+        manager_email=manager_email,
     )
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "EMPLOYEE_COLUMNS",
     "GRANT_COLUMNS",
     "IDENTIFIER_PATTERN",
+    "OPTIONAL_EMPLOYEE_COLUMNS",
     "CapitalizationAdjustment",
     "Employee",
     "EmployeeClass",
@@ -36,6 +37,10 @@ EMPLOYEE_COLUMNS = (
     "status",
     "employee_class",
 )
+# Columns an employees.csv may leave out altogether (after EMPLOYEE_COLUMNS, which must all be
+# in the header): files written before they existed still import, and the stored values of a
+# column the file does not have are kept as they are.
+OPTIONAL_EMPLOYEE_COLUMNS = ("department", "location", "manager_email")
 GRANT_COLUMNS = (
     "grant_number",
     "employee_id",
@@ -104,6 +109,11 @@ class Employee:
     status: EmployeeStatus
     employee_class: EmployeeClass
     slack_user_id: str | None = None
+    # HR's own groupings, optional: the console and the report show figures by department and
+    # by location when the roster has them; the manager's address is for HR's follow-up calls.
+    department: str | None = None
+    location: str | None = None
+    manager_email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

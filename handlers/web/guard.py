@@ -25,6 +25,7 @@ from bot.services.hr.web_accounts import (
     record_refusal,
     session_user,
 )
+from handlers.web.uploads import Upload, read_form_with_file
 
 if TYPE_CHECKING:
     from bot.runtime.bootstrap import App
@@ -45,6 +46,7 @@ class Visit:
     user: ConsoleUser
     csrf_token: str
     form: MultiDictProxy[Any] | None  # the POSTed fields (None for GET)
+    upload: Upload | None = None  # the file of a multipart form, if one was chosen
 
 
 Page = Callable[[web.Request, Visit], Awaitable[web.StreamResponse]]
@@ -55,6 +57,10 @@ class Guard:
         self.app = app
         self.renderer = renderer
         self.secure_cookie = secure_cookie
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.app.settings.hr_console_max_upload_mb * 1024 * 1024
 
     @property
     def idle(self) -> timedelta:
@@ -73,8 +79,12 @@ class Guard:
     def new_login_token(self) -> str:
         return secrets.token_urlsafe(32)
 
-    def wrap(self, handler: Page, *, action: bool = False) -> Callable[..., Any]:
-        """``handler`` behind the session check; ``action``: only admins may POST to it."""
+    def wrap(
+        self, handler: Page, *, action: bool = False, upload_field: str | None = None
+    ) -> Callable[..., Any]:
+        """``handler`` behind the session check; ``action``: only admins may POST to it;
+        ``upload_field``: the form may be multipart with a file in this field, read as a stream
+        with the size cap ``OFFERBOT_HR_CONSOLE_MAX_UPLOAD_MB`` (:mod:`handlers.web.uploads`)."""
 
         async def guarded(request: web.Request) -> web.StreamResponse:
             live = await session_user(
@@ -88,9 +98,16 @@ class Guard:
                     target = request.path_qs
                     raise web.HTTPFound(f"/hr/login?next={quote(target, safe='/')}")
                 return self.refused(request, "Your session has ended. Sign in again.", None)
-            form = None
+            form: MultiDictProxy[Any] | None = None
+            upload = None
             if request.method == "POST":
-                form = await request.post()
+                if upload_field and request.content_type == "multipart/form-data":
+                    form, upload = await read_form_with_file(
+                        request, file_field=upload_field, max_file_bytes=self.max_upload_bytes
+                    )
+                else:
+                    form = await request.post()
+                assert form is not None
                 given = form.get("csrf_token")
                 if not csrf_matches(live.csrf_token, given if isinstance(given, str) else None):
                     logger.info("hr console: POST without a valid CSRF token refused (403)")
@@ -110,7 +127,7 @@ class Guard:
                         live.user,
                         csrf=live.csrf_token,
                     )
-            return await handler(request, Visit(live.user, live.csrf_token, form))
+            return await handler(request, Visit(live.user, live.csrf_token, form, upload))
 
         return guarded
 

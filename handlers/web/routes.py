@@ -3,6 +3,7 @@ renders a template; who may do what is decided in :mod:`handlers.web.guard`."""
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import logging
 from datetime import timedelta
@@ -15,14 +16,17 @@ from aiohttp import web
 from bot.domain.elections import Delivery, FormKind
 from bot.domain.errors import DomainError
 from bot.domain.local_time import parse_instant
+from bot.domain.roster import file_name_part
 from bot.domain.terms import OfferTerms
 from bot.runtime.bootstrap import ConfigurationError
 from bot.services import elections
 from bot.services.errors import ServiceError
+from bot.services.hr.form_scans import ScanRefusedError, download_scan, scanned_form
 from bot.services.hr.web_accounts import SignInRefusedError, csrf_matches, sign_in, sign_out
 from bot.services.hr.web_console import (
     STATE_LABELS,
     ConsoleState,
+    EmployeeFilters,
     dashboard,
     employee_file,
     export_employees,
@@ -33,7 +37,7 @@ from handlers.web.communications_routes import add_communications_routes
 from handlers.web.guard import COOKIE, LOGIN_COOKIE, Guard, Visit
 from handlers.web.offer_routes import add_offer_routes
 from handlers.web.question_routes import add_question_routes
-from handlers.web.render import Renderer
+from handlers.web.render import SECURITY_HEADERS, Renderer
 
 if TYPE_CHECKING:
     from bot.runtime.bootstrap import App
@@ -154,13 +158,17 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
 
     async def employees(request: web.Request, v: Visit) -> web.StreamResponse:
         """Search and filter; ``?format=csv`` downloads the filtered list."""
-        query = request.query.get("q", "").strip()[:100]
         state_value = request.query.get("state", "")
-        state = ConsoleState(state_value) if state_value in set(ConsoleState) else None
-        rows, counts = await list_employees(
-            uow=app.uow(), terms=await terms(), identity=v.user.identity, query=query, state=state
+        filters = EmployeeFilters(
+            query=request.query.get("q", "").strip()[:100],
+            state=ConsoleState(state_value) if state_value in set(ConsoleState) else None,
+            department=request.query.get("department", "").strip()[:200],
+            location=request.query.get("location", "").strip()[:200],
         )
-        base = {"q": query, "state": state.value if state else ""}
+        rows, counts, groups = await list_employees(
+            uow=app.uow(), terms=await terms(), identity=v.user.identity, filters=filters
+        )
+        base = filters.as_params()
         if request.query.get("format") == "csv":
             text = await export_employees(
                 uow=app.uow(),
@@ -192,8 +200,10 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
             page_size=_PAGE_SIZE,
             counts=counts,
             labels=STATE_LABELS,
-            q=query,
-            state=state,
+            q=filters.query,
+            state=filters.state,
+            filters=filters,
+            groups=groups,
             csv_url="/hr/employees?" + urlencode({**base, "format": "csv"}),
             next_url="/hr/employees?" + urlencode({**base, "start": start + _PAGE_SIZE}),
             prev_url="/hr/employees?" + urlencode({**base, "start": max(0, start - _PAGE_SIZE)}),
@@ -236,6 +246,7 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
             error=error,
             status=status,
             zone_abbr=app.clock.now().astimezone(r.zone).tzname(),
+            max_upload_mb=settings.hr_console_max_upload_mb,
         )
 
     async def receive_get(request: web.Request, v: Visit) -> web.StreamResponse:
@@ -257,6 +268,17 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
             for k in ("employee_id", "form", "version", "received_at", "via")
         }
         t = await terms()
+        scan = None
+        if v.upload is not None:
+            try:
+                scan = scanned_form(
+                    filename=v.upload.filename,
+                    content=v.upload.content,
+                    max_bytes=guard.max_upload_bytes,
+                    truncated=v.upload.truncated,
+                )
+            except ScanRefusedError as exc:
+                return receive_page(v, values=values, status=400, error=str(exc))
         try:
             received_at = parse_instant(values["received_at"], t.deadline_zone)
         except ValueError as exc:  # not a time, or one the clocks skipped or showed twice
@@ -286,11 +308,36 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
                 identity=v.user.identity,
                 now=app.clock.now(),
                 sla_alert_before=timedelta(hours=settings.receipt_sla_alert_hours),
+                scan=scan,
             )
         except (DomainError, ServiceError) as exc:
             return receive_page(v, values=values, error=str(exc), status=409)
         eid = result.receipt.employee_id
         raise web.HTTPSeeOther(f"/hr/employees/{eid}?notice=receipt")
+
+    async def scan_download(request: web.Request, v: Visit) -> web.StreamResponse:
+        """A scanned signed form, as an attachment, to signed-in HR only; audited."""
+        eid = request.match_info["employee_id"]
+        try:
+            scan = await download_scan(
+                uow=app.uow(),
+                identity=v.user.identity,
+                employee_id=eid,
+                scan_id=int(request.match_info["scan_id"]),
+                now=app.clock.now(),
+            )
+        except ServiceError as exc:
+            return page("message.html.j2", v, status=404, nav="employees", message=str(exc))
+        name = f"{file_name_part(eid)}-v{scan.version}-signed-form-{scan.id}.pdf"
+        return web.Response(
+            body=scan.content,
+            content_type="application/pdf",
+            headers={
+                **SECURITY_HEADERS,
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Repr-Digest": f"sha-256=:{_b64_hex(scan.sha256)}:",  # RFC 9530
+            },
+        )
 
     async def stylesheet(_request: web.Request) -> web.StreamResponse:
         return web.Response(
@@ -311,10 +358,16 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
     add.add_get("/hr/employees", guard.wrap(employees))
     add.add_get("/hr/employees/{employee_id}", guard.wrap(employee))
     add.add_get("/hr/receive", guard.wrap(receive_get))
-    add.add_post("/hr/receive", guard.wrap(receive_post, action=True))
+    add.add_post("/hr/receive", guard.wrap(receive_post, action=True, upload_field="scan"))
+    add.add_get(r"/hr/employees/{employee_id}/scans/{scan_id:\d{1,9}}", guard.wrap(scan_download))
     add_offer_routes(web_app, app, guard, r)  # /hr/offer…
     add_question_routes(web_app, app, guard, r)  # /hr/questions…
     add_communications_routes(web_app, app, guard, r)  # /hr/communications…
+
+
+def _b64_hex(digest: str) -> str:
+    """A hex SHA-256 as the base64 a ``Repr-Digest`` header carries."""
+    return base64.b64encode(bytes.fromhex(digest)).decode("ascii")
 
 
 def _see_other(location: str) -> web.Response:

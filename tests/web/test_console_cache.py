@@ -46,7 +46,7 @@ async def test_an_import_by_another_process_is_seen_on_the_next_view(
     await load_offer(uow=uow, terms=TERMS, digest="test", now=NOW)
     roster = generate_demo_roster(TERMS, seed=2003, employees=120)
     await _import(uow, roster, tmp_path / "first")
-    rows, _ = await list_employees(uow=uow, terms=TERMS, identity=HR)
+    rows, _, _ = await list_employees(uow=uow, terms=TERMS, identity=HR)
     eligible = [r for r in rows if r.state is ConsoleState.NO_INTENT]
     tenderer, leaver = eligible[0], eligible[1]
     assessed = (await load_snapshot(uow, TERMS)).assessments[tenderer.employee_id]
@@ -55,7 +55,7 @@ async def test_an_import_by_another_process_is_seen_on_the_next_view(
         uow=uow, terms=TERMS, employee_id=tenderer.employee_id, grant_numbers=mine,
         identity=HR, now=NOW,
     )  # fmt: skip
-    rows, counts = await list_employees(uow=uow, terms=TERMS, identity=HR)
+    rows, counts, _ = await list_employees(uow=uow, terms=TERMS, identity=HR)
     cached = web_console._ROSTERS[_key(db_url)]
     assert rows == await _fresh_rows(uow)
     assert counts[ConsoleState.INTENT_WITHOUT_FORM] == 1
@@ -75,7 +75,7 @@ async def test_an_import_by_another_process_is_seen_on_the_next_view(
             for e in roster.employees
         ]
         await _import(other, DemoRoster(people, roster.grants), tmp_path / "second")
-        rows, counts = await list_employees(uow=uow, terms=TERMS, identity=HR)
+        rows, counts, _ = await list_employees(uow=uow, terms=TERMS, identity=HR)
         by_id = {r.employee_id: r for r in rows}
         assert by_id[tenderer.employee_id].name == "Renamed Person"
         assert by_id[tenderer.employee_id].state is ConsoleState.INTENT_WITHOUT_FORM

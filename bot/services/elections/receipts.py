@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.domain.deadlines import business_calendar, end_of_business_day, receipt_confirmation_due
 from bot.domain.elections import (
@@ -34,6 +34,10 @@ from bot.services.errors import NotFoundError
 from bot.services.identity import Identity
 from bot.services.messaging.receipt_sla import DEFAULT_ALERT_BEFORE, track_confirmation
 from bot.services.retry import retry_on_conflict
+from storage.hr_console_repo import FormScan, hr_console
+
+if TYPE_CHECKING:
+    from bot.services.hr.form_scans import ScannedForm
 
 __all__ = ["ReceiptResult", "effective_summary", "receipt_json", "receipt_reply", "record_receipt"]
 
@@ -47,6 +51,7 @@ class ReceiptResult:
     confirmation_key: str
     confirmation_due: datetime  # the end of confirmation_due_day (Eastern)
     confirmation_due_day: date
+    scan_id: int | None = None  # the stored scanned form, when one came with the receipt
 
 
 def effective_summary(effective: EffectiveElection | None) -> dict[str, Any] | None:
@@ -72,9 +77,13 @@ async def record_receipt(
     identity: Identity,
     now: datetime,
     sla_alert_before: timedelta = DEFAULT_ALERT_BEFORE,
+    scan: ScannedForm | None = None,
 ) -> ReceiptResult:
     """``sla_alert_before``: how long before the confirmation's deadline HR is alerted if it
-    is not sent yet (``Settings.receipt_sla_alert_hours``)."""
+    is not sent yet (``Settings.receipt_sla_alert_hours``). ``scan``: the scanned signed form
+    (checked, see :func:`bot.services.hr.form_scans.scanned_form`), stored in the same
+    transaction as the receipt, so there is never a receipt whose upload was lost or a scan
+    of a receipt that was refused."""
     require_operator(identity)
     calendar = business_calendar(terms)
 
@@ -107,6 +116,21 @@ async def record_receipt(
                 channel=identity.channel,
             )
             await uow.elections.add_receipt(receipt)
+            scan_id = None
+            if scan is not None:
+                scan_id = await hr_console(uow).add_scan(
+                    FormScan(
+                        id=0,
+                        employee_id=employee_id,
+                        version=version,
+                        filename=scan.filename,
+                        sha256=scan.sha256,
+                        size=scan.size,
+                        uploaded_at=now,
+                        uploaded_by=identity.actor,
+                        content=scan.content,
+                    )
+                )
             after = effective_election(history, [*receipts, receipt])
             # A task superseded by a later intent is done too once its own form arrives.
             done = await uow.hr_tasks.close(
@@ -168,6 +192,11 @@ async def record_receipt(
                         "after": effective_summary(after),
                         "tasks_done": done,
                         "queued": [key],
+                        **(
+                            {"scan": {"id": scan_id, "sha256": scan.sha256, "size": scan.size}}
+                            if scan is not None
+                            else {}
+                        ),
                     },
                 )
             )
@@ -180,6 +209,7 @@ async def record_receipt(
                 confirmation_key=key,
                 confirmation_due=due_at,
                 confirmation_due_day=due_day,
+                scan_id=scan_id,
             )
 
     return await retry_on_conflict(attempt)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,15 @@ from bot.domain.eligibility import PersonAssessment, assess
 from bot.domain.hr_records import MessageKind
 from bot.domain.terms import OfferTerms
 from bot.ports import UnitOfWork
-from bot.services.access import require_operator
+from bot.services.access import OPERATOR_CHANNELS, require_operator
+from bot.services.elections.participation import (
+    GroupKey,
+    Place,
+    eligible_by_group,
+    funnel_by_group,
+    group_key,
+    places,
+)
 from bot.services.elections.person import new_shares_by_grant
 from bot.services.elections.tender_books import (
     Standing,
@@ -38,6 +46,7 @@ from bot.services.elections.tender_books import (
 )
 from bot.services.identity import Identity
 from bot.services.spreadsheet import spreadsheet_writer
+from storage.hr_console_repo import hr_console
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -158,6 +167,35 @@ class EligibleTotals:
     grants: int = 0
     unexercised_shares: int = 0
     new_option_shares: int = 0
+    # Only when some eligible person has a department or location (else both empty): their
+    # department and location, and every eligible person's eligible unexercised shares, for
+    # the funnel by group.
+    groups: Mapping[str, GroupKey] = field(default_factory=dict)
+    shares_by: Mapping[str, int] = field(default_factory=dict)
+    # per dimension, per group: (eligible people, their shares); see participation
+    by_group: Mapping[str, Mapping[str, tuple[int, int]]] = field(default_factory=dict)
+
+
+class _GroupTally:
+    """Collects :attr:`EligibleTotals.groups` and ``shares_by`` as the roster is read."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, GroupKey] = {}
+        self.shares_by: dict[str, int] = {}
+
+    def add(self, a: PersonAssessment, shares: int) -> None:
+        eid = a.employee.employee_id
+        self.shares_by[eid] = shares
+        key = group_key(a.employee)
+        if key[0] or key[1]:
+            self.groups[eid] = key
+
+    def result(
+        self,
+    ) -> tuple[dict[str, GroupKey], dict[str, int], dict[str, dict[str, tuple[int, int]]]]:
+        if not self.groups:
+            return {}, {}, {}
+        return self.groups, self.shares_by, eligible_by_group(self.groups, self.shares_by)
 
 
 def eligible_totals(assessments: Iterable[PersonAssessment]) -> EligibleTotals:
@@ -168,14 +206,17 @@ def eligible_totals(assessments: Iterable[PersonAssessment]) -> EligibleTotals:
 def _totals(assessments: Iterable[PersonAssessment]) -> EligibleTotals:
     employees = grants = shares = new = 0
     eligible: set[str] = set()
+    tally = _GroupTally()
     for a in assessments:
         employees += 1
         if a.eligible_person and a.eligible_grants:
             eligible.add(a.employee.employee_id)
             grants += len(a.eligible_grants)
-            shares += sum(g.grant.unexercised_shares for g in a.eligible_grants)
+            own = sum(g.grant.unexercised_shares for g in a.eligible_grants)
+            shares += own
             new += sum(g.new_option_shares for g in a.eligible_grants)
-    return EligibleTotals(employees, frozenset(eligible), grants, shares, new)
+            tally.add(a, own)
+    return EligibleTotals(employees, frozenset(eligible), grants, shares, new, *tally.result())
 
 
 async def load_report_snapshot(
@@ -193,6 +234,7 @@ async def load_report_snapshot(
     assessments: dict[str, PersonAssessment] = {}
     employees = grants_count = shares = new = 0
     eligible: set[str] = set()
+    tally = _GroupTally()
     async with uow:
         adjustments = tuple(await uow.adjustments.list_all())
         intents = await uow.elections.all_intents()
@@ -224,8 +266,10 @@ async def load_report_snapshot(
                 if a.eligible_person and a.eligible_grants:
                     eligible.add(e.employee_id)
                     grants_count += len(a.eligible_grants)
-                    shares += sum(g.grant.unexercised_shares for g in a.eligible_grants)
+                    own = sum(g.grant.unexercised_shares for g in a.eligible_grants)
+                    shares += own
                     new += sum(g.new_option_shares for g in a.eligible_grants)
+                    tally.add(a, own)
                 if e.employee_id in participants:
                     assessments[e.employee_id] = a
     snapshot = OfferSnapshot(
@@ -238,7 +282,10 @@ async def load_report_snapshot(
         accepted=accepted,
         voids=voids,
     )
-    return snapshot, EligibleTotals(employees, frozenset(eligible), grants_count, shares, new)
+    totals = EligibleTotals(
+        employees, frozenset(eligible), grants_count, shares, new, *tally.result()
+    )
+    return snapshot, totals
 
 
 def _by_employee(records: Iterable[Any]) -> dict[str, list[Any]]:
@@ -256,11 +303,17 @@ async def hr_report(
     now: datetime,
     snapshot: OfferSnapshot | None = None,
     totals: EligibleTotals | None = None,
+    placed: Mapping[str, Place] | None = None,
 ) -> dict[str, Any]:
     """Counts HR asks for; ``checks`` shows that the breakdowns add up. ``snapshot``: one the
     caller already loaded (the HR console's dashboard reads it for its funnel too), and
     ``totals``, its eligible figures if the caller already summed them (the console keeps them
-    per roster revision)."""
+    per roster revision); ``placed``, each eligible employee's place on the participation
+    funnel if the caller has it (:mod:`bot.services.elections.participation`).
+
+    ``by_group`` (the funnel by department and by location) is there only when the roster has
+    such a column filled in for someone, so a roster without groups reports what it always
+    did."""
     require_operator(identity)
     if snapshot is None:
         snap, totals = await load_report_snapshot(uow, terms)
@@ -304,6 +357,16 @@ async def hr_report(
     overdue = [m for m in snap.confirmations if m.overdue(now)]
     latest_version = {eid: i.version for eid, i in latest_kinds.items() if i is not None}
     pending = [t for t in snap.open_tasks if latest_version.get(t.employee_id) == t.version]
+    by_group: dict[str, Any] = {}
+    if totals.by_group:
+        if placed is None:
+            placed = await _places(uow, snap, totals)
+        by_group = {
+            "by_group": {
+                d: funnel_by_group(base, placed, totals.groups, d)
+                for d, base in totals.by_group.items()
+            }
+        }
     return {
         "now": now.astimezone(zone).isoformat(),
         "deadline": terms.expiration.astimezone(zone).isoformat(),
@@ -364,6 +427,7 @@ async def hr_report(
         },
         "tenders_not_counted": not_counted,
         "accepted_grants": len(snap.accepted),
+        **by_group,
         "checks": {
             "eligible_employees_add_up": sum(state.values()) == len(eligible),
             "receipts_add_up": len(all_receipts)
@@ -373,6 +437,19 @@ async def hr_report(
             "each_grant_tendered_once": len(tendered_grants) == len(set(tendered_grants)),
         },
     }
+
+
+async def _places(uow: UnitOfWork, snap: OfferSnapshot, totals: EligibleTotals) -> dict[str, Place]:
+    """Each eligible employee's place on the funnel; who looked at their own grants is read
+    here (the snapshot does not hold the audit log)."""
+    async with uow:
+        viewed = await hr_console(uow).employees_with_action(
+            "grants.view", excluding_channels=set(OPERATOR_CHANNELS)
+        )
+    confirmed = {m.employee_id for m in snap.confirmations if m.sent_at and m.employee_id}
+    return places(
+        snap, totals.eligible, viewed=viewed, confirmed=confirmed, shares=totals.shares_by
+    )
 
 
 async def export_csv(*, uow: UnitOfWork, terms: OfferTerms, identity: Identity) -> tuple[str, int]:

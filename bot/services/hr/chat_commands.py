@@ -107,7 +107,7 @@ async def _run(deps: AdminDeps, identity: Identity, args: list[str]) -> Reply:
         lines = [f"{q.asked_at:%Y-%m-%d %H:%M}Z {q.actor}: {q.question}" for q in questions]
         return Reply(text="\n".join(lines) or "No unanswered questions.")
     if command == "receive" and len(args) == 6:
-        sla = (
+        sla: dict[str, Any] = (
             {}
             if deps.settings is None
             else {"sla_alert_before": timedelta(hours=deps.settings.receipt_sla_alert_hours)}

@@ -26,13 +26,21 @@ from enum import StrEnum
 from typing import Any
 
 from bot.domain.deadlines import business_calendar, cancellation_date, new_grant_date
-from bot.domain.elections import ElectionIntent, FormReceipt, IntentKind, latest_intent
+from bot.domain.elections import ElectionIntent, FormReceipt, latest_intent
 from bot.domain.eligibility import REASON_TEXT, PersonAssessment, assess
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from bot.domain.records import AuditEntry, UnansweredQuestion
 from bot.domain.terms import OfferTerms
 from bot.ports import UnitOfWork
 from bot.services.access import OPERATOR_CHANNELS, require_operator
+from bot.services.elections.participation import (
+    GROUP_DIMENSIONS,
+    NOT_GIVEN,
+    funnel,
+    group_dimensions,
+    group_key,
+    places,
+)
 from bot.services.elections.reports import (
     EligibleTotals,
     OfferSnapshot,
@@ -43,13 +51,15 @@ from bot.services.elections.tender_books import Standing, load_voids, unvoided
 from bot.services.errors import NotFoundError
 from bot.services.identity import Identity
 from bot.services.spreadsheet import spreadsheet_writer
-from storage.hr_console_repo import hr_console
+from storage.hr_console_repo import FormScan, hr_console
 
 __all__ = [
     "EMPLOYEE_CSV_COLUMNS",
+    "NOT_GIVEN",
     "STATE_LABELS",
     "ConsoleState",
     "EmployeeFile",
+    "EmployeeFilters",
     "EmployeeRow",
     "dashboard",
     "employee_file",
@@ -88,6 +98,9 @@ EMPLOYEE_CSV_COLUMNS = (
     "eligible_shares",
     "latest_intent_version",
     "latest_intent",
+    "department",
+    "location",
+    "manager_email",
 )
 
 
@@ -101,6 +114,9 @@ class EmployeeRow:
     eligible_shares: int
     latest_version: int | None
     latest_kind: str | None
+    department: str | None = None
+    location: str | None = None
+    manager_email: str | None = None
 
 
 def _eligible(a: PersonAssessment) -> bool:
@@ -139,6 +155,9 @@ def _row(snap: OfferSnapshot, eid: str) -> EmployeeRow:
         eligible_shares=_eligible_shares(a) if _eligible(a) else 0,
         latest_version=latest.version if latest else None,
         latest_kind=latest.kind.value if latest else None,
+        department=a.employee.department,
+        location=a.employee.location,
+        manager_email=a.employee.manager_email,
     )
 
 
@@ -158,6 +177,8 @@ class _Roster:
     totals: EligibleTotals
     base_rows: dict[str, EmployeeRow]  # each row as it reads with no intent, form or void
     haystacks: dict[str, tuple[str, str, str]]  # id, name, e-mail casefolded, for the search
+    eligible_shares: dict[str, int]  # eligible unexercised shares of each eligible employee
+    groups: dict[str, list[str]]  # department / location -> the names in use, sorted
 
 
 # One entry per database (the revision names it): replicas each keep their own, and each reads
@@ -200,18 +221,30 @@ def _build_roster(
         voids={},
     )
     base_rows = {eid: _row(empty, eid) for eid in assessments}
+    totals = eligible_totals(assessments.values())
+    people = [a.employee for a in assessments.values()]
     return _Roster(
         revision=revision,
         terms=terms,
         adjustments=adjustments,
         assessments=assessments,
-        totals=eligible_totals(assessments.values()),
+        totals=totals,
         base_rows=base_rows,
         haystacks={
             eid: (eid.casefold(), r.name.casefold(), r.email.casefold())
             for eid, r in base_rows.items()
         },
+        eligible_shares={eid: _eligible_shares(assessments[eid]) for eid in totals.eligible},
+        groups={
+            d: sorted({group_key(e)[i] or NOT_GIVEN for e in people}, key=_group_order)
+            for i, d in enumerate(GROUP_DIMENSIONS)
+            if d in group_dimensions(map(group_key, people))
+        },
     )
+
+
+def _group_order(name: str) -> tuple[bool, str]:
+    return name == NOT_GIVEN, name.casefold()
 
 
 async def _load(
@@ -283,56 +316,6 @@ def _rows(snap: OfferSnapshot, roster: _Roster) -> list[EmployeeRow]:
     return [_row(snap, eid) if eid in active else row for eid, row in roster.base_rows.items()]
 
 
-def _funnel(
-    snap: OfferSnapshot, roster: _Roster, viewed: set[str], confirmed: set[str]
-) -> list[dict[str, Any]]:
-    eligible = {eid: snap.assessments[eid] for eid in roster.totals.eligible}
-    saw = {eid for eid in eligible if eid in viewed}
-    intent_shares = 0
-    intended = set()
-    received: dict[str, int] = {}
-    # Only those with an intent or a form move past the first two steps.
-    for eid in sorted((snap.intents.keys() | snap.receipts.keys()) & eligible.keys()):
-        history = unvoided(snap.intents.get(eid, []), snap.voids.get(eid))
-        latest = latest_intent(history)
-        if latest is not None:
-            intended.add(eid)
-            if latest.kind is IntentKind.TENDER:
-                intent_shares += latest.unexercised_shares
-        standing = snap.standing(eid)
-        if eid in snap.receipts:
-            effective = standing.effective
-            tendered = standing.standing is Standing.TENDERED and effective is not None
-            received[eid] = effective.intent.unexercised_shares if effective and tendered else 0
-    steps = [
-        (
-            "eligible",
-            "Eligible",
-            len(eligible),
-            roster.totals.unexercised_shares,
-        ),
-        (
-            "saw_grants",
-            "Saw their grants",
-            len(saw),
-            sum(_eligible_shares(eligible[e]) for e in saw),
-        ),
-        ("intent_recorded", "Intent recorded", len(intended), intent_shares),
-        ("form_received", "Signed form received", len(received), sum(received.values())),
-        (
-            "receipt_confirmed",
-            "Receipt confirmed",
-            sum(1 for e in received if e in confirmed),
-            sum(s for e, s in received.items() if e in confirmed),
-        ),
-    ]
-    top = max(steps[0][2], 1)
-    return [
-        {"key": k, "label": label, "people": n, "shares": s, "percent": round(100 * n / top, 1)}
-        for k, label, n, s in steps
-    ]
-
-
 def _daily(snap: OfferSnapshot, terms: OfferTerms, now: datetime) -> list[dict[str, Any]]:
     """Intent versions recorded and signed forms received per day (Pacific), from the
     commencement date to today or the expiration date, whichever is first."""
@@ -355,9 +338,6 @@ async def dashboard(
     """The report, the funnel, and what needs HR today."""
     require_operator(identity)
     snap, roster = await _load(uow, terms, dashboard=True)
-    report = await hr_report(
-        uow=uow, terms=terms, identity=identity, now=now, snapshot=snap, totals=roster.totals
-    )
     zone = terms.deadline_zone
     local_midnight = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
     async with uow:
@@ -368,13 +348,32 @@ async def dashboard(
         questions_today = await repo.open_questions_since(local_midnight)
         undelivered = await uow.deliveries.undelivered()
     confirmed = {m.employee_id for m in snap.confirmations if m.sent_at and m.employee_id}
+    placed = places(
+        snap,
+        roster.totals.eligible,
+        viewed=viewed,
+        confirmed=confirmed,
+        shares=roster.eligible_shares,
+    )
+    report = await hr_report(
+        uow=uow,
+        terms=terms,
+        identity=identity,
+        now=now,
+        snapshot=snap,
+        totals=roster.totals,
+        placed=placed,
+    )
     left = terms.expiration - now
     return {
         "report": report,
         "deadline": terms.expiration,
         "time_left": left if left > timedelta(0) else timedelta(0),
         "closed": left <= timedelta(0),
-        "funnel": _funnel(snap, roster, viewed, confirmed),
+        "funnel": funnel(
+            (len(roster.totals.eligible), roster.totals.unexercised_shares), placed.values()
+        ),
+        "by_group": report.get("by_group", {}),
         "daily": _daily(snap, terms, now),
         "overdue": [
             {**o, "due_at": datetime.fromisoformat(o["due_at"])}
@@ -385,26 +384,56 @@ async def dashboard(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class EmployeeFilters:
+    """What the employee list can be narrowed by; a group value of :data:`NOT_GIVEN` picks
+    the people whose row leaves that column empty."""
+
+    query: str = ""
+    state: ConsoleState | None = None
+    department: str = ""
+    location: str = ""
+
+    def as_params(self) -> dict[str, str]:
+        return {
+            "q": self.query,
+            "state": self.state.value if self.state else "",
+            "department": self.department,
+            "location": self.location,
+        }
+
+
+def _in_group(value: str | None, wanted: str) -> bool:
+    return not wanted or (value or NOT_GIVEN) == wanted
+
+
 async def list_employees(
     *,
     uow: UnitOfWork,
     terms: OfferTerms,
     identity: Identity,
-    query: str = "",
-    state: ConsoleState | None = None,
-) -> tuple[list[EmployeeRow], dict[ConsoleState, int]]:
-    """Employees matching ``query`` (id, name or e-mail) in ``state``; and the count per state
-    of all employees matching the query (the filter's badges)."""
+    filters: EmployeeFilters | None = None,
+) -> tuple[list[EmployeeRow], dict[ConsoleState, int], dict[str, list[str]]]:
+    """Employees matching ``filters``; the count per state of all employees matching the rest
+    of the filters (the state filter's badges); and the department and location names in the
+    roster (the group filters' choices; empty when the roster has no such column)."""
     require_operator(identity)
+    f = filters or EmployeeFilters()
     snap, roster = await _load(uow, terms)
     rows = _rows(snap, roster)
-    if query:
-        q = query.casefold()
+    if f.query:
+        q = f.query.casefold()
         rows = [r for r in rows if any(q in v for v in roster.haystacks[r.employee_id])]
+    if f.department or f.location:
+        rows = [
+            r
+            for r in rows
+            if _in_group(r.department, f.department) and _in_group(r.location, f.location)
+        ]
     counts = {s: 0 for s in ConsoleState}
     for r in rows:
         counts[r.state] += 1
-    return [r for r in rows if state is None or r.state is state], counts
+    return [r for r in rows if f.state is None or r.state is f.state], counts, roster.groups
 
 
 async def export_employees(
@@ -448,6 +477,9 @@ def employees_csv(rows: Iterable[EmployeeRow]) -> str:
                 r.eligible_shares,
                 r.latest_version or "",
                 r.latest_kind or "",
+                r.department or "",
+                r.location or "",
+                r.manager_email or "",
             )
         )
     return buffer.getvalue()
@@ -463,6 +495,7 @@ class EmployeeFile:
     messages: list[OutboxMessage]
     audit: list[AuditEntry]
     confirmations: list[OutboxMessage] = field(default_factory=list)
+    scans: list[FormScan] = field(default_factory=list)  # without their bytes
 
 
 async def employee_file(
@@ -475,6 +508,7 @@ async def employee_file(
         raise NotFoundError(f"No employee {employee_id!r} in the roster.")
     async with uow:
         messages = await uow.outbox.for_employee(employee_id)
+        scans = await hr_console(uow).scans_for(employee_id)
         trail = await uow.audit.recent(limit=500, subject=employee_id)
         await uow.audit.record(
             AuditEntry(
@@ -497,6 +531,7 @@ async def employee_file(
         messages=sorted(messages, key=lambda m: m.created_at),
         audit=list(reversed(trail)),
         confirmations=[m for m in messages if m.kind is MessageKind.RECEIPT_CONFIRMATION],
+        scans=scans,
     )
 
 

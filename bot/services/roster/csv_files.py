@@ -15,7 +15,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from bot.domain.roster import (
     EMPLOYEE_COLUMNS,
     GRANT_COLUMNS,
+    OPTIONAL_EMPLOYEE_COLUMNS,
     Employee,
     EmployeeClass,
     EmployeeStatus,
@@ -43,7 +44,9 @@ __all__ = [
     "parse_grants",
 ]
 
-_OPTIONAL = frozenset({"slack_user_id", "expiration_date", "split_group"})
+_OPTIONAL = frozenset(
+    {"slack_user_id", "expiration_date", "split_group", *OPTIONAL_EMPLOYEE_COLUMNS}
+)
 
 # Rows written per repository call; the progress callback fires after each batch.
 # Column widths in storage, and bounds that keep a typo from becoming a plausible number.
@@ -85,6 +88,7 @@ class ParsedRows(Generic[T]):
     rows: list[int] = field(default_factory=list)  # spreadsheet row of each item, in step
     errors: list[RosterError] = field(default_factory=list)
     rejected_ids: dict[str, int] = field(default_factory=dict)  # id of a refused row -> its row
+    absent_columns: frozenset[str] = frozenset()  # optional columns the header did not have
 
 
 # --- cell parsers: each returns the value or raises _CellError with the message to show ------
@@ -288,7 +292,7 @@ class _Row:
         self.errors.append(RosterError(self.file, self.number, column, message))
 
     def take(self, column: str, parse: Callable[[str], Any]) -> Any:
-        raw = self.cells[column]
+        raw = self.cells.get(column, "")  # an optional column the file does not have
         if self.unreadable and column in self.unreadable:
             return None
         if raw == "":
@@ -328,7 +332,11 @@ def _records(source: Source) -> Iterator[list[str]]:
 
 
 def _read(
-    source: Source, file: str, columns: tuple[str, ...], errors: list[RosterError]
+    source: Source,
+    file: str,
+    columns: tuple[str, ...],
+    errors: list[RosterError],
+    optional: tuple[str, ...] = (),
 ) -> list[_Row]:
     """Rows of the file with their spreadsheet numbers; header and reading errors go to
     ``errors`` (a bad header stops there: the columns of the rows cannot be trusted)."""
@@ -338,7 +346,7 @@ def _read(
     try:
         for number, cells in enumerate(_records(source), start=1):
             if header is None:
-                header = _header(cells, file, columns, errors)
+                header = _header(cells, file, columns, errors, optional)
                 if header is None:
                     return []
                 continue
@@ -372,8 +380,13 @@ def _read(
 
 
 def _header(
-    cells: list[str], file: str, columns: tuple[str, ...], errors: list[RosterError]
+    cells: list[str],
+    file: str,
+    columns: tuple[str, ...],
+    errors: list[RosterError],
+    optional: tuple[str, ...] = (),
 ) -> list[str] | None:
+    """The column names in file order; ``columns`` must all be there, ``optional`` may be."""
     names = [c.strip().lstrip("\ufeff").strip().lower() for c in cells]
     while names and not names[-1]:
         names.pop()  # trailing empty header cells, as spreadsheets sometimes write them
@@ -385,10 +398,13 @@ def _header(
     for position, name in enumerate(names, start=1):
         if name in seen:
             errors.append(RosterError(file, 1, name, "column appears more than once"))
-        elif name not in columns:
+        elif name not in columns and name not in optional:
             label = name if not _bad_characters(name) and name else f"#{position}"
+            expected = ", ".join(columns)
+            if optional:
+                expected += f"; optional: {', '.join(optional)}"
             errors.append(
-                RosterError(file, 1, label, f"unknown column (expected only: {', '.join(columns)})")
+                RosterError(file, 1, label, f"unknown column (expected only: {expected})")
             )
         seen.add(name)
     return None if len(errors) > before else names
@@ -453,7 +469,8 @@ def parse_employees(source: Source, *, file_name: str | None = None) -> ParsedRo
     """Read employees.csv (a path, or the lines of its text); pure apart from reading the file."""
     file = file_name or _default_name(source, "employees.csv")
     errors: list[RosterError] = []
-    rows = _read(source, file, EMPLOYEE_COLUMNS, errors)
+    rows = _read(source, file, EMPLOYEE_COLUMNS, errors, OPTIONAL_EMPLOYEE_COLUMNS)
+    present = set(rows[0].cells) if rows else set(OPTIONAL_EMPLOYEE_COLUMNS)
     _duplicates(rows, "employee_id")
     _duplicates(rows, "email", normalized_email)  # storage keeps both unique
     _duplicates(rows, "slack_user_id")
@@ -467,10 +484,16 @@ def parse_employees(source: Source, *, file_name: str | None = None) -> ParsedRo
             "country": row.take("country", _country),
             "status": row.take("status", _status),
             "employee_class": row.take("employee_class", _employee_class),
+            "department": row.take("department", _text),
+            "location": row.take("location", _text),
+            "manager_email": row.take("manager_email", _email),
         }
         return None if row.errors else Employee(**values)
 
-    return _collect(file, rows, "employee_id", build, errors)
+    parsed = _collect(file, rows, "employee_id", build, errors)
+    return replace(
+        parsed, absent_columns=frozenset(c for c in OPTIONAL_EMPLOYEE_COLUMNS if c not in present)
+    )
 
 
 @_collector_paused()

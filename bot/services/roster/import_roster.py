@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -117,6 +117,23 @@ def _clashes_with_stored(
             result.items.append(employee)
             result.rows.append(row)
     return result
+
+
+def _keep_absent_columns(
+    employees: ParsedRows[Employee], stored: Iterable[Employee]
+) -> ParsedRows[Employee]:
+    """An optional column the file does not have (department, location, manager_email in a
+    file written before they existed) keeps each stored employee's value instead of erasing it."""
+    if not employees.absent_columns:
+        return employees
+    before = {e.employee_id: e for e in stored}
+    items = []
+    for e in employees.items:
+        old = before.get(e.employee_id)
+        if old is not None:
+            e = replace(e, **{c: getattr(old, c) for c in employees.absent_columns})
+        items.append(e)
+    return replace(employees, items=items)
 
 
 def _owner_errors(
@@ -334,7 +351,7 @@ async def import_roster(
 
     async with uow:
         stored = await uow.employees.list_all()
-        employees = _clashes_with_stored(employees, stored)
+        employees = _clashes_with_stored(_keep_absent_columns(employees, stored), stored)
         in_database = {e.employee_id for e in stored}
         kept_grants, owner_errors = _owner_errors(grants, employees, in_database)
         kept_grants, tender_errors, voiding = await _check_tenders(

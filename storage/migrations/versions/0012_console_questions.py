@@ -2,7 +2,7 @@
 
 Written by hand from ``storage/hr_console_models.py`` (``HrBankSuggestionRow``).
 
-Revision ID: 0012q
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-06
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012q"
+revision = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | None = None
 depends_on: str | None = None
