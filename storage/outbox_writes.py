@@ -1,15 +1,15 @@
 """Queueing many outbox messages at once: the message rows, then their delivery rows.
 
 Used by ``OutboxRepository.enqueue_many`` (broadcasts, reminder rounds) and the close's letters.
-The message rows go in with ``ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, key``,
-which writes what is new and says which those are — no ``SELECT`` of existing keys first, and a
-key queued by a concurrent transaction is skipped, not an error — then the narrow delivery rows
-of exactly those.
+The message rows go in with ``ON CONFLICT (idempotency_key) DO NOTHING``, which writes what is
+new — no ``SELECT`` of existing keys first, and a key queued by a concurrent transaction is
+skipped, not an error — then the narrow delivery rows of exactly those.
 
 Rows are tuples handed to the driver as they are: SQLAlchemy's per-row parameter handling (a
 dict per row, a type processor per value) cost ~40 µs a message, the larger part of queueing a
-120,000-copy reminder round. On SQLite a multi-row ``VALUES`` per thousand messages; on
-PostgreSQL one ``INSERT … SELECT FROM unnest(one array per column)`` per table and call.
+120,000-copy reminder round. On SQLite one executemany per table (the new ids read back by
+``id`` — the transaction holds the write lock); on PostgreSQL one ``INSERT … SELECT FROM
+unnest(one array per column) … RETURNING`` per table and call.
 Datetimes are converted by the columns' own type (``UTCDateTime``: aware, stored as UTC), once
 per distinct instant.
 """
@@ -99,7 +99,6 @@ DELIVERY_COLUMNS = (
     "message_id",
     "requeues",
 )
-ROWS_PER_STATEMENT = 1000  # SQLite: 12,000 parameters a statement (its limit is 32,766)
 _RETURNING = " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
 _PG_ARRAY = {"String": "varchar", "Text": "text", "UTCDateTime": "timestamptz", "Integer": "int"}
 
@@ -120,13 +119,15 @@ _SQLITE_DELIVERY = (
 )
 
 
-def _sqlite_messages(rows: int) -> str:
-    one = f"({', '.join('?' * len(MESSAGE_COLUMNS))})"
-    return (
-        f"INSERT INTO outbox ({', '.join(MESSAGE_COLUMNS)}) VALUES "
-        + ", ".join([one] * rows)
-        + _RETURNING
-    )
+_SQLITE_MESSAGES = (
+    f"INSERT INTO outbox ({', '.join(MESSAGE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))}) "
+    "ON CONFLICT (idempotency_key) DO NOTHING"
+)
+
+
+_SQLITE_HIGHEST = "SELECT coalesce(max(id), 0) FROM outbox"
+_SQLITE_SINCE = "SELECT id, idempotency_key FROM outbox WHERE id > ?"
 
 
 class _Instants:
@@ -197,11 +198,14 @@ async def insert_new_messages(
         )
         ids.update((key, row_id) for row_id, key in found)
     else:
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            part = rows[start : start + ROWS_PER_STATEMENT]
-            flat = tuple(value for row in part for value in row)
-            found = await connection.exec_driver_sql(_sqlite_messages(len(part)), flat)
-            ids.update((key, row_id) for row_id, key in found)
+        # One executemany of a one-row statement (a multi-row VALUES … RETURNING of varying
+        # size left a compiled statement per size in the connection's cache, each holding its
+        # last thousand bodies: +90 MB in a round). The transaction began with BEGIN IMMEDIATE,
+        # so the rows above the highest id before are exactly the ones this insert wrote.
+        highest = (await connection.exec_driver_sql(_SQLITE_HIGHEST)).scalar()
+        await connection.exec_driver_sql(_SQLITE_MESSAGES, rows)
+        found = await connection.exec_driver_sql(_SQLITE_SINCE, (highest,))
+        ids.update((key, row_id) for row_id, key in found)
     if not ids:
         return ids
     unwritten = dict(ids)  # popped as written: of a key given twice, the first copy goes
