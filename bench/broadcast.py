@@ -73,7 +73,7 @@ from handlers.email.render import new_message_id
 from knowledge.demo_roster import generate_demo_roster
 from knowledge.offer_terms import load_offer_terms
 from storage.migrate import upgrade
-from storage.models import OutboxRow
+from storage.models import OutboxMessageRow
 
 __all__ = ["BroadcastRun", "Timed", "bare_client", "bare_messages", "measure", "pipeline"]
 
@@ -522,7 +522,7 @@ async def _forget_outbox(app: App) -> None:
     pending (8/s), would otherwise lie in front of the next round's e-mail in the claim
     index — a cost of this benchmark's back-to-back broadcasts, not of one broadcast."""
     async with app.uow() as uow:
-        await uow.session.execute(delete(OutboxRow))
+        await uow.session.execute(delete(OutboxMessageRow))  # its delivery rows cascade
         await uow.commit()
 
 

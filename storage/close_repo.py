@@ -26,7 +26,6 @@ from storage.elections_repo import (
     _intent,
     _receipt,
     line_to_json,
-    outbox_row_values,
 )
 from storage.models import (
     AcceptedTenderRow,
@@ -36,8 +35,8 @@ from storage.models import (
     FormReceiptRow,
     GrantRow,
     OutboxAttachmentRow,
-    OutboxRow,
 )
+from storage.outbox_writes import insert_new_messages
 from storage.repositories import _employee, _grant
 
 __all__ = ["BatchInputs", "CloseRunRepository"]
@@ -250,22 +249,8 @@ class CloseRunRepository:
     async def enqueue_letters(self, messages: Sequence[OutboxMessage]) -> int:
         """Queue messages with their attachments, skipping keys already queued (a rerun after a
         finished close); returns how many were added."""
-        keys = [m.idempotency_key for m in messages]
-        existing: set[str] = set()
-        if keys:
-            existing = set(
-                await self.session.scalars(
-                    select(OutboxRow.idempotency_key).where(OutboxRow.idempotency_key.in_(keys))
-                )
-            )
-        fresh = [m for m in messages if m.idempotency_key not in existing]
-        if not fresh:
-            return 0
-        result = await self.session.execute(
-            insert(OutboxRow).returning(OutboxRow.id, OutboxRow.idempotency_key),
-            [outbox_row_values(m) for m in fresh],
-        )
-        ids = {key: message_id for message_id, key in result.all()}
+        ids = await insert_new_messages(self.session, messages)
+        fresh = [m for m in messages if m.idempotency_key in ids]
         attachments = [
             {
                 "message_id": ids[m.idempotency_key],
@@ -278,7 +263,7 @@ class CloseRunRepository:
         ]
         if attachments:
             await self.session.execute(insert(OutboxAttachmentRow), attachments)
-        return len(fresh)
+        return len(ids)
 
     async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         if entries:

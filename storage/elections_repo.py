@@ -45,6 +45,12 @@ from storage.models import (
     OutboxAttachmentRow,
     OutboxRow,
 )
+from storage.outbox_writes import (
+    BULK_PRIORITY,
+    TRANSACTIONAL_PRIORITY,
+    insert_new_messages,
+    outbox_row_values,
+)
 from storage.repositories import _chunks, _flush, is_lock_error
 
 __all__ = [
@@ -261,38 +267,6 @@ class HrTaskRepository:
         return sorted(closed)
 
 
-# Lower is sooner: receipts and confirmations go before reminders and broadcasts.
-TRANSACTIONAL_PRIORITY, BULK_PRIORITY = 0, 10
-
-
-def outbox_row_values(message: OutboxMessage) -> dict[str, Any]:
-    """The ``outbox`` columns of a message being queued (its attachments go in their own table):
-    one mapping for ``enqueue``, ``enqueue_many`` and the close's bulk insert."""
-    return {
-        "idempotency_key": message.idempotency_key,
-        "channel": message.channel,
-        "recipient": message.recipient,
-        "kind": message.kind.value,
-        "subject": message.subject,
-        "body_text": message.body_text,
-        "employee_id": message.employee_id,
-        "reference": message.reference,
-        "created_at": message.created_at,
-        "due_at": message.due_at,
-        "sent_at": message.sent_at,
-        "attempts": message.attempts,
-        "last_error": message.last_error,
-        "state": (DeliveryState.SENT if message.sent_at else message.state).value,
-        "priority": BULK_PRIORITY if message.kind.is_bulk else TRANSACTIONAL_PRIORITY,
-        "next_attempt_at": message.send_at or message.due_at,
-        "message_id": message.message_id,
-        "body_html": message.body_html,
-        "in_reply_to": message.in_reply_to,
-        "thread_references": message.references,
-        "requeues": 0,
-    }
-
-
 def _message(row: OutboxRow, attachments: list[OutboxAttachmentRow]) -> OutboxMessage:
     return OutboxMessage(
         id=row.id,
@@ -355,24 +329,10 @@ class OutboxRepository:
         skipped, so a broadcast enqueued again after a crash adds only what is missing.
         Returns how many rows were added."""
         added = 0
-        for chunk in _chunks(list(messages), 500):
-            keys = [m.idempotency_key for m in chunk]
-            existing = set(
-                await self.session.scalars(
-                    select(OutboxRow.idempotency_key).where(OutboxRow.idempotency_key.in_(keys))
-                )
-            )
-            rows = []
-            for m in chunk:
-                if m.idempotency_key in existing:
-                    continue
-                if m.attachments:
-                    raise ValueError("enqueue_many takes messages without attachments")
-                existing.add(m.idempotency_key)
-                rows.append(outbox_row_values(m))
-            if rows:
-                await self.session.execute(_insert_ignoring_duplicates(self.session), rows)
-                added += len(rows)
+        for chunk in _chunks(list(messages), 2000):
+            if any(m.attachments for m in chunk):
+                raise ValueError("enqueue_many takes messages without attachments")
+            added += len(await insert_new_messages(self.session, chunk))
         return added
 
     async def for_employee(self, employee_id: str) -> list[OutboxMessage]:
@@ -471,17 +431,6 @@ class AcceptedTenderRepository:
             .order_by(AcceptedTenderRow.grant_number)
         )
         return [_accepted(row) for row in rows]
-
-
-def _insert_ignoring_duplicates(session: AsyncSession) -> Any:
-    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING in the session's dialect."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(OutboxRow).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(OutboxRow).on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
 async def messages_with_attachments(

@@ -42,12 +42,15 @@ from bot.domain.mail_records import ImapPosition, InboundRecord
 from storage.elections_repo import _message, messages_with_attachments
 from storage.errors import WriteConflictError
 from storage.models import ImapStateRow, InboundMessageRow, OutboxAttachmentRow, OutboxRow
+from storage.outbox_models import OUTBOX_DELIVERY, OUTBOX_MESSAGES
 from storage.repositories import _flush, is_lock_error
 
 __all__ = ["DeliveryRepository", "ImapPosition", "InboundRecord", "InboxRepository"]
 
 
-_OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
+# The senders write only the narrow delivery rows (migration 0014); they read the message too.
+_OUTBOX: Table = OUTBOX_DELIVERY
+_MESSAGES: Table = OUTBOX_MESSAGES
 # What the sender needs of a row (not lease_owner, delivery_id).
 _COLUMNS = (
     "id",
@@ -71,6 +74,13 @@ _COLUMNS = (
     "state",
     "requeues",
 )
+
+
+def _column(name: str) -> Any:
+    """A column of the joined message: the delivery row's when it has one (``id`` too)."""
+    return _OUTBOX.c[name] if name in _OUTBOX.c else _MESSAGES.c[name]
+
+
 _KINDS = {k.value: k for k in MessageKind}
 _STATES = {s.value: s for s in DeliveryState}
 
@@ -94,7 +104,8 @@ def _ids(ids: Sequence[int | None], dialect: str) -> object:
 # The statements of a claim and a marking, built once (building and keying one costs
 # SQLAlchemy ~0.5 ms, each time, in the event loop): calls bind their values.
 _DUE = (
-    select(*(_OUTBOX.c[name] for name in _COLUMNS))
+    select(*(_column(name) for name in _COLUMNS))
+    .select_from(_OUTBOX.join(_MESSAGES))
     .where(
         _OUTBOX.c.state == DeliveryState.PENDING.value,
         _OUTBOX.c.next_attempt_at <= bindparam("now", type_=_OUTBOX.c.next_attempt_at.type),
@@ -106,7 +117,7 @@ _DUE = (
     )
     .order_by(_OUTBOX.c.priority, _OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
     .limit(bindparam("limit", type_=Integer))
-    .with_for_update(skip_locked=True)
+    .with_for_update(skip_locked=True, of=_OUTBOX)
 )
 
 
@@ -409,6 +420,9 @@ class DeliveryRepository:
         if not ids:
             return 0
         t = _OUTBOX
+        first_queued = (
+            select(_MESSAGES.c.created_at).where(_MESSAGES.c.id == t.c.id).scalar_subquery()
+        )
         given_up = [DeliveryState.FAILED.value, DeliveryState.AMBIGUOUS.value]
         result: Any = await self.session.execute(
             update(t)
@@ -416,7 +430,7 @@ class DeliveryRepository:
             .values(
                 state=DeliveryState.PENDING.value,
                 next_attempt_at=case(
-                    (t.c.created_at < at, t.c.created_at),
+                    (first_queued < at, first_queued),
                     else_=literal(at, t.c.next_attempt_at.type),
                 ),
                 attempts=0,
@@ -442,11 +456,11 @@ class DeliveryRepository:
     async def count_due(self, *, now: datetime, channels: Iterable[str]) -> int:
         query = (
             select(func.count())
-            .select_from(OutboxRow)
+            .select_from(_OUTBOX)
             .where(
-                OutboxRow.state == DeliveryState.PENDING.value,
-                OutboxRow.next_attempt_at <= now,
-                OutboxRow.channel.in_(list(channels)),
+                _OUTBOX.c.state == DeliveryState.PENDING.value,
+                _OUTBOX.c.next_attempt_at <= now,
+                _OUTBOX.c.channel.in_(list(channels)),
             )
         )
         return await self.session.scalar(query) or 0

@@ -20,7 +20,7 @@ from storage.models import (
     ElectionIntentRow,
     FormReceiptRow,
     InboundMessageRow,
-    OutboxRow,
+    OutboxDeliveryRow,
     UnansweredQuestionRow,
 )
 
@@ -53,18 +53,20 @@ class MetricsRepository:
         outbox = {
             (channel, state): count
             for channel, state, count in await self.session.execute(
-                select(OutboxRow.channel, OutboxRow.state, func.count(OutboxRow.id)).group_by(
-                    OutboxRow.channel, OutboxRow.state
-                )
+                select(
+                    OutboxDeliveryRow.channel,
+                    OutboxDeliveryRow.state,
+                    func.count(OutboxDeliveryRow.id),
+                ).group_by(OutboxDeliveryRow.channel, OutboxDeliveryRow.state)
             )
         }
         due = await self.session.execute(
-            select(OutboxRow.channel, func.count(OutboxRow.id))
+            select(OutboxDeliveryRow.channel, func.count(OutboxDeliveryRow.id))
             .where(
-                OutboxRow.state == DeliveryState.PENDING.value,
-                OutboxRow.next_attempt_at <= now,
+                OutboxDeliveryRow.state == DeliveryState.PENDING.value,
+                OutboxDeliveryRow.next_attempt_at <= now,
             )
-            .group_by(OutboxRow.channel)
+            .group_by(OutboxDeliveryRow.channel)
         )
         return StoredCounts(
             abstentions=int(abstentions or 0),

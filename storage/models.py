@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.domain.elections import Delivery, FormKind, IntentKind, Transition
-from bot.domain.hr_records import DeliveryState, MessageKind, TaskStatus
+from bot.domain.hr_records import TaskStatus
 from bot.domain.roster import EmployeeClass, EmployeeStatus, OptionType
 from storage.model_base import (
     EMAIL,
@@ -58,7 +58,6 @@ __all__ = [
     "InboundMessageRow",
     "OfferStateRow",
     "OutboxAttachmentRow",
-    "OutboxRow",
     "UTCDateTime",
 ]
 
@@ -240,53 +239,6 @@ class HrTaskRow(Base):
     closed_at: Mapped[datetime | None]
 
 
-class OutboxRow(Base):
-    """Messages written in the same transaction as the change they report; a sender delivers
-    them after commit (``sent_at``, ``attempts``, ``last_error`` are its bookkeeping)."""
-
-    __tablename__ = "outbox"
-    __table_args__ = (
-        CheckConstraint("channel IN ('email', 'slack')", name="channel"),
-        CheckConstraint(values_in("kind", MessageKind), name="kind"),
-        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
-        CheckConstraint(values_in("state", DeliveryState), name="state"),
-        Index(None, "sent_at", "due_at"),
-        Index(None, "employee_id"),
-        Index(None, "state", "priority", "next_attempt_at"),
-        Index(None, "reference"),  # migration 0007: copies of one communication
-        # migration 0008: each channel's sender claims its own due rows (claim_due, count_due)
-        Index(None, "state", "channel", "priority", "next_attempt_at"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    idempotency_key: Mapped[str] = mapped_column(String(TEXT), unique=True)
-    channel: Mapped[str] = mapped_column(String(16))
-    recipient: Mapped[str] = mapped_column(String(EMAIL))
-    kind: Mapped[str] = mapped_column(String(32))
-    subject: Mapped[str] = mapped_column(Text)
-    body_text: Mapped[str] = mapped_column(Text)
-    employee_id: Mapped[str | None] = mapped_column(String(ID))
-    reference: Mapped[str | None] = mapped_column(String(ID))
-    created_at: Mapped[datetime]
-    due_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    # --- delivery (migration 0004) ---
-    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING.value)
-    priority: Mapped[int] = mapped_column(Integer, default=0)  # 0 transactional, 10 bulk
-    next_attempt_at: Mapped[datetime]  # due_at, then pushed back by each retry's backoff
-    lease_until: Mapped[datetime | None]  # a sender claimed it until then
-    lease_owner: Mapped[str | None] = mapped_column(String(ID))
-    message_id: Mapped[str | None] = mapped_column(String(TEXT))  # fixed before attempt 1
-    delivery_id: Mapped[str | None] = mapped_column(String(TEXT))  # Message-ID, Slack ts
-    body_html: Mapped[str | None] = mapped_column(Text)
-    in_reply_to: Mapped[str | None] = mapped_column(Text)
-    thread_references: Mapped[str | None] = mapped_column(Text)
-    # --- recovery (migration 0009): times put back in the queue after failed/ambiguous ---
-    requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-
-
 class OutboxAttachmentRow(Base):
     __tablename__ = "outbox_attachments"
     __table_args__ = (Index(None, "message_id"),)
@@ -377,6 +329,11 @@ __all__ += [
     "HrQuestionStateRow",
     "HrSessionRow",
 ]
+
+# --- the outbox's messages and their delivery state (migration 0014) ---------------------------
+from storage.outbox_models import OutboxDeliveryRow, OutboxMessageRow, OutboxRow  # noqa: E402
+
+__all__ += ["OutboxDeliveryRow", "OutboxMessageRow", "OutboxRow"]
 
 # --- hr close runs (migration 0010): durable progress of a batched close ------------------------
 from storage.close_models import CloseRunRow  # noqa: E402

@@ -34,7 +34,10 @@ async def test_0004_keeps_outbox_rows_and_attachments(db_url: str) -> None:
         async with engine.connect() as c:
             rows = (
                 await c.execute(
-                    text("SELECT id, state, next_attempt_at = due_at FROM outbox ORDER BY id")
+                    text(  # through head: the delivery state is apart since 0014
+                        "SELECT o.id, d.state, d.next_attempt_at = o.due_at FROM outbox o "
+                        "JOIN outbox_delivery d ON d.id = o.id ORDER BY o.id"
+                    )
                 )
             ).all()
             attachments = (

@@ -94,7 +94,9 @@ async def test_0008_keeps_handled_slack_events_as_done_and_indexes_the_outbox(
         assert taken is None
 
         def outbox_indexes(connection: Connection) -> list[list[str | None]]:
-            return [ix["column_names"] for ix in inspect(connection).get_indexes("outbox")]
+            # the claim's index moved with the delivery state in 0014
+            found = inspect(connection).get_indexes("outbox_delivery")
+            return [ix["column_names"] for ix in found]
 
         async with engine.connect() as connection:
             indexes = await connection.run_sync(outbox_indexes)
