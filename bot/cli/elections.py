@@ -24,7 +24,6 @@ from bot.domain.elections import Delivery, FormKind
 from bot.domain.local_time import parse_received_at
 from bot.ports import UnitOfWork
 from bot.private_files import write_private
-from bot.services.elections.participation import FUNNEL_STEPS
 
 if TYPE_CHECKING:
     from bot.domain.terms import OfferTerms
@@ -309,6 +308,8 @@ def report(as_json: bool = JsonOpt) -> None:
     )
     out.print(f"Pending signatures: {data['pending_signatures']['count']}.")
     out.print(f"Receipt confirmations overdue: {data['receipt_confirmations']['overdue']}.")
+    from bot.services.elections.participation import FUNNEL_STEPS  # the services: not at import
+
     for dimension, groups in data.get("by_group", {}).items():
         out.print(f"By {dimension} (people: eligible / saw grants / intent / form / confirmed):")
         for g in groups:
