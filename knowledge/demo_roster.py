@@ -361,24 +361,31 @@ def generate_demo_roster(
             )
         )
     grants.sort(key=lambda g: g.grant_number)
-    return DemoRoster(employees=_with_groups(people, spec, seed), grants=grants)
+    return DemoRoster(
+        employees=_with_groups(people, spec, seed, fixed=len(fixed_people)), grants=grants
+    )
 
 
 _EXECUTIVE = frozenset({EmployeeClass.EXECUTIVE_OFFICER, EmployeeClass.EXECUTIVE_MANAGEMENT})
 
 
-def _with_groups(people: list[Employee], spec: dict[str, Any], seed: int) -> list[Employee]:
+def _with_groups(
+    people: list[Employee], spec: dict[str, Any], seed: int, *, fixed: int
+) -> list[Employee]:
     """Department, location and manager for everyone, from the TOML's ``[groups]`` with a
-    ``random.Random`` of their own: the draws above (and so every grant) stay as they were."""
+    ``random.Random`` of their own: the draws above (and so every grant) stay as they were. The
+    first ``fixed`` people (the TOML's, which the docs and tests name) draw theirs from a
+    generator that ignores the seed, as everything else about them does."""
     groups = spec.get("groups")
     if not groups:
         return people
-    rng = random.Random(f"{seed}:groups")
+    fixed_rng, seeded_rng = random.Random("fixed:groups"), random.Random(f"{seed}:groups")
     departments = _weights(_get(groups, "department"))
     sites = _weights(_get(groups, "location"))
     offices: dict[str, str] = _get(groups, "offices")
     drawn: list[tuple[Employee, str, str]] = []
-    for person in people:
+    for index, person in enumerate(people):
+        rng = fixed_rng if index < fixed else seeded_rng
         if person.employee_class in _EXECUTIVE:
             department = "Executive"
         elif person.employee_class is EmployeeClass.DIRECTOR:

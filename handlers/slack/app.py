@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.services.messaging.slack_deliveries import event_left_unanswered
 from bot.services.questions.conversation import ConversationDeps
 from handlers.slack import actions, app_home, commands, ignored, messages, views
 from handlers.slack.flows import ACK_WITHIN_SECONDS, SlackDeps
@@ -95,12 +96,21 @@ def build_slack_app(
         """Unexpected errors: logged once with traceback (the type tells what failed). When Bolt
         acknowledged a direct message before answering it (the default HTTP mode and Socket
         Mode), Slack sends no retry, so the employee is told — otherwise they would wait for an
-        answer that never comes. With ``process_before_response`` the 500 brings Slack's retry,
-        which answers instead."""
+        answer that never comes — unless the answer got as far as its first write (then a
+        parked reply is posted by the worker). With ``process_before_response`` the 500 brings
+        Slack's retry, which answers instead."""
         logger.error("Slack listener failed for %s", body.get("type", "?"), exc_info=error)
         channel = None if process_before_response else failed_direct_message(body)
         if channel is None:
             return
+        event_id = body.get("event_id")
+        try:
+            if isinstance(event_id, str) and not await event_left_unanswered(
+                conversation, event_id
+            ):
+                return  # claimed: the reply is parked, or the answer is recorded
+        except Exception:  # the database may be what failed: then nothing was parked either
+            logger.warning("could not read whether the failed event was answered")
         try:
             await client.chat_postMessage(channel=channel, text=LISTENER_FAILED_TEXT)
         except Exception:  # Slack itself may be what failed; the log line above stands

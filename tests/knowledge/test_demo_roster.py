@@ -115,6 +115,9 @@ def test_e1001_holds_the_offers_q12_example_plus_one_grant_below_two_dollars(
         status=EmployeeStatus.ACTIVE,
         employee_class=EmployeeClass.EMPLOYEE,
         slack_user_id="U1001",
+        department="Sales & Service",  # the optional roster groups (figures by group)
+        location="Chatsworth, CA",
+        manager_email="e1004@example.com",  # E1004, the chief executive
     )
     grants = _grants_of(roster, "E1001")
     assert [(g.exercise_price, g.shares_granted, g.shares_exercised) for g in grants] == [

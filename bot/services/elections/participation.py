@@ -17,14 +17,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from bot.domain.elections import IntentKind, latest_intent
+from bot.domain.elections import ElectionIntent, FormReceipt, IntentKind, latest_intent
 from bot.domain.roster import Employee
-from bot.services.elections.tender_books import Standing, unvoided
+from bot.services.elections.tender_books import Standing, TenderStanding, Void, unvoided
 
-if TYPE_CHECKING:
-    from bot.services.elections.reports import OfferSnapshot
+
+class OfferSnapshot(Protocol):
+    """What the funnel reads of ``bot.services.elections.reports.OfferSnapshot`` (named here,
+    not imported: the report imports this module)."""
+
+    @property
+    def intents(self) -> dict[str, list[ElectionIntent]]: ...
+    @property
+    def receipts(self) -> dict[str, list[FormReceipt]]: ...
+    @property
+    def voids(self) -> dict[str, Void]: ...
+    def standing(self, employee_id: str) -> TenderStanding: ...
+
 
 __all__ = [
     "FUNNEL_STEPS",

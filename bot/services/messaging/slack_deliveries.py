@@ -37,7 +37,14 @@ from bot.services.identity import Identity
 from bot.services.questions.conversation import ConversationDeps, respond
 from storage.slack_repo import DuplicateDeliveryError
 
-__all__ = ["ANSWER_LOST", "STALE_AFTER", "EventReply", "Post", "answer_event_once"]
+__all__ = [
+    "ANSWER_LOST",
+    "STALE_AFTER",
+    "EventReply",
+    "Post",
+    "answer_event_once",
+    "event_left_unanswered",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +90,12 @@ async def answer_event_once(
         return await once.post_parked(post, lost=render(ANSWER_LOST))
     await once.post_first(post, render(reply))
     return True
+
+
+async def event_left_unanswered(deps: ConversationDeps, event_id: str) -> bool:
+    """Whether no delivery of the event was ever claimed: its answer failed before its first
+    write, so nothing was recorded and no reply was parked for the worker to post."""
+    return not await EventReply(deps.uow, key=f"event:{event_id}", clock=deps.clock).seen()
 
 
 class EventReply:
