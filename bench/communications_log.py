@@ -76,16 +76,17 @@ async def _fill(app: App, messages: int) -> None:
             await uow.commit()
     from sqlalchemy import update
 
-    from storage.models import OutboxRow
+    from storage.outbox_models import OutboxDeliveryRow as Delivery
 
     async with app.uow() as uow:  # delivery outcomes in bulk (the sender's own path is per row)
         session = uow.session  # type: ignore[attr-defined]
         sent = DeliveryState.SENT.value
+        # the delivery state has its own table (migration 0014): update it, not the join
         await session.execute(
-            update(OutboxRow).where(OutboxRow.id % 10 != 0).values(state=sent, sent_at=now)
+            update(Delivery).where(Delivery.id % 10 != 0).values(state=sent, sent_at=now)
         )
         failed = DeliveryState.FAILED.value
-        await session.execute(update(OutboxRow).where(OutboxRow.id % 100 == 0).values(state=failed))
+        await session.execute(update(Delivery).where(Delivery.id % 100 == 0).values(state=failed))
         await uow.commit()
 
 
