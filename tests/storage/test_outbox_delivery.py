@@ -225,3 +225,24 @@ async def test_0014_keeps_queued_sent_and_failed_rows_both_ways(db_url: str) -> 
         assert again is not None and again.state is DeliveryState.FAILED and again.requeues == 1
     finally:
         await engine.dispose()
+
+
+def test_no_bulk_statement_targets_the_joined_outbox_mapping() -> None:
+    """``OutboxRow`` maps the join of ``outbox`` and ``outbox_delivery``: loading rows and
+    changing attributes works, but a bulk ``update(OutboxRow)``, ``delete(OutboxRow)`` or
+    ``insert(OutboxRow)`` compiles to invalid SQL (``UPDATE outbox JOIN …``) on both databases.
+    Such statements must name ``OutboxDeliveryRow`` / ``OutboxMessageRow`` (or use
+    ``storage.outbox_writes``); a bench script fell into this after the split."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    bulk = re.compile(r"\b(update|delete|insert)\(\s*OutboxRow\b")
+    found = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("bot", "handlers", "storage", "knowledge", "bench", "tests")
+        for path in sorted((root / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if bulk.search(line) and path != Path(__file__).resolve()
+    ]
+    assert not found, f"bulk statements on the joined OutboxRow: {found}"
