@@ -14,23 +14,16 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.services.messaging.slack_deliveries import event_left_unanswered
+from bot.services.messaging.slack_deliveries import ANSWER_FAILED, event_left_unanswered
 from bot.services.questions.conversation import ConversationDeps
 from handlers.slack import actions, app_home, commands, ignored, messages, views
 from handlers.slack.flows import ACK_WITHIN_SECONDS, SlackDeps
 from handlers.slack.identity import SlackIdentities
 
-__all__ = ["LISTENER_FAILED_TEXT", "build_slack_app", "failed_direct_message", "slack_client"]
+__all__ = ["build_slack_app", "failed_direct_message", "slack_client"]
 
 logger = logging.getLogger(__name__)
 SURFACES = (messages, app_home, actions, views, commands, ignored)  # ignored: last
-
-
-LISTENER_FAILED_TEXT = (
-    "Sorry — something went wrong on my side and I could not finish answering that message. "
-    "Please send it again in a minute (type `status` to see what is recorded for you). "
-    "If it keeps happening, please contact HR."
-)
 
 
 def failed_direct_message(body: dict[str, Any]) -> str | None:
@@ -112,7 +105,7 @@ def build_slack_app(
         except Exception:  # the database may be what failed: then nothing was parked either
             logger.warning("could not read whether the failed event was answered")
         try:
-            await client.chat_postMessage(channel=channel, text=LISTENER_FAILED_TEXT)
+            await client.chat_postMessage(channel=channel, text=ANSWER_FAILED.text)
         except Exception:  # Slack itself may be what failed; the log line above stands
             logger.warning("could not tell the employee that their message failed")
 

@@ -147,7 +147,7 @@ async def test_without_a_retry_coming_the_employee_is_told_their_message_failed(
     """Bolt's default mode acknowledges the event before answering, so Slack sends no retry: a
     failed answer is followed by a short apology in the same DM (nothing personal in it), and
     the message sent again is answered."""
-    from handlers.slack.app import LISTENER_FAILED_TEXT
+    from bot.services.messaging.slack_deliveries import ANSWER_FAILED
 
     clock = ManualClock(parse_instant(DEMO_NOW))
     async with running_slack_bot_at(fake_slack, demo_db, tmp_path, clock=clock) as running:
@@ -155,7 +155,7 @@ async def test_without_a_retry_coming_the_employee_is_told_their_message_failed(
         assert (await running.event(_dm("grants"), event_id="EvLost")).status == 200
         (apology,) = await running.fake.wait_for(POST)
         assert apology.params["channel"] == "D1001"
-        assert apology.params["text"] == LISTENER_FAILED_TEXT
+        assert apology.params["text"] == ANSWER_FAILED.text
         assert "G0" not in str(apology.params)  # no grant of anyone's in it
         assert await _claimed(running, "EvLost") is None
         _heal(running)

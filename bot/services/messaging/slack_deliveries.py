@@ -38,6 +38,7 @@ from bot.services.questions.conversation import ConversationDeps, respond
 from storage.slack_repo import DuplicateDeliveryError
 
 __all__ = [
+    "ANSWER_FAILED",
     "ANSWER_LOST",
     "STALE_AFTER",
     "EventReply",
@@ -59,6 +60,12 @@ STALE_AFTER = timedelta(minutes=3)
 ANSWER_LOST = Reply(
     text="Sorry, I may not have finished answering your last message. If you did not get an "
     "answer, please send it again.",
+    kind="error",
+)
+ANSWER_FAILED = Reply(  # the event failed before anything was recorded and no retry will come
+    text="Sorry — something went wrong on my side and I could not finish answering that message. "
+    "Please send it again in a minute (type `status` to see what is recorded for you). "
+    "If it keeps happening, please contact HR.",
     kind="error",
 )
 
