@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
-import aiohttp
-
 from bench.databases import Databases
-from bench.hr_console import _CSRF, NOW
+from bench.hr_console import NOW, time_console_gets
 from bot.clock import ManualClock, parse_instant
 from bot.config import Settings
 from bot.domain.communications import Communication
@@ -111,44 +107,9 @@ async def measure(backend: str, messages: int, requests: int) -> dict[str, tuple
 
 
 async def _time(app: App, requests: int) -> dict[str, tuple[float, float]]:
-    from aiohttp import web
-
-    from handlers.web import add_console_routes
-
-    web_app = web.Application()
-    add_console_routes(web_app, app, host="127.0.0.1")
-    runner = web.AppRunner(web_app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    results = {}
-    try:
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            async with http.get(base + "/hr/login") as r:
-                token = _CSRF.search(await r.text()).group(1)  # type: ignore[union-attr]
-            async with http.post(
-                base + "/hr/login",
-                data={"csrf_token": token, "email": "bench@example.com",
-                      "password": "bench-password-1"},
-                allow_redirects=False,
-            ) as r:  # fmt: skip
-                assert r.status == 303, r.status
-            for path, count in [*((p, requests) for p in PAGES), (DOWNLOAD, max(3, requests // 5))]:
-                timings = []
-                size = 0
-                for _ in range(count + 1):
-                    started = time.perf_counter()
-                    async with http.get(base + path) as r:
-                        size = len(await r.read())
-                        assert r.status == 200, (path, r.status)
-                    timings.append((time.perf_counter() - started) * 1000)
-                timings = timings[1:]
-                cuts = statistics.quantiles(timings, n=20, method="inclusive")
-                results[f"{path} ({size:,} bytes)"] = (statistics.median(timings), cuts[18])
-    finally:
-        await runner.cleanup()
-    return results
+    plan = [*((p, requests) for p in PAGES), (DOWNLOAD, max(3, requests // 5))]
+    timed = await time_console_gets(app, plan)
+    return {f"{path} ({size:,} bytes)": (p50, p95) for path, (p50, p95, size) in timed.items()}
 
 
 def main() -> None:
