@@ -8,6 +8,7 @@ records what they chose, and returns typed results the channel renders. Slack's 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from bot.domain.errors import DomainError
@@ -162,21 +163,16 @@ async def record_tender(
     """Step 2 submitted: record the intent once per ``delivery`` (claimed in the intent's own
     transaction); ``None`` for a repeated submission, which records nothing."""
     terms = await _terms(deps)
-    try:
-        result = await record_intent(
-            uow=deps.uow,
-            terms=terms,
-            employee_id=identity.employee_id or "",
-            grant_numbers=grant_numbers,
-            identity=identity,
-            now=deps.clock.now(),
-            claim=DeliveryClaim(delivery),
-        )
-    except DuplicateDeliveryError:
-        return None
-    except (DomainError, ServiceError) as exc:
-        return Recorded(ok=False, reply=Reply(text=str(exc), kind="error"))
-    return _recorded(result, terms)
+    recording = record_intent(
+        uow=deps.uow,
+        terms=terms,
+        employee_id=identity.employee_id or "",
+        grant_numbers=grant_numbers,
+        identity=identity,
+        now=deps.clock.now(),
+        claim=DeliveryClaim(delivery),
+    )
+    return await _recorded_once(recording, terms)
 
 
 async def withdraw_start(*, deps: ConversationDeps, identity: Identity) -> WithdrawStart:
@@ -194,23 +190,26 @@ async def record_withdraw(
 ) -> Recorded | None:
     """The withdrawal confirmed: recorded once per ``delivery``; ``None`` when repeated."""
     terms = await _terms(deps)
+    recording = record_withdrawal(
+        uow=deps.uow,
+        terms=terms,
+        employee_id=identity.employee_id or "",
+        identity=identity,
+        now=deps.clock.now(),
+        claim=DeliveryClaim(delivery),
+    )
+    return await _recorded_once(recording, terms)
+
+
+async def _recorded_once(recording: Awaitable[IntentResult], terms: OfferTerms) -> Recorded | None:
+    """A modal's recording, awaited: ``None`` when another delivery of the same submission
+    claimed it (nothing recorded), a refusal's sentence, or the recorded intent's reply."""
     try:
-        result = await record_withdrawal(
-            uow=deps.uow,
-            terms=terms,
-            employee_id=identity.employee_id or "",
-            identity=identity,
-            now=deps.clock.now(),
-            claim=DeliveryClaim(delivery),
-        )
+        result = await recording
     except DuplicateDeliveryError:
         return None
     except (DomainError, ServiceError) as exc:
         return Recorded(ok=False, reply=Reply(text=str(exc), kind="error"))
-    return _recorded(result, terms)
-
-
-def _recorded(result: IntentResult, terms: OfferTerms) -> Recorded:
     return Recorded(ok=True, reply=intent_reply(result, terms))
 
 
