@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.records import UnansweredQuestion
 from storage.hr_console_models import HrBankSuggestionRow
 from storage.models import UnansweredQuestionRow
-from storage.repositories import _flush
+from storage.repositories import _flush, unanswered_question
 
 __all__ = ["BankSuggestion", "HrQuestionsRepository", "hr_questions"]
 
@@ -52,19 +52,7 @@ class HrQuestionsRepository:
 
     async def question(self, question_id: int) -> UnansweredQuestion | None:
         row = await self.session.get(UnansweredQuestionRow, question_id)
-        if row is None:
-            return None
-        return UnansweredQuestion(
-            id=row.id,
-            asked_at=row.asked_at,
-            channel=row.channel,
-            actor=row.actor,
-            employee_id=row.employee_id,
-            question=row.question,
-            confidence=row.confidence,
-            best_entry_id=row.best_entry_id,
-            reason=row.reason,
-        )
+        return None if row is None else unanswered_question(row)
 
     async def add_suggestion(self, s: BankSuggestion) -> int:
         row = HrBankSuggestionRow(

@@ -369,20 +369,7 @@ class QuestionRepository:
             .order_by(UnansweredQuestionRow.asked_at.desc(), UnansweredQuestionRow.id.desc())
             .limit(limit)
         )
-        return [
-            UnansweredQuestion(
-                id=row.id,
-                asked_at=row.asked_at,
-                channel=row.channel,
-                actor=row.actor,
-                employee_id=row.employee_id,
-                question=row.question,
-                confidence=row.confidence,
-                best_entry_id=row.best_entry_id,
-                reason=row.reason,
-            )
-            for row in rows
-        ]
+        return [unanswered_question(row) for row in rows]
 
 
 # --- mapping between rows and domain objects ------------------------------------------------
@@ -551,6 +538,21 @@ def _refresh_loaded(
         if entity is not None:
             for name, value in values.items():
                 set_committed_value(entity, name, value)
+
+
+def unanswered_question(row: UnansweredQuestionRow) -> UnansweredQuestion:
+    """One stored question (also read by ``storage.hr_questions_repo``)."""
+    return UnansweredQuestion(
+        id=row.id,
+        asked_at=row.asked_at,
+        channel=row.channel,
+        actor=row.actor,
+        employee_id=row.employee_id,
+        question=row.question,
+        confidence=row.confidence,
+        best_entry_id=row.best_entry_id,
+        reason=row.reason,
+    )
 
 
 def _offer_state(row: OfferStateRow) -> OfferState:
