@@ -26,7 +26,7 @@ from bot.domain.elections import (
 from bot.domain.reminders import time_left_phrase
 from bot.domain.roster import Employee, file_name_part
 from bot.domain.terms import OfferTerms
-from bot.domain.timefmt import format_instant, format_money, format_shares
+from bot.domain.timefmt import format_duration, format_instant, format_money, format_shares
 
 __all__ = [
     "FORM_TITLE",
@@ -61,15 +61,7 @@ def delivery_text(terms: OfferTerms) -> str:
 
 
 def time_left_text(left: timedelta) -> str:
-    seconds = max(int(left.total_seconds()), 0)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    parts = [f"{days} day{'s' * (days != 1)}"] if days else []
-    if hours or days:
-        parts.append(f"{hours} hour{'s' * (hours != 1)}")
-    parts.append(f"{minutes} minute{'s' * (minutes != 1)}")
-    return ", ".join(parts)
+    return format_duration(left)
 
 
 def form_filename(intent: ElectionIntent) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.domain.deadlines import OfferDeadlines, business_calendar, offer_deadlines
 from bot.domain.terms import OfferTerms
-from bot.domain.timefmt import format_date, format_instant
+from bot.domain.timefmt import format_date, format_duration, format_instant
 from bot.replies import Action, Reply
 
 __all__ = ["deadlines_json", "deadlines_reply", "get_deadlines"]
@@ -38,17 +38,6 @@ def deadlines_json(d: OfferDeadlines, terms: OfferTerms, *, now: datetime) -> di
     }
 
 
-def _time_left(seconds: int) -> str:
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    parts = [f"{days} day{'s' * (days != 1)}"] if days else []
-    if hours or days:
-        parts.append(f"{hours} hour{'s' * (hours != 1)}")
-    parts.append(f"{minutes} minute{'s' * (minutes != 1)}")
-    return ", ".join(parts)
-
-
 def deadlines_reply(d: OfferDeadlines, terms: OfferTerms, *, now: datetime) -> Reply:
     zone = terms.deadline_zone
     hr = terms.hr_delivery
@@ -57,7 +46,7 @@ def deadlines_reply(d: OfferDeadlines, terms: OfferTerms, *, now: datetime) -> R
         head = (
             f"The offer expires at {expiration}. Your signed Election Form must reach "
             f"{hr.name} in {hr.department} by fax to {hr.fax} or by hand before then; "
-            f"e-mail is not accepted. Time left: {_time_left(int(d.time_left.total_seconds()))}."
+            f"e-mail is not accepted. Time left: {format_duration(d.time_left)}."
         )
     else:
         head = f"The offer is closed. It expired at {expiration}."
