@@ -20,7 +20,7 @@ from bot.services.elections.status import ElectionStatus, employee_status
 from bot.services.elections.wording import FORM_TITLE, step_text, time_left_text
 from bot.services.identity import Identity
 from bot.services.offer.deadlines import deadlines_reply, get_deadlines
-from bot.services.roster.grants import my_grants
+from bot.services.roster.grants import eligible_grant_notes, my_grants
 
 __all__ = ["EmployeeOverview", "GrantRow", "employee_overview"]
 
@@ -95,21 +95,7 @@ def _grants_summary(a: PersonAssessment) -> str:
 
 
 def _notes(a: PersonAssessment) -> tuple[str, ...]:
-    eligible = a.eligible_grants
-    notes = []
-    for group in sorted({g.grant.split_group for g in eligible if g.grant.split_group}):
-        members = [g.grant.grant_number for g in eligible if g.grant.split_group == group]
-        if len(members) > 1:
-            notes.append(
-                f"Grants {' and '.join(members)} are the incentive and non-statutory parts of "
-                "one grant: tender both or neither (§1, p. 13)."
-            )
-    if eligible:
-        notes.append(
-            "New options are non-statutory, one new share per old share, priced at the closing "
-            "price on the new grant date (Q7, Q11, Q18)."
-        )
-    return tuple(notes)
+    return tuple(eligible_grant_notes(a))
 
 
 def _intent_text(s: ElectionStatus, terms: OfferTerms) -> str:

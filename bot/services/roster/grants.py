@@ -17,7 +17,7 @@ from bot.services.delivery_claims import DeliveryClaim, claim_within, mark_commi
 from bot.services.errors import NotAuthorizedError, NotFoundError
 from bot.services.identity import Identity
 
-__all__ = ["grants_json", "grants_reply", "my_grants"]
+__all__ = ["eligible_grant_notes", "grants_json", "grants_reply", "my_grants"]
 
 # Channels whose operator is HR at a terminal (the CLI): they may look up anyone.
 _OPERATOR_CHANNELS = frozenset({"cli"})
@@ -133,19 +133,7 @@ def grants_reply(a: PersonAssessment, terms: OfferTerms) -> Reply:
             if not g.eligible:
                 why = "; ".join(REASON_TEXT[r] for r in g.reasons)
                 notes.append(f"Grant {g.grant.grant_number} is not eligible: {why}.")
-        pairs = {g.grant.split_group for g in eligible if g.grant.split_group}
-        for group in sorted(pairs):
-            members = [g.grant.grant_number for g in eligible if g.grant.split_group == group]
-            if len(members) > 1:
-                notes.append(
-                    f"Grants {' and '.join(members)} are the incentive and non-statutory parts of "
-                    "one grant: tender both or neither (§1, p. 13)."
-                )
-    if eligible:
-        notes.append(
-            "New options are non-statutory, one new share per old share, priced at the closing "
-            "price on the new grant date (Q7, Q11, Q18)."
-        )
+    notes.extend(eligible_grant_notes(a))
     return Reply(
         text=text,
         tables=(table,) if a.grants else (),
@@ -154,3 +142,23 @@ def grants_reply(a: PersonAssessment, terms: OfferTerms) -> Reply:
         kind="personal",
         data=grants_json(a),
     )
+
+
+def eligible_grant_notes(a: PersonAssessment) -> list[str]:
+    """What every view of someone's eligible grants adds (the grants reply, the employee
+    overview): split grants go together (§1, p. 13), and what the new options are."""
+    eligible = a.eligible_grants
+    notes = []
+    for group in sorted({g.grant.split_group for g in eligible if g.grant.split_group}):
+        members = [g.grant.grant_number for g in eligible if g.grant.split_group == group]
+        if len(members) > 1:
+            notes.append(
+                f"Grants {' and '.join(members)} are the incentive and non-statutory parts of "
+                "one grant: tender both or neither (§1, p. 13)."
+            )
+    if eligible:
+        notes.append(
+            "New options are non-statutory, one new share per old share, priced at the closing "
+            "price on the new grant date (Q7, Q11, Q18)."
+        )
+    return notes
