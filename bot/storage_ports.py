@@ -107,9 +107,13 @@ class UnitOfWork(Protocol):
         """Discard everything since the last commit; the block may go on with new work."""
         ...
 
-    async def read_offer_state(self, offer_id: str) -> OfferState | None:
+    async def read_offer_state(
+        self, offer_id: str, *, for_question: bool = False
+    ) -> OfferState | None:
         """The offer's latest committed state, read in one statement outside any block (no
-        transaction, no write lock: the read every question makes); inside a block, its view."""
+        transaction, no write lock); inside a block, its view. ``for_question``: answering a
+        question, which may use the copy kept while the database notifies every change
+        (PostgreSQL, ``storage/offer_reads.py``); never for anything that decides."""
         ...
 
     @property

@@ -42,6 +42,7 @@ from storage.models import (
     OfferStateRow,
     UnansweredQuestionRow,
 )
+from storage.offer_reads import WRITTEN as OFFER_STATE_WRITTEN
 
 __all__ = [
     "AdjustmentRepository",
@@ -138,6 +139,9 @@ class OfferStateRepository:
         row.terms_digest = state.terms_digest
         row.updated_at = state.updated_at
         await _flush(self.session)
+        # The questions' copies in this process are dropped when this commits (storage.uow);
+        # other processes hear it from the trigger's notification (migration 0015).
+        self.session.info[OFFER_STATE_WRITTEN] = True
 
 
 @dataclass(slots=True)

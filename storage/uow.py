@@ -40,7 +40,12 @@ from storage.elections_repo import (
 from storage.errors import ConstraintViolationError, UnitOfWorkError, WriteConflictError
 from storage.mail_repo import DeliveryRepository, InboxRepository
 from storage.metrics_repo import MetricsRepository
-from storage.offer_reads import QuickReadUnavailableError, offer_state_reads
+from storage.offer_reads import WRITTEN as OFFER_STATE_WRITTEN
+from storage.offer_reads import (
+    QuickReadUnavailableError,
+    offer_state_committed,
+    offer_state_reads,
+)
 from storage.repositories import (
     AdjustmentRepository,
     AuditRepository,
@@ -149,30 +154,38 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Make everything done in this block durable. The block may go on with new work."""
+        session = self._open().session
         try:
-            await self._open().session.commit()
+            await session.commit()
         except IntegrityError as error:
             raise ConstraintViolationError(f"rejected by the database: {error.orig}") from error
         except OperationalError as error:
             if is_lock_error(error):
                 raise WriteConflictError(f"a concurrent write won: {error.orig}") from error
             raise
+        if session.info.pop(OFFER_STATE_WRITTEN, False):
+            offer_state_committed()
 
     async def rollback(self) -> None:
         """Discard everything since the last commit; the block may go on with new work."""
-        await self._open().session.rollback()
+        session = self._open().session
+        session.info.pop(OFFER_STATE_WRITTEN, None)
+        await session.rollback()
 
-    async def read_offer_state(self, offer_id: str) -> OfferState | None:
+    async def read_offer_state(
+        self, offer_id: str, *, for_question: bool = False
+    ) -> OfferState | None:
         """The offer's committed state, in one statement and no transaction when no block is
-        open (the read every question makes: :mod:`storage.offer_reads`); inside an open block,
-        the block's own view. Falls back to a block of its own when the quick read cannot run
-        (SQLite busy, a lost connection), which waits its turn as every unit of work does."""
+        open (:mod:`storage.offer_reads`; ``for_question``: its kept copy where trusted);
+        inside an open block, the block's own view. Falls back to a block of its own when the
+        quick read cannot run (SQLite busy, a lost connection), which waits its turn as every
+        unit of work does."""
         if self._current.get() is not None:
             return await self.offers.get(offer_id)
         reads = offer_state_reads(self._sessions)
         if reads is not None:
             try:
-                return await reads.get(offer_id)
+                return await reads.get(offer_id, cached=for_question)
             except QuickReadUnavailableError:
                 pass
         async with self:

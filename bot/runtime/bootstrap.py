@@ -19,6 +19,7 @@ from bot.ports import Clock, OutboxTransport
 from bot.services.questions.conversation import ConversationDeps
 from knowledge.offer_terms import bundled_offer_dir, load_offer_terms, terms_digest
 from storage.db import create_engine, session_factory
+from storage.offer_reads import close_offer_state_reads
 from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -149,6 +150,7 @@ class App:
     # --- end of e-mail ---------------------------------------------------------------------
 
     async def aclose(self) -> None:
+        await close_offer_state_reads(self.sessions)  # its listener, which dispose cannot await
         await self.engine.dispose()
 
 

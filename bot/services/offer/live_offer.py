@@ -33,14 +33,18 @@ async def load_offer(
         return state
 
 
-async def current_terms(*, uow: UnitOfWork, terms: OfferTerms) -> OfferTerms:
+async def current_terms(
+    *, uow: UnitOfWork, terms: OfferTerms, for_question: bool = False
+) -> OfferTerms:
     """The bundled terms with the stored expiration; refuses to guess when nothing is stored.
 
     The state is read fresh every time, in one statement outside any transaction
     (:meth:`~bot.ports.UnitOfWork.read_offer_state`): an extension committed anywhere is in
-    the next answer. Only building the terms from it is remembered (33 µs, per expiration).
+    the next answer. ``for_question`` (answering a question, never recording or deciding): on
+    PostgreSQL the copy kept while every change is notified, still in the next answer after an
+    extension commits. Only building the terms from it is remembered (33 µs, per expiration).
     """
-    state = await uow.read_offer_state(terms.offer_id)
+    state = await uow.read_offer_state(terms.offer_id, for_question=for_question)
     if state is None:
         raise OfferNotLoadedError(
             "No offer is loaded in the database yet. "

@@ -86,7 +86,7 @@ async def ask(
     :mod:`bot.services.delivery_claims`).
     """
     if terms is None:
-        terms = await current_terms(uow=uow, terms=base_terms)
+        terms = await current_terms(uow=uow, terms=base_terms, for_question=True)
     kb = knowledge_base(offer_dir or bundled_offer_dir())
     result = answer(text, kb=kb, terms=terms)
     count_question(channel=identity.channel)

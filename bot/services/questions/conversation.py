@@ -182,6 +182,7 @@ async def election_reply(
                     kind="personal",
                     intent=intent,
                 )
+            terms = await _deciding_terms(deps)
             result = await record_withdrawal(
                 uow=deps.uow,
                 terms=terms,
@@ -219,6 +220,7 @@ async def election_reply(
                 kind="personal",
                 intent=intent,
             )
+        terms = await _deciding_terms(deps)
         result = await record_intent(
             uow=deps.uow,
             terms=terms,
@@ -294,6 +296,7 @@ async def _tender_all(
             data={"confirm": "tender all confirm"},
             intent=Intent.ELECT,
         )
+    terms = await _deciding_terms(deps)
     result = await record_intent(
         uow=deps.uow,
         terms=terms,
@@ -345,12 +348,13 @@ async def respond(
     the deadline on Slack or e-mail is noted, to hear from us if it changes. ``claim``: the
     Slack delivery, claimed by the first write made for this message (the module docstring).
 
-    The offer state is read once here and the live terms passed down (the answer, an election,
-    the deadline note): one read per message, and every part of the reply states the same
-    deadline even if HR extends the offer meanwhile.
+    The offer state is read once here and the live terms passed down (the answer, the
+    deadline note): one read per message — on PostgreSQL usually none, the copy kept while
+    every change is notified — and every part of the reply states the same deadline even if
+    HR extends the offer meanwhile. Recording an intent reads it again, uncached.
     """
     try:
-        terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
+        terms = await current_terms(uow=deps.uow, terms=deps.base_terms, for_question=True)
     except ServiceError as exc:
         return Reply(text=str(exc), kind="error")
     reply = await _respond(
@@ -449,6 +453,12 @@ async def _respond(
             confidence=1.0,
         )
     return asked.reply()
+
+
+async def _deciding_terms(deps: ConversationDeps) -> OfferTerms:
+    """The terms an intent is recorded under: read from the row itself, never the questions'
+    kept copy (which may trail a commit elsewhere by the moment its notice takes)."""
+    return await current_terms(uow=deps.uow, terms=deps.base_terms)
 
 
 def carries_personal_data(reply: Reply) -> bool:

@@ -1,0 +1,211 @@
+"""The questions' copy of the offer state on PostgreSQL (storage/offer_state_listener.py):
+kept while the database notifies every change, dropped when the listening connection is.
+
+Real processes and a real server: `offerbot hr extend` in a child process changes the deadline
+and this process's next answer — once the notification is in, awaited on the listener's own
+version, never a sleep — quotes the new one without a read per question; with the listening
+connection killed (``pg_terminate_backend``) answers read the database again, and recover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import SimulatedClock, parse_instant
+from bot.config import Settings
+from bot.domain.records import OfferState
+from bot.runtime.bootstrap import App, build
+from bot.services.identity import Identity
+from bot.services.offer.live_offer import current_terms, load_offer
+from bot.services.questions.conversation import respond
+from storage.db import create_engine, session_factory
+from storage.offer_reads import OfferStateReads, offer_state_reads
+from storage.offer_state_listener import NAME, OfferStateListener
+from storage.uow import UnitOfWork
+
+pytestmark = pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+NOW = "2003-07-10T09:00:00-07:00"
+ASKER = Identity(channel="console", actor="console")
+QUESTION = "When does the offer expire?"
+ORIGINAL = "July 24, 2003"
+EXTENDED = "2003-08-07T17:00:00-07:00"
+LATER = "2003-08-14T17:00:00-07:00"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def app(db_engine: AsyncEngine, db_url: str) -> AsyncIterator[App]:
+    application = build(
+        Settings(database_url=db_url, now=NOW),  # type: ignore[call-arg]
+        clock=SimulatedClock(parse_instant(NOW)),
+    )
+    try:
+        await load_offer(
+            uow=application.uow(),
+            terms=application.base_terms,
+            digest=application.terms_digest,
+            now=datetime.now(UTC),
+        )
+        yield application
+    finally:
+        await application.aclose()
+
+
+def _reads(app: App) -> tuple[OfferStateReads, OfferStateListener]:
+    reads = offer_state_reads(app.sessions)
+    assert reads is not None and reads.listener is not None
+    return reads, reads.listener
+
+
+async def _ask(app: App) -> str:
+    return (await respond(text=QUESTION, identity=ASKER, deps=app.conversation())).text
+
+
+async def _until(listener: OfferStateListener, trusted: bool) -> None:
+    async with asyncio.timeout(20):
+        while listener.trusted is not trusted:
+            await listener.wait_for_change(listener.version)
+
+
+async def _listening_and_kept(app: App) -> OfferStateReads:
+    """Listening, and the copy filled by a read made since: the next answers read nothing."""
+    reads, listener = _reads(app)
+    await _ask(app)  # the first question starts the listener (and reads the database)
+    await _until(listener, trusted=True)
+    await _ask(app)  # read once more, now kept
+    before = reads.database_reads
+    assert ORIGINAL in await _ask(app)
+    assert ORIGINAL in await _ask(app)
+    assert reads.database_reads == before, "answered from the kept copy"
+    return reads
+
+
+async def test_an_extension_by_another_process_is_in_the_next_answer(
+    app: App, db_url: str, tmp_path: Path
+) -> None:
+    reads = await _listening_and_kept(app)
+    listener = reads.listener
+    assert listener is not None
+    version = listener.version
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OFFERBOT_", "SLACK_"))}
+    env |= {"OFFERBOT_DATABASE_URL": db_url, "OFFERBOT_NOW": NOW, "PYTHONPATH": str(REPO)}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "hr",
+        "extend",
+        "--to",
+        EXTENDED,
+        "--json",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await child.communicate()
+    assert child.returncode == 0, stderr.decode()
+    assert EXTENDED[:10] in stdout.decode()
+
+    async with asyncio.timeout(20):  # the commit's notification (usually already in)
+        await listener.wait_for_change(version)
+    assert listener.trusted
+    reads_before = reads.database_reads
+    assert "August 7, 2003" in await _ask(app)
+    assert "August 7, 2003" in await _ask(app)
+    assert reads.database_reads == reads_before + 1, "one read after the notice, then kept"
+
+
+async def test_answers_read_the_database_while_the_listener_is_down_and_recover(
+    app: App, db_url: str
+) -> None:
+    reads = await _listening_and_kept(app)
+    listener = reads.listener
+    assert listener is not None
+    # Hold the reconnect back, so the time without a listener lasts as long as the test needs.
+    reconnect = asyncio.Event()
+    connect = listener.connect
+
+    async def held_back() -> asyncpg.Connection:
+        await reconnect.wait()
+        return await connect()
+
+    listener.connect = held_back
+    url = make_url(db_url)
+    admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username)
+    try:
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = $1 AND datname = $2",
+            NAME,
+            url.database,
+        )
+        assert killed == 1
+    finally:
+        await admin.close()
+    await _until(listener, trusted=False)
+
+    # Changed meanwhile by another engine (another process): the notice goes to nobody.
+    other = create_engine(db_url)
+    try:
+        await _save_expiration(UnitOfWork(session_factory(other)), EXTENDED)
+    finally:
+        await other.dispose()
+    before = reads.database_reads
+    assert "August 7, 2003" in await _ask(app)
+    assert "August 7, 2003" in await _ask(app)
+    assert reads.database_reads == before + 2, "no listener: every question reads"
+
+    reconnect.set()
+    await _until(listener, trusted=True)
+    assert "August 7, 2003" in await _ask(app)  # the first read after reconnecting
+    kept = reads.database_reads
+    assert "August 7, 2003" in await _ask(app)
+    assert reads.database_reads == kept, "kept again"
+
+    # And the notices flow again: a change made now is in the next answer after its notice.
+    version = listener.version
+    await _save_expiration(app.uow(), LATER)
+    async with asyncio.timeout(20):
+        await listener.wait_for_change(version)
+    assert "August 14, 2003" in await _ask(app)
+
+
+async def test_deciding_reads_never_use_the_kept_copy(app: App) -> None:
+    """An election or an extension reads the committed row itself (``current_terms`` without
+    ``for_question``): a copy is never what a legal decision rests on."""
+    reads = await _listening_and_kept(app)
+    before = reads.database_reads
+    terms = await current_terms(uow=app.uow(), terms=app.base_terms)
+    assert terms.expiration == app.base_terms.original_expiration
+    assert reads.database_reads == before + 1
+
+
+async def _save_expiration(uow: UnitOfWork, expiration: str) -> None:
+    async with uow:
+        state = await uow.offers.lock("capstone-2003")
+        assert state is not None
+        await uow.offers.save(
+            OfferState(
+                offer_id=state.offer_id,
+                expiration=parse_instant(expiration),
+                original_expiration=state.original_expiration,
+                terms_digest=state.terms_digest,
+                updated_at=datetime.now(UTC),
+            )
+        )
+        await uow.commit()
