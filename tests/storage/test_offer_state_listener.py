@@ -185,6 +185,18 @@ async def test_answers_read_the_database_while_the_listener_is_down_and_recover(
     assert "August 14, 2003" in await _ask(app)
 
 
+async def test_a_change_committed_in_this_process_is_in_the_next_answer_at_once(
+    app: App,
+) -> None:
+    """HR extends from the same process (the console, a Slack command): its commit drops the
+    copy itself, without waiting for its own notification to come back."""
+    reads = await _listening_and_kept(app)
+    before = reads.database_reads
+    await _save_expiration(app.uow(), EXTENDED)
+    assert "August 7, 2003" in await _ask(app)
+    assert reads.database_reads == before + 1
+
+
 async def test_deciding_reads_never_use_the_kept_copy(app: App) -> None:
     """An election or an extension reads the committed row itself (``current_terms`` without
     ``for_question``): a copy is never what a legal decision rests on."""
