@@ -14,7 +14,8 @@ What makes the copy untrustworthy, and what happens then:
 - **The connection drops** (server restart, ``pg_terminate_backend``, a network cut): any
   notification sent meanwhile is lost, so the termination callback drops trust at once and a
   new connection is made (at once, then after 0.5, 1, 2 … 30 s while it fails). Only a read
-  that starts after the new ``LISTEN`` may be kept again.
+  that starts after the new ``LISTEN`` may be kept again. A connection that dies silently (no
+  FIN: a cut cable) is found by a ``SELECT 1`` every 5 s that must answer within 5 s.
 - **No trigger in the database** (not migrated to 0015 yet): nobody would notify; the copy is
   never trusted, and the check is repeated with each reconnect (every 30 s).
 
@@ -36,7 +37,16 @@ if TYPE_CHECKING:  # imported when first listening: SQLite processes never load 
     import asyncpg
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["CHANNEL", "NAME", "OfferStateListener", "asyncpg_connector"]
+__all__ = [
+    "CHANNEL",
+    "CONNECTING",
+    "LISTENING",
+    "NAME",
+    "NO_TRIGGER",
+    "STOPPED",
+    "OfferStateListener",
+    "asyncpg_connector",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +58,9 @@ _TRIGGER_EXISTS = (
 )
 NAME = "offerbot offer-state listener"  # its application_name in pg_stat_activity
 FIRST_RETRY_S = 0.5
+HEARTBEAT_S = 5.0
+# What the listener is doing (OfferStateListener.state); the copy is kept only while LISTENING.
+STOPPED, CONNECTING, LISTENING, NO_TRIGGER = "stopped", "connecting", "listening", "no trigger"
 LAST_RETRY_S = 30.0
 
 Connector = Callable[[], Awaitable["asyncpg.Connection"]]
@@ -75,7 +88,7 @@ class OfferStateListener:
     def __init__(self, connect: Connector) -> None:
         self.connect = connect  # swappable before start: a test holds a reconnect back with it
         self._version = 0
-        self._trusted = False
+        self._state = STOPPED
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connection: asyncpg.Connection | None = None
@@ -83,13 +96,18 @@ class OfferStateListener:
 
     @property
     def version(self) -> int:
-        """Bumped by every notification and every gain or loss of trust."""
+        """Bumped by every notification and every change of :attr:`state`."""
         return self._version
+
+    @property
+    def state(self) -> str:
+        """:data:`STOPPED`, :data:`CONNECTING`, :data:`LISTENING` or :data:`NO_TRIGGER`."""
+        return self._state
 
     @property
     def trusted(self) -> bool:
         """Listening now, on this event loop, with the trigger in place."""
-        return self._trusted and self._loop is _running_loop()
+        return self._state == LISTENING and self._loop is _running_loop()
 
     def start(self) -> None:
         """Listen from now on (in the background; returns at once). Idempotent. A new event
@@ -99,6 +117,7 @@ class OfferStateListener:
             return
         self._abandon()
         self._loop = loop
+        self._set_state(CONNECTING)
         self._task = loop.create_task(self._listen_forever(), name="offer-state-listener")
         self._task.add_done_callback(_log_failure)
 
@@ -115,6 +134,7 @@ class OfferStateListener:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            self._set_state(STOPPED)
         else:
             self._abandon()
 
@@ -130,7 +150,7 @@ class OfferStateListener:
         if connection is not None and not connection.is_closed():
             with contextlib.suppress(Exception):  # its loop may be gone: only the socket is left
                 connection.terminate()
-        self._set_trusted(False)
+        self._set_state(STOPPED)
 
     async def _listen_forever(self) -> None:
         import asyncpg
@@ -155,7 +175,8 @@ class OfferStateListener:
                 self._connection = None
                 if not connection.is_closed():
                     connection.terminate()
-                self._set_trusted(False)
+                if self._state != CONNECTING:
+                    self._set_state(CONNECTING)
 
     async def _listen_on(self, connection: asyncpg.Connection, delay: float) -> float:
         """Listen until the connection drops; the delay before the next attempt."""
@@ -172,6 +193,7 @@ class OfferStateListener:
             await asyncio.sleep(delay)
             return min(delay * 2, LAST_RETRY_S)
         if not has_trigger:
+            self._set_state(NO_TRIGGER)
             logger.warning(
                 "offer state: no offer_state trigger (migrate to 0015); questions read the "
                 "database, checking again in %.0f s",
@@ -179,17 +201,37 @@ class OfferStateListener:
             )
             await asyncio.sleep(LAST_RETRY_S)
             return FIRST_RETRY_S
-        self._set_trusted(True)
-        await dropped.wait()
+        self._set_state(LISTENING)
+        await self._until_dropped(connection, dropped)
         logger.warning("offer state: the listening connection dropped; reconnecting")
-        self._set_trusted(False)  # before the reconnect: nothing is kept meanwhile
+        self._set_state(CONNECTING)  # before the reconnect: nothing is kept meanwhile
         return FIRST_RETRY_S
+
+    @staticmethod
+    async def _until_dropped(connection: asyncpg.Connection, dropped: asyncio.Event) -> None:
+        """Return when the connection is gone. A closed socket is noticed at once; a silent
+        one (a cable pulled, a firewall forgetting the flow) by a ``SELECT 1`` every
+        :data:`HEARTBEAT_S` s that must answer within as long — so a copy is never kept on a
+        dead connection for more than about twice that."""
+        import asyncpg
+
+        while not dropped.is_set():
+            try:
+                await asyncio.wait_for(dropped.wait(), HEARTBEAT_S)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await asyncio.wait_for(connection.fetchval("SELECT 1"), HEARTBEAT_S)
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                connection.terminate()  # no answer in time: as good as gone
+                return
 
     def _notified(self, _connection: Any, _pid: int, _channel: str, _payload: str) -> None:
         self._bump()
 
-    def _set_trusted(self, trusted: bool) -> None:
-        self._trusted = trusted
+    def _set_state(self, state: str) -> None:
+        self._state = state
         self._bump()
 
     def _bump(self) -> None:

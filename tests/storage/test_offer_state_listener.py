@@ -30,7 +30,7 @@ from bot.services.offer.live_offer import current_terms, load_offer
 from bot.services.questions.conversation import respond
 from storage.db import create_engine, session_factory
 from storage.offer_reads import OfferStateReads, offer_state_reads
-from storage.offer_state_listener import NAME, OfferStateListener
+from storage.offer_state_listener import NAME, NO_TRIGGER, OfferStateListener
 from storage.uow import UnitOfWork
 
 pytestmark = pytest.mark.parametrize(
@@ -195,6 +195,29 @@ async def test_a_change_committed_in_this_process_is_in_the_next_answer_at_once(
     await _save_expiration(app.uow(), EXTENDED)
     assert "August 7, 2003" in await _ask(app)
     assert reads.database_reads == before + 1
+
+
+async def test_without_the_trigger_nothing_is_kept(app: App, db_url: str) -> None:
+    """A database not migrated to 0015 (or its trigger dropped by hand) sends no notices: the
+    listener sees it and every question reads the database."""
+    url = make_url(db_url)
+    admin = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database=url.database
+    )
+    try:
+        await admin.execute("DROP TRIGGER offer_state_notify ON offer_state")
+    finally:
+        await admin.close()
+    reads, listener = _reads(app)
+    await _ask(app)
+    async with asyncio.timeout(20):
+        while listener.state != NO_TRIGGER:
+            await listener.wait_for_change(listener.version)
+    before = reads.database_reads
+    for _ in range(3):
+        assert ORIGINAL in await _ask(app)
+    assert reads.database_reads == before + 3
+    assert not listener.trusted
 
 
 async def test_deciding_reads_never_use_the_kept_copy(app: App) -> None:
