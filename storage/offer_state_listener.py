@@ -57,11 +57,11 @@ _TRIGGER_EXISTS = (
     "AND tgrelid = to_regclass('offer_state'))"
 )
 NAME = "offerbot offer-state listener"  # its application_name in pg_stat_activity
-FIRST_RETRY_S = 0.5
+FIRST_RETRY_S = 0.5  # reconnecting: at once, then after 0.5, 1, 2 … 30 s
+LAST_RETRY_S = 30.0
 HEARTBEAT_S = 5.0
 # What the listener is doing (OfferStateListener.state); the copy is kept only while LISTENING.
 STOPPED, CONNECTING, LISTENING, NO_TRIGGER = "stopped", "connecting", "listening", "no trigger"
-LAST_RETRY_S = 30.0
 
 Connector = Callable[[], Awaitable["asyncpg.Connection"]]
 
