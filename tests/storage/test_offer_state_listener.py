@@ -28,6 +28,7 @@ from bot.runtime.bootstrap import App, build
 from bot.services.identity import Identity
 from bot.services.offer.live_offer import current_terms, load_offer
 from bot.services.questions.conversation import respond
+from storage import offer_state_listener
 from storage.db import create_engine, session_factory
 from storage.offer_reads import OfferStateReads, offer_state_reads
 from storage.offer_state_listener import NAME, NO_TRIGGER, OfferStateListener
@@ -195,6 +196,77 @@ async def test_a_change_committed_in_this_process_is_in_the_next_answer_at_once(
     await _save_expiration(app.uow(), EXTENDED)
     assert "August 7, 2003" in await _ask(app)
     assert reads.database_reads == before + 1
+
+
+class _FreezableProxy:
+    """A TCP relay to the server that can go silent — stop relaying without closing anything,
+    as a pulled cable or a firewall that forgot the flow does: no FIN, no RST."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.frozen = asyncio.Event()
+        self.server: asyncio.Server | None = None
+        self._pipes: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(source, sink))
+            self._pipes.add(task)
+            task.add_done_callback(self._pipes.discard)
+
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        while data := await source.read(65536):
+            if self.frozen.is_set():
+                await asyncio.Future()  # silent from now on; cancelled by close()
+            sink.write(data)
+            await sink.drain()
+
+    async def close(self) -> None:
+        for task in list(self._pipes):
+            task.cancel()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+async def test_a_connection_gone_silent_is_found_by_the_heartbeat(
+    app: App, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No FIN, no RST: only the heartbeat (a ``SELECT 1`` that must answer in time) finds it.
+    The heartbeat is shortened to 0.2 s here; the test itself waits on the listener's state."""
+    monkeypatch.setattr(offer_state_listener, "HEARTBEAT_S", 0.2)
+    url = make_url(db_url)
+    proxy = _FreezableProxy(str(url.host), int(url.port or 5432))
+    port = await proxy.start()
+    reads, listener = _reads(app)
+
+    async def through_the_proxy() -> asyncpg.Connection:
+        return await asyncpg.connect(
+            host="127.0.0.1", port=port, user=url.username, database=url.database
+        )
+
+    listener.connect = through_the_proxy
+    try:
+        await _listening_and_kept(app)
+        reconnect = asyncio.Event()
+
+        async def held_back() -> asyncpg.Connection:
+            await reconnect.wait()
+            return await through_the_proxy()
+
+        listener.connect = held_back
+        proxy.frozen.set()
+        await _until(listener, trusted=False)
+        before = reads.database_reads
+        assert ORIGINAL in await _ask(app)
+        assert reads.database_reads == before + 1, "not trusted: read"
+    finally:
+        await proxy.close()
 
 
 async def test_without_the_trigger_nothing_is_kept(app: App, db_url: str) -> None:
