@@ -36,8 +36,10 @@ from knowledge.evaluation import family
 from knowledge.fitting import Hyper
 from knowledge.offer_terms import bundled_offer_dir
 
+__all__ = ["PairedFolds", "print_confusions"]
 
-class _PairedFolds:
+
+class PairedFolds:
     """A drop-in for ``StratifiedGroupKFold`` whose folds depend only on the examples' texts: a
     group goes to the fold its smallest text hashes to (mixed with the seed). Two runs of the bank
     before and after a relabelling then hold out the same questions in the same folds, so the
@@ -68,7 +70,7 @@ def _run(seeds: list[int], *, paired: bool = False) -> tuple[list[CvReport], lis
     if paired:  # cross_validate imports the splitter when it runs: hand it this one
         import sklearn.model_selection
 
-        sklearn.model_selection.StratifiedGroupKFold = _PairedFolds  # type: ignore[misc,assignment]
+        sklearn.model_selection.StratifiedGroupKFold = PairedFolds  # type: ignore[misc,assignment]
     offer_dir = bundled_offer_dir()
     bank = load_bank(offer_dir)
     entries = offer_entries(offer_dir)
@@ -77,7 +79,7 @@ def _run(seeds: list[int], *, paired: bool = False) -> tuple[list[CvReport], lis
     return reports, list(bank.examples)
 
 
-def _print_lines(
+def print_confusions(
     reports: list[CvReport], examples: list[Example], pair: tuple[str, str] | None, top: int
 ) -> None:
     first = reports[0]
@@ -134,7 +136,7 @@ def main() -> None:
     args = parser.parse_args()
     reports, examples = _run(args.seeds, paired=args.paired)
     if not args.figures_only:
-        _print_lines(reports, examples, tuple(args.pair) if args.pair else None, args.top)
+        print_confusions(reports, examples, tuple(args.pair) if args.pair else None, args.top)
     _print_figures(reports)
 
 
