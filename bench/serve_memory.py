@@ -159,12 +159,13 @@ async def _until_listening(
     asyncio.get_running_loop().create_task(drain())
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
+async def _stop(process: asyncio.subprocess.Process, *, grace: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``grace`` seconds."""
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(process.wait(), 15)
+            await asyncio.wait_for(process.wait(), grace)
         except TimeoutError:
             process.kill()
             await process.wait()
