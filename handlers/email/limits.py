@@ -4,9 +4,10 @@ Why: the standard library's header parser (``email.policy.default``) is quadrati
 tokens of one header field — 20,000 ``=?utf-8?q?a?=`` words in a 280 KB subject took
 ``offerbot worker --once`` to 2.9 GB; a 1.4 MB subject was OOM-killed — and a worker killed by
 a message never marks it processed, so it read it again on every restart. Splitting the
-message into its parts is cheap (header values are kept as raw strings); what costs is
-reading a structured header, which :mod:`handlers.email.parse` does only after
-:func:`check_raw` and :func:`check_parts` passed.
+message into its parts is cheap when header values are kept as raw strings (``compat32``: the
+default policy parses each part's Content-Type while splitting); what costs is reading a
+structured header, which :mod:`handlers.email.parse` does only after :func:`check_raw` and
+:func:`check_parts` passed on that cheap split.
 
 Every check is linear in the message's size. A message over a limit raises
 :class:`MailRejected` with a short reason (``size``, ``header-size``, ``header-field``,

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from bot.clock import ManualClock
 from bot.domain.hr_records import DeliveryState, MessageKind, OutboxMessage
 from bot.runtime.bootstrap import App
@@ -151,6 +153,33 @@ def test_each_limit_rejects_before_parsing_and_real_mail_passes() -> None:
     )
     real = parse_mail(_bomb(subject, extra=relay), limits=limits)
     assert real.sender == "attacker@evil.example" and real.subject.startswith("こんにちは")
+
+
+def test_an_oversized_part_field_is_rejected_before_any_structured_header_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The split the limits look at must not parse headers: the default policy reads each
+    part's Content-Type while splitting, and the 60 KB one took 3.7-10 s of CPU to refuse."""
+    from email.headerregistry import HeaderRegistry
+
+    built: list[str] = []
+    real = HeaderRegistry.__call__
+
+    def counting(self: HeaderRegistry, name: str, value: str) -> object:
+        built.append(name)
+        return real(self, name, value)
+
+    monkeypatch.setattr(HeaderRegistry, "__call__", counting)
+    try:
+        parse_mail(part_field_bomb(), limits=MailLimits())
+    except MailRejected as exc:
+        assert exc.reason == "header-field"
+    else:
+        raise AssertionError("a 60 KB Content-Type in a part was accepted")
+    assert built == []
+    # and a message that passes is still read with the default policy's structured headers
+    parse_mail(_bomb("hello"), limits=MailLimits())
+    assert "subject" in [name.lower() for name in built]
 
 
 # --- the worker against Dovecot, as a subprocess --------------------------------------------
