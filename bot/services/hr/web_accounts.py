@@ -60,8 +60,10 @@ FAILURE_WINDOW = timedelta(minutes=15)
 ADDRESS_FACTOR = 4  # an address (an office NAT) may fail this many times an account's limit
 _TOUCH_EVERY = timedelta(seconds=60)  # last_seen is rewritten at most once a minute
 _HASHER = PasswordHasher()
-# Verified when the account does not exist, so both answers take as long.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+# Verified when the account does not exist, so both answers take as long. Made on first use,
+# not at import: one hash at argon2's default cost is 0.2-0.6 s of CPU, and every process that
+# imports this module (serve, worker, each test worker) paid it whether or not anyone signed in.
+_DUMMY_HASH: str | None = None
 _REFUSED = "That e-mail and password do not match an HR account."
 
 
@@ -196,7 +198,7 @@ async def sign_in(
                 "HR admin to reset your password."
             )
         account = await repo.account(email)
-        ok = _verify(account.password_hash if account else _DUMMY_HASH, password)
+        ok = _verify(account.password_hash if account else _dummy_hash(), password)
         await repo.record_attempt(
             at=now, email=email, address=address, succeeded=ok and account is not None
         )
@@ -232,6 +234,15 @@ async def sign_in(
         )
         await uow.commit()
     return NewSession(token=token, csrf_token=csrf, user=ConsoleUser(email, account.role))
+
+
+def _dummy_hash() -> str:
+    """The hash an unknown e-mail's password is checked against, made with ``_HASHER``'s own
+    parameters so the check costs what a real one does."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _HASHER.hash("not a password of anyone")
+    return _DUMMY_HASH
 
 
 def _verify(password_hash: str, password: str) -> bool:
