@@ -99,7 +99,7 @@ async def _outbox_loop(
     while not stop.is_set():
         more = False
         try:
-            await _drain(app, transports)
+            await _drain(app, transports, stop=stop)
             _opened, more = await _open_dm_channels_ahead(app, transports, stop=stop)
         except Exception:  # the database may be briefly away: log once per pass, go on
             logger.exception("outbox pass failed")
@@ -175,7 +175,9 @@ def _slack_event_sweep(app: App, transports: dict[str, OutboxTransport]) -> Slac
     return SlackEventSweep(slack, uow=app.uow(), clock=app.clock)
 
 
-async def _drain(app: App, transports: dict[str, OutboxTransport]) -> DrainReport:
+async def _drain(
+    app: App, transports: dict[str, OutboxTransport], *, stop: asyncio.Event | None = None
+) -> DrainReport:
     from handlers.email.assembly import message_id_factory
 
     return await drain_outbox(
@@ -187,4 +189,5 @@ async def _drain(app: App, transports: dict[str, OutboxTransport]) -> DrainRepor
         lease=timedelta(seconds=app.settings.outbox_lease_seconds),
         ambiguous_retry=timedelta(minutes=app.settings.outbox_ambiguous_retry_minutes),
         hr_slack_ids=app.settings.hr_admins,  # used when Slack is one of the transports
+        stop=stop,
     )

@@ -374,3 +374,57 @@ async def test_a_slow_slack_channel_does_not_hold_up_email(
     assert report.sent == 25 and sorted(slack.sent) == [f"dm{i}" for i in range(5)]
     dm = await _row(smtp_app, "dm0")
     assert dm.state is DeliveryState.SENT and dm.message_id is None  # no Message-ID on Slack
+
+
+class _StartedSlack(_HeldSlack):
+    started = 0
+
+    async def send(self, message: OutboxMessage) -> str | None:
+        self.started += 1
+        return await super().send(message)
+
+
+async def test_a_stop_ends_the_pass_after_what_is_claimed_and_leaves_the_rest_queued(
+    smtp_app: App, smtp: tuple[SmtpRecorder, int]
+) -> None:
+    """``offerbot serve`` on SIGTERM: the pass claims nothing more, sends and marks what it
+    claimed, and returns; nothing is left claimed, and the next pass sends the rest."""
+    now = smtp_app.clock.now()
+    dms = [
+        OutboxMessage(
+            idempotency_key=f"dm{i}",
+            channel="slack",
+            recipient="U1",
+            kind=MessageKind.REMINDER,
+            subject="s",
+            body_text="b",
+            created_at=now,
+            due_at=now,
+        )
+        for i in range(12)
+    ]
+    await _enqueue(smtp_app, *dms)
+    slack, stop = _StartedSlack(), asyncio.Event()
+    drain = asyncio.create_task(
+        drain_outbox(
+            uow=smtp_app.uow(),
+            transports={"slack": slack},
+            clock=smtp_app.clock,
+            concurrency=1,
+            batch=4,
+            stop=stop,
+        )
+    )
+    while not slack.started:  # the first claim (4 DMs) is in flight
+        await asyncio.sleep(0.01)
+    stop.set()
+    slack.release.set()
+    report = await drain
+    assert report.sent == 4 and len(slack.sent) == 4
+    rows = [await _row(smtp_app, f"dm{i}") for i in range(12)]
+    assert sum(r.state is DeliveryState.SENT for r in rows) == 4
+    assert sum(r.state is DeliveryState.PENDING for r in rows) == 8  # not claimed, not leased
+    rest = await drain_outbox(
+        uow=smtp_app.uow(), transports={"slack": slack}, clock=smtp_app.clock, batch=4
+    )
+    assert rest.sent == 8 and sorted(slack.sent) == sorted(f"dm{i}" for i in range(12))

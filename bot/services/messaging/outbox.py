@@ -113,6 +113,7 @@ async def drain_outbox(
     mark_seconds: float = MARK_SECONDS,
     ambiguous_retry: timedelta | None = AMBIGUOUS_RETRY,
     hr_slack_ids: Sequence[str] = (),
+    stop: asyncio.Event | None = None,
 ) -> DrainReport:
     """Send everything due now on the configured channels, then return.
 
@@ -124,6 +125,9 @@ async def drain_outbox(
     ``max_passes`` caps the claims. ``ambiguous_retry``: the wait before an ambiguous notice's
     one more attempt (None: never retried). ``hr_slack_ids``: HR admins' Slack user ids, DMed
     HR's alert about an e-mail given up on (used only when a Slack transport is given).
+    ``stop`` (``offerbot serve`` shutting down): once set, nothing more is claimed; what is
+    already claimed is sent and marked, then the pass returns — a SIGTERM during a
+    100,000-copy round waits for one batch, not for the whole round (the rest stays queued).
     """
     report = DrainReport()
     if not transports:
@@ -142,6 +146,7 @@ async def drain_outbox(
         report=report,
         ambiguous_retry=ambiguous_retry,
         hr_slack_ids=tuple(hr_slack_ids) if "slack" in transports else (),
+        stop=stop,
     )
     await drain.run()
     return report
@@ -179,8 +184,10 @@ class _Drain:
         report: DrainReport,
         ambiguous_retry: timedelta | None = None,
         hr_slack_ids: tuple[str, ...] = (),
+        stop: asyncio.Event | None = None,
     ) -> None:
         self.uow, self.transports, self.clock = uow, transports, clock
+        self.stop = stop
         self.ambiguous_retry, self.hr_slack_ids = ambiguous_retry, hr_slack_ids
         self.message_id_for = message_id_for
         self.concurrency, self.lease, self.max_claims = concurrency, lease, max_claims
@@ -205,6 +212,7 @@ class _Drain:
         self.loop = asyncio.get_running_loop()
 
     async def run(self) -> None:
+        waker = asyncio.ensure_future(self._wake_on_stop()) if self.stop is not None else None
         try:
             async with asyncio.TaskGroup() as group:
                 for channel in self.channels:
@@ -225,11 +233,26 @@ class _Drain:
                 with contextlib.suppress(Exception):
                     await self._mark()
             raise
+        finally:
+            if waker is not None:
+                waker.cancel()
+
+    async def _wake_on_stop(self) -> None:
+        assert self.stop is not None
+        await self.stop.wait()
+        self.wake.set()  # the claimer may be waiting for a refill or a recheck
 
     # --- claiming ---------------------------------------------------------------------------
 
     async def _claimer(self) -> None:
         while True:
+            if self.stop is not None and self.stop.is_set():
+                # Shutting down: claim nothing more, let the senders finish what is claimed
+                # (the marker records it after this returns); the rest stays queued.
+                while self._outstanding():
+                    self.wake.clear()
+                    await self.wake.wait()
+                return
             self.wake.clear()
             for channel in self.channels:
                 if channel.dry and self.loop.time() - channel.dry_at >= RECHECK_SECONDS:
