@@ -35,6 +35,7 @@ from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_instant
 from knowledge.bank import ADVICE, OUT_OF_SCOPE, load_bank
 from knowledge.compose import MAX_CHARS, RECOMMENDATION, compose, sentences
+from knowledge.embedding import file_stamps, trust_checked_files
 from knowledge.intents import command_of, split_questions
 from knowledge.parser import Entry, load_entries
 from knowledge.router import Router, Routing
@@ -222,6 +223,7 @@ def _cached_knowledge_base(
     stamp = snapshot_stamp(offer_dir, cache_dir)
     snapshot = read_snapshot(offer_dir, cache_dir, stamp=stamp)
     if snapshot is not None and snapshot.digest == digest:
+        trust_checked_files(file_stamps())  # they are in the stamp that matched
         router = Router.load(snapshot.router_path, key=snapshot.router_key)
         if router is not None:
             entries = snapshot.entries

@@ -10,7 +10,9 @@ The snapshot is a JSON file in the router's cache folder, one per offer folder: 
 the digest, and which router file (with its full key) they go with. It is used only when its
 **stamp** matches: the names, sizes and modification times of the offer folder's files and its
 question bank (the same listing a running process re-checks every second), of the
-``knowledge`` package's own source files (a parser that changed must parse again), and the
+``knowledge`` package's own source files (a parser that changed must parse again), of the
+sentence embedding's files (then their pinned checksums, checked by the process that wrote the
+snapshot, need not be computed again: ``knowledge.embedding.trust_checked_files``), and the
 router's feature version. Nothing is hashed to check it — a stat of about fifty files. When the
 stamp differs (an edited bank, a replaced document, a new release) the caller builds the
 knowledge base as before, with the full hashes, and writes a new snapshot. The router file is
@@ -28,6 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from knowledge.embedding import file_stamps
 from knowledge.parser import Entry
 from knowledge.router import FEATURE_VERSION
 
@@ -60,6 +63,7 @@ def snapshot_stamp(offer_dir: Path, cache_dir: Path) -> str:
         *_listing(offer_dir),
         *_listing(offer_dir / "questions"),
         *_listing(_CODE, ".py"),
+        *file_stamps(),  # the sentence embedding's table and tokenizer
     ]
     digest = hashlib.sha256(f"{SNAPSHOT_VERSION};{FEATURE_VERSION};{cache_dir};".encode())
     for name, size, mtime in sorted(files):
