@@ -170,3 +170,24 @@ def test_only_a_plain_sqlite_file_url_is_read_with_the_stdlib() -> None:
     assert sqlite_file_of("sqlite+aiosqlite:///file:x.db?mode=ro&uri=true") is None
     assert sqlite_file_of("sqlite+aiosqlite:///x.db?timeout=5") is None
     assert sqlite_file_of("postgresql+asyncpg://u@localhost/offerbot") is None
+
+
+async def test_the_kept_connection_follows_a_file_made_again_at_the_same_path(
+    tmp_path: Path,
+) -> None:
+    """The stdlib read keeps its connection for the process; a database deleted and made again
+    where it was (`offerbot init` in a fresh folder of the same name) is opened afresh."""
+    path = tmp_path / "offerbot.db"
+    for days in (0, 30):
+        for leftover in tmp_path.glob("offerbot.db*"):
+            leftover.unlink()
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await upgrade(engine)
+            await _save(engine, TERMS.original_expiration + timedelta(days=days))
+        finally:
+            await engine.dispose()
+        for _ in range(2):  # the second read is on the kept connection
+            state = read_offer_state_file(path, TERMS.offer_id)
+            assert state is not None
+            assert state.expiration == TERMS.original_expiration + timedelta(days=days)
