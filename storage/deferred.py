@@ -12,18 +12,21 @@ against — one repository interface, nothing new for them to know. It builds th
 block (``async with uow:``), a repository, ``commit``. Only the one-statement offer read has a
 second implementation, and only for a SQLite file: :func:`read_offer_state_file` runs the
 ``SELECT`` with the standard library's ``sqlite3`` driver, as :mod:`storage.offer_reads` does
-through SQLAlchemy's (a connection of its own, kept for the process, autocommit,
-``busy_timeout`` 0, ``mode=rw`` so it never creates a file). Anything it cannot read now — a
-busy file, a missing table, a row it cannot parse — goes to the real unit of work, which waits
-its turn or reports the error the usual way (``offerbot init`` not run yet).
-``tests/storage/test_deferred_uow.py`` checks that both reads return the same state.
+through SQLAlchemy's (a connection of its own, autocommit, ``busy_timeout`` 0, ``mode=rw`` so
+it never creates a file) — and only while the process has not loaded SQLAlchemy anyway: a
+server, a command that wrote or a test run use the unit of work's own read, as before.
+Anything it cannot read now — a busy file, a missing table, a row it cannot parse — goes to
+the real unit of work, which waits its turn or reports the error the usual way (``offerbot
+init`` not run yet). ``tests/storage/test_deferred_uow.py`` checks that both reads return the
+same state; ``tests/cli/test_console_script.py`` that a real ``offerbot ask`` answers through
+it without loading SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-import threading
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,52 +81,24 @@ def _instant(value: object) -> datetime:
     return parsed.astimezone(UTC)
 
 
-# One connection per SQLite file, kept for the process: opening one costs 0.5–3 ms (resolving
-# the path, opening the file, reading the schema); a SELECT on an open one, tens of µs. In
-# autocommit each statement is its own read, so the connection never holds a lock between them.
-# Keyed by absolute path, and checked against the file's inode on each read (one stat): a file
-# deleted and made again (`offerbot init` in a fresh folder of the same name) is opened afresh.
-_CONNECTIONS: dict[str, tuple[sqlite3.Connection, tuple[int, int]]] = {}
-_CONNECTING = threading.Lock()
-
-
-def _connection(path: Path) -> sqlite3.Connection:
-    where = os.path.abspath(path)
-    stat = os.stat(where)  # FileNotFoundError (an OSError) when there is no database yet
-    inode = (stat.st_dev, stat.st_ino)
-    with _CONNECTING:
-        kept = _CONNECTIONS.get(where)
-        if kept is not None and kept[1] == inode:
-            return kept[0]
-        if kept is not None:
-            kept[0].close()
-        uri = f"file:{quote(where)}?mode=rw"
-        connection = sqlite3.connect(
-            uri, uri=True, timeout=0, isolation_level=None, check_same_thread=False
-        )
-        _CONNECTIONS[where] = (connection, inode)
-        return connection
-
-
-def _forget(path: Path) -> None:
-    with _CONNECTING:
-        kept = _CONNECTIONS.pop(os.path.abspath(path), None)
-    if kept is not None:
-        kept[0].close()
-
-
 def read_offer_state_file(path: Path, offer_id: str) -> OfferState | None:
     """The committed offer state in a SQLite file, with the stdlib driver (see the module
-    docstring); raises :class:`FileReadUnavailableError` when SQLAlchemy should answer."""
+    docstring); raises :class:`FileReadUnavailableError` when SQLAlchemy should answer.
+
+    The connection is closed at once: one kept open would outlive the process's engine and stop
+    SQLite from folding its write-ahead log back into the file when that engine closes (a copy
+    of the file made then would miss the last writes)."""
+    uri = f"file:{quote(os.path.abspath(path))}?mode=rw"
     try:
-        connection = _connection(path)
-    except (OSError, sqlite3.Error) as error:  # no such file (mode=rw never makes one), no access
+        connection = sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None)
+    except sqlite3.Error as error:  # no such file (mode=rw never makes one), no access
         raise FileReadUnavailableError(str(error)) from error
     try:
         rows = connection.execute(_SELECT, (offer_id,)).fetchall()
     except sqlite3.Error as error:  # busy, no such table, not a database
-        _forget(path)  # a file replaced or created meanwhile: open it afresh next time
         raise FileReadUnavailableError(str(error)) from error
+    finally:
+        connection.close()
     if not rows:
         return None
     offer, expiration, original, digest, updated = rows[0]
@@ -175,9 +150,11 @@ class DeferredUnitOfWork:
         await self._unit().rollback()
 
     async def read_offer_state(self, offer_id: str) -> OfferState | None:
-        """Before anything opened the real unit of work (so no block is open): the stdlib read
-        of a SQLite file; otherwise, or when it cannot answer, the real one's."""
-        if self._real is None and self._file is not None:
+        """The stdlib read of a SQLite file while this process has not loaded SQLAlchemy (and
+        so nothing opened the real unit of work: no block is open); otherwise, or when it
+        cannot answer, the real one's — whose quick read keeps a pooled connection, the right
+        thing for a server that reads the state for every message."""
+        if self._real is None and self._file is not None and "sqlalchemy" not in sys.modules:
             try:
                 return read_offer_state_file(self._file, offer_id)
             except FileReadUnavailableError:

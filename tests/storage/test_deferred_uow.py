@@ -1,7 +1,8 @@
 """The unit of work made on first use (storage/deferred.py): its stdlib read of a SQLite file
-returns exactly what SQLAlchemy's does, it opens nothing until something needs a transaction,
-and whatever the quick read cannot answer (busy, no table, a missing file) goes to the real
-unit of work — on real SQLite files."""
+returns exactly what SQLAlchemy's does and refuses what it cannot read now (busy, no table, no
+file), leaving it to the real unit of work — on real SQLite files. In this process SQLAlchemy is
+loaded, so the deferred unit of work itself reads through the real one, as a server does; the
+stdlib path of a process without SQLAlchemy is run by tests/cli/test_console_script.py."""
 
 from __future__ import annotations
 
@@ -70,22 +71,31 @@ async def _save(engine: AsyncEngine, expiration: datetime) -> None:
         await uow.commit()
 
 
-async def test_the_stdlib_read_equals_sqlalchemys_and_opens_no_transaction(
+async def test_the_stdlib_read_equals_sqlalchemys(
     sqlite_file: tuple[Path, AsyncEngine],
 ) -> None:
     path, engine = sqlite_file
-    make = _Counted(engine)
-    deferred = DeferredUnitOfWork(make, sqlite_file=path)
-    assert await deferred.read_offer_state(TERMS.offer_id) is None  # table there, no row
-
+    assert read_offer_state_file(path, TERMS.offer_id) is None  # table there, no row
     for expiration in (TERMS.original_expiration, TERMS.original_expiration + timedelta(days=9)):
         await _save(engine, expiration)
-        quick = await deferred.read_offer_state(TERMS.offer_id)
+        quick = read_offer_state_file(path, TERMS.offer_id)
         real = await UnitOfWork(session_factory(engine)).read_offer_state(TERMS.offer_id)
         assert quick == real
         assert quick is not None and quick.expiration == expiration
         assert quick.updated_at == UPDATED and quick.updated_at.tzinfo is UTC
-    assert make.made == 0  # nothing built the real unit of work, so SQLAlchemy was not needed
+
+
+async def test_with_sqlalchemy_loaded_the_real_unit_of_work_reads(
+    sqlite_file: tuple[Path, AsyncEngine],
+) -> None:
+    """A server has SQLAlchemy loaded: its reads go to the unit of work's pooled quick read."""
+    path, engine = sqlite_file
+    await _save(engine, TERMS.original_expiration)
+    make = _Counted(engine)
+    deferred = DeferredUnitOfWork(make, sqlite_file=path)
+    state = await deferred.read_offer_state(TERMS.offer_id)
+    assert state is not None and state.expiration == TERMS.original_expiration
+    assert make.made == 1
 
 
 async def test_a_block_builds_the_real_unit_of_work_and_reads_its_own_view(
@@ -115,24 +125,26 @@ async def test_a_block_builds_the_real_unit_of_work_and_reads_its_own_view(
     assert make.made == 1  # made once, kept for every later use
 
 
-async def test_a_busy_file_waits_its_turn_in_the_real_unit_of_work(
+async def test_a_busy_file_is_refused_at_once_and_the_real_unit_of_work_waits(
     sqlite_file: tuple[Path, AsyncEngine],
 ) -> None:
     path, engine = sqlite_file
     await _save(engine, TERMS.original_expiration)
     await engine.dispose()  # so the blocker is alone and can take the lock
-    make = _Counted(engine)
-    deferred = DeferredUnitOfWork(make, sqlite_file=path)
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("PRAGMA locking_mode=EXCLUSIVE")
     blocker.execute("BEGIN EXCLUSIVE")
     try:
+        with pytest.raises(FileReadUnavailableError):
+            read_offer_state_file(path, TERMS.offer_id)  # never waits
         asyncio.get_running_loop().call_soon(_release, blocker)
-        state = await deferred.read_offer_state(TERMS.offer_id)
+        state = await DeferredUnitOfWork(_Counted(engine), sqlite_file=path).read_offer_state(
+            TERMS.offer_id
+        )
     finally:
         blocker.close()
     assert state is not None and state.expiration == TERMS.original_expiration
-    assert make.made == 1
+    assert read_offer_state_file(path, TERMS.offer_id) == state  # and quick again
 
 
 def _release(blocker: sqlite3.Connection) -> None:
@@ -170,24 +182,3 @@ def test_only_a_plain_sqlite_file_url_is_read_with_the_stdlib() -> None:
     assert sqlite_file_of("sqlite+aiosqlite:///file:x.db?mode=ro&uri=true") is None
     assert sqlite_file_of("sqlite+aiosqlite:///x.db?timeout=5") is None
     assert sqlite_file_of("postgresql+asyncpg://u@localhost/offerbot") is None
-
-
-async def test_the_kept_connection_follows_a_file_made_again_at_the_same_path(
-    tmp_path: Path,
-) -> None:
-    """The stdlib read keeps its connection for the process; a database deleted and made again
-    where it was (`offerbot init` in a fresh folder of the same name) is opened afresh."""
-    path = tmp_path / "offerbot.db"
-    for days in (0, 30):
-        for leftover in tmp_path.glob("offerbot.db*"):
-            leftover.unlink()
-        engine = create_engine(f"sqlite+aiosqlite:///{path}")
-        try:
-            await upgrade(engine)
-            await _save(engine, TERMS.original_expiration + timedelta(days=days))
-        finally:
-            await engine.dispose()
-        for _ in range(2):  # the second read is on the kept connection
-            state = read_offer_state_file(path, TERMS.offer_id)
-            assert state is not None
-            assert state.expiration == TERMS.original_expiration + timedelta(days=days)
