@@ -35,10 +35,12 @@ from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_instant
 from knowledge.bank import ADVICE, OUT_OF_SCOPE, load_bank
 from knowledge.compose import MAX_CHARS, RECOMMENDATION, compose, sentences
+from knowledge.embedding import file_stamps, trust_checked_files
 from knowledge.intents import command_of, split_questions
 from knowledge.parser import Entry, load_entries
 from knowledge.router import Router, Routing
-from knowledge.training import load_router
+from knowledge.snapshot import read_snapshot, snapshot_stamp, write_snapshot
+from knowledge.training import load_router, router_path
 
 __all__ = [
     "MAX_CHARS",
@@ -216,14 +218,34 @@ def _files_signature(folder: Path) -> tuple[Any, ...]:
 def _cached_knowledge_base(
     offer_dir: Path, document: str, secondary: tuple[str, ...], digest: str, cache_dir: Path
 ) -> KnowledgeBase:
+    """From the snapshot a previous process left (``knowledge.snapshot``: entries and router
+    file, checked by file sizes and times), else parsed and trained — and snapshotted."""
+    stamp = snapshot_stamp(offer_dir, cache_dir)
+    snapshot = read_snapshot(offer_dir, cache_dir, stamp=stamp)
+    if snapshot is not None and snapshot.digest == digest:
+        trust_checked_files(file_stamps())  # they are in the stamp that matched
+        router = Router.load(snapshot.router_path, key=snapshot.router_key)
+        if router is not None:
+            entries = snapshot.entries
+            return KnowledgeBase(tuple(entries), router, digest, {e.id: e for e in entries})
     documents = tuple(offer_dir / name for name in (document, *secondary))
-    return build_knowledge_base(
+    kb = build_knowledge_base(
         load_entries(offer_dir, document, secondary),
         digest,
         offer_dir=offer_dir,
         documents=documents,
         cache_dir=cache_dir,
     )
+    write_snapshot(
+        offer_dir,
+        cache_dir,
+        stamp=stamp,
+        entries=kb.entries,
+        digest=digest,
+        router_path=router_path(cache_dir, kb.router.key),
+        router_key=kb.router.key,
+    )
+    return kb
 
 
 def offer_entries(offer_dir: Path) -> list[Entry]:

@@ -33,7 +33,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["DIMENSIONS", "Embedder", "LabelGroups", "load_embedder", "neighbour_scores"]
+__all__ = [
+    "DIMENSIONS",
+    "Embedder",
+    "LabelGroups",
+    "file_stamps",
+    "load_embedder",
+    "neighbour_scores",
+    "trust_checked_files",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -153,19 +161,59 @@ def _mapped_tensor(path: Path, name: str) -> npt.NDArray[np.float16]:
     return np.memmap(path, dtype="<f2", mode="r", offset=8 + size + start, shape=shape)
 
 
+# (path, size, mtime) of wordllama files whose checksum an earlier process verified: see
+# :func:`trust_checked_files`.
+_CHECKED: set[tuple[str, int, int]] = set()
+
+
+def _root() -> Path | None:
+    spec = importlib.util.find_spec("wordllama")  # locates the package without importing it
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return (str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def file_stamps() -> list[tuple[str, int, int]]:
+    """(path, size, mtime) of the embedding's two files, those present: what a cache built with
+    the embedding records, to know later that the files are the same ones."""
+    root = _root()
+    if root is None:
+        return []
+    paths = [root / relative for relative, _ in (_WEIGHTS, _TOKENIZER)]
+    return [_stamp(path) for path in paths if path.is_file()]
+
+
+def trust_checked_files(stamps: Sequence[tuple[str, int, int]]) -> None:
+    """Skip the checksum of files that still have the name, size and modification time they
+    had when an earlier process checked them (``knowledge.snapshot``: the stamp of a snapshot
+    includes :func:`file_stamps`, and it was written after :func:`load_embedder` checked them).
+    Hashing the 16 MB table costs every fresh process 20 ms; a changed file is hashed again."""
+    _CHECKED.update((str(path), int(size), int(mtime)) for path, size, mtime in stamps)
+
+
+def _pinned(path: Path, expected: str) -> bool:
+    if not path.is_file():
+        return False
+    return _stamp(path) in _CHECKED or _sha256(path) == expected
+
+
 @lru_cache(maxsize=1)
 def load_embedder() -> Embedder | None:
     """The embedding from the installed ``wordllama`` wheel's files, or None (with a warning)
     when the package is missing or its files are not the ones pinned here."""
-    spec = importlib.util.find_spec("wordllama")  # locates the package without importing it
-    if spec is None or spec.origin is None:
+    root = _root()
+    if root is None:
         logger.warning("sentence embedding unavailable: the wordllama package is not installed")
         return None
-    root = Path(spec.origin).parent
     paths = []
     for relative, expected in (_WEIGHTS, _TOKENIZER):
         path = root / relative
-        if not path.is_file() or _sha256(path) != expected:
+        if not _pinned(path, expected):
             logger.warning(
                 "sentence embedding unavailable: a wordllama file is missing or differs from "
                 "the pinned checksum",

@@ -20,7 +20,9 @@ import json
 import math
 import os
 import re
+import struct
 import tempfile
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -115,6 +117,42 @@ class Neighbours:
             self.weight
             * neighbour_scores(similarities[None, :], self.groups, labels, self.nearest)[0]
         )
+
+
+def _mapped_member(path: Path, name: str) -> npt.NDArray[Any] | None:
+    """The array ``name`` of an ``.npz`` file memory-mapped read-only, or None when it cannot
+    be (a compressed member, an object array): the caller then reads it whole.
+
+    Why: ``coef`` is the router's largest array (features × labels, 26 MB for the bundled
+    offer) and a question reads only the rows of the features it has — a few hundred. Read
+    whole, it cost a fresh ``offerbot ask`` process 25–40 ms of CPU and more in wall time on a
+    busy machine; mapped, the pages a question touches are read. ``np.savez`` stores members
+    uncompressed: a member is a zip local header, then an ``.npy`` header, then the data.
+    """
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(f"{name}.npy")
+    if info.compress_type != zipfile.ZIP_STORED:
+        return None
+    with path.open("rb") as stream:
+        stream.seek(info.header_offset)
+        local = stream.read(30)
+        if len(local) != 30 or local[:4] != b"PK\x03\x04":
+            return None
+        name_size, extra_size = struct.unpack("<HH", local[26:30])
+        stream.seek(info.header_offset + 30 + name_size + extra_size)
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            return None
+        offset = stream.tell()
+    if dtype.hasobject:
+        return None
+    return np.memmap(
+        path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C"
+    )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -228,6 +266,7 @@ class Router:
     def load(cls, path: Path, *, key: str) -> Router | None:
         """The cached router for ``key``, or None (missing, stale, or unreadable file)."""
         try:
+            mapped = _mapped_member(path, "coef")
             with np.load(path, allow_pickle=False) as data:
                 header = json.loads(bytes(data["header"]).decode())
                 if header.get("version") != FEATURE_VERSION or header.get("key") != key:
@@ -235,12 +274,13 @@ class Router:
                 word_terms = bytes(data["word_terms"]).decode().split("\n")
                 char_terms = bytes(data["char_terms"]).decode().split("\n")
                 word_idf, char_idf = data["word_idf"], data["char_idf"]
-                coef, intercept = data["coef"], data["intercept"]
+                coef = data["coef"] if mapped is None else mapped
+                intercept = data["intercept"]
                 weight = float(header.get("neighbour_weight", 0.0))
                 nearest = int(header.get("nearest", 1))
                 vectors = data["neighbours"] if weight > 0 else None
                 owners = data["owners"] if weight > 0 else None
-        except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        except (OSError, ValueError, KeyError, json.JSONDecodeError, zipfile.BadZipFile):
             return None
         neighbours = None
         if vectors is not None and owners is not None:

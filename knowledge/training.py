@@ -46,6 +46,7 @@ __all__ = [
     "fit",
     "load_router",
     "router_key",
+    "router_path",
     "to_router",
     "training_set",
 ]
@@ -140,6 +141,11 @@ def train_router(
     )
 
 
+def router_path(cache_dir: Path, key: str) -> Path:
+    """The cache file of the router with this key."""
+    return cache_dir / f"router-{key[:24]}.npz"
+
+
 def load_router(
     bank: Bank,
     entries: Sequence[Entry],
@@ -151,7 +157,7 @@ def load_router(
     """The cached router for this bank and these documents, trained (and cached) if missing."""
     hyper = hyper or Hyper()
     key = router_key(bank, documents, hyper)
-    path = cache_dir / f"router-{key[:24]}.npz" if cache_dir is not None else None
+    path = router_path(cache_dir, key) if cache_dir is not None else None
     if path is not None:
         cached = Router.load(path, key=key)
         if cached is not None:

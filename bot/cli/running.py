@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -57,21 +58,17 @@ def run(as_json: bool, work: Callable[[App], Awaitable[T]], settings: Settings |
     are caught here once: a missing table (a database ``offerbot init`` never created, or one an
     older offerbot made) and a SQLite file other processes kept locked.
     """
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
     from bot.domain.errors import DomainError
     from bot.runtime.bootstrap import build
     from bot.services.errors import ServiceError
     from knowledge.offer_terms import OfferTermsError
-    from storage.errors import WriteConflictError
-    from storage.repositories import is_lock_error
 
     async def main() -> T:
         application = build(settings)
         try:
             return await work(application)
-        except DBAPIError as exc:
-            if is_missing_table(exc):
+        except Exception as exc:
+            if _is_database_error(exc) and is_missing_table(exc):
                 raise UserError(await _schema_missing(application)) from None
             raise
         finally:
@@ -80,10 +77,10 @@ def run(as_json: bool, work: Callable[[App], Awaitable[T]], settings: Settings |
     try:
         try:
             return asyncio.run(main())
-        except (OperationalError, WriteConflictError) as exc:
+        except Exception as exc:
             # A SQLite file other processes kept locked past the busy timeout: a queue that did
             # not move, not a bug; one sentence instead of a traceback.
-            if isinstance(exc, OperationalError) and not is_lock_error(exc):
+            if not _is_database_busy(exc):
                 raise
             raise UserError(_DATABASE_BUSY) from None
     except (UserError, DomainError, ServiceError, OfferTermsError) as exc:
@@ -98,6 +95,32 @@ def run(as_json: bool, work: Callable[[App], Awaitable[T]], settings: Settings |
             if len(details) > 50:
                 err.print(f"  … and {len(details) - 50} more")
         raise typer.Exit(1) from None
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLAlchemy's wrapper of a driver error. Its classes are imported only
+    if SQLAlchemy already is: a command that never opened the database (``offerbot ask`` as a
+    rule, :mod:`storage.deferred`) cannot have raised one, and must not pay for the import."""
+    if "sqlalchemy" not in sys.modules:
+        return False
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError)
+
+
+def _is_database_busy(exc: BaseException) -> bool:
+    """A write that lost to another process, or SQLite's lock held past the busy timeout."""
+    from storage.errors import WriteConflictError
+
+    if isinstance(exc, WriteConflictError):
+        return True
+    if "sqlalchemy" not in sys.modules:
+        return False
+    from sqlalchemy.exc import OperationalError
+
+    from storage.repositories import is_lock_error
+
+    return isinstance(exc, OperationalError) and is_lock_error(exc)
 
 
 async def _schema_missing(application: App) -> str:

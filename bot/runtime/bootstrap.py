@@ -5,11 +5,9 @@ Nothing is created at import time. Tests call :func:`build` with their own setti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import ports
 from bot.clock import AnchoredClock, SimulatedClock, SystemClock
@@ -18,12 +16,11 @@ from bot.domain.terms import OfferTerms
 from bot.ports import Clock, OutboxTransport
 from bot.services.questions.conversation import ConversationDeps
 from knowledge.offer_terms import bundled_offer_dir, load_offer_terms, terms_digest
-from storage.db import create_engine, session_factory
-from storage.offer_reads import close_offer_state_reads
-from storage.uow import UnitOfWork
+from storage.deferred import DeferredUnitOfWork, sqlite_file_of
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from handlers.email.imap import ImapWatcher, MailboxLock
     from handlers.slack.flows import SlackDeps
@@ -45,17 +42,50 @@ def build_clock(settings: Settings) -> Clock:
 
 @dataclass
 class App:
+    """The running parts. The database engine is made on first use (:attr:`engine`): a
+    question answered without a transaction (``offerbot ask``) never imports SQLAlchemy."""
+
     settings: Settings
     clock: Clock
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
     offer_dir: Path
     base_terms: OfferTerms
     terms_digest: str
+    _engine: AsyncEngine | None = field(default=None, repr=False)
+    _sessions: async_sessionmaker[AsyncSession] | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            from storage.db import create_engine
+
+            settings = self.settings
+            self._engine = create_engine(
+                settings.database_url,
+                busy_timeout_ms=round(settings.sqlite_busy_timeout * 1000),
+            )
+        return self._engine
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        if self._sessions is None:
+            from storage.db import session_factory
+
+            self._sessions = session_factory(self.engine)
+        return self._sessions
 
     def uow(self) -> ports.UnitOfWork:
-        """A unit of work over this app's database. Typed as the services' Protocol, so mypy
-        checks here that :class:`storage.uow.UnitOfWork` implements it."""
+        """A unit of work over this app's database, made (with the engine) when first opened:
+        :class:`storage.deferred.DeferredUnitOfWork`, so mypy checks here that it implements
+        the services' Protocol."""
+        return DeferredUnitOfWork(
+            self._sqlalchemy_uow, sqlite_file=sqlite_file_of(self.settings.database_url)
+        )
+
+    def _sqlalchemy_uow(self) -> ports.UnitOfWork:
+        """The real unit of work; typed as the services' Protocol, so mypy checks here that
+        :class:`storage.uow.UnitOfWork` implements it."""
+        from storage.uow import UnitOfWork
+
         return UnitOfWork(self.sessions)
 
     def conversation(self) -> ConversationDeps:
@@ -150,21 +180,19 @@ class App:
     # --- end of e-mail ---------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        await close_offer_state_reads(self.sessions)  # its listener, which dispose cannot await
-        await self.engine.dispose()
+        if self._engine is not None:  # made on first use: nothing to close otherwise
+            from storage.offer_reads import close_offer_state_reads
+
+            await close_offer_state_reads(self.sessions)  # its listener: dispose cannot await
+            await self._engine.dispose()
 
 
 def build(settings: Settings | None = None, *, clock: Clock | None = None) -> App:
     settings = settings or Settings()
     offer_dir = settings.offer_dir or bundled_offer_dir()
-    engine = create_engine(
-        settings.database_url, busy_timeout_ms=round(settings.sqlite_busy_timeout * 1000)
-    )
     return App(
         settings=settings,
         clock=clock or build_clock(settings),
-        engine=engine,
-        sessions=session_factory(engine),
         offer_dir=offer_dir,
         base_terms=load_offer_terms(offer_dir),
         terms_digest=terms_digest(offer_dir),

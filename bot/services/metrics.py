@@ -3,8 +3,9 @@
 Counts come from the database wherever the application already records the event (abstentions,
 intents, signed forms, the outbox, processed e-mail): they are right whichever replica is asked
 and survive restarts. Questions asked are recorded nowhere durable, so they are an in-process
-Prometheus counter (:func:`count_question`, called by :func:`bot.services.questions.answers.ask`):
-each replica counts its own, from its start — the Prometheus convention; sum over replicas.
+counter (:mod:`bot.services.questions_asked`, counted by
+:func:`bot.services.questions.answers.ask`) exposed as a Prometheus counter: each replica counts
+its own, from its start — the Prometheus convention; sum over replicas.
 
 Only counts leave this module — never a question, an address or a grant.
 """
@@ -16,16 +17,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bot.domain.elections import FormKind, IntentKind
 from bot.domain.hr_records import DeliveryState
 from bot.ports import Clock, UnitOfWork
+from bot.services.questions_asked import count_question, questions_asked
 
 __all__ = [
-    "QUESTIONS_ASKED",
     "MetricsSnapshot",
     "collect_metrics",
     "count_question",
@@ -36,28 +37,27 @@ __all__ = [
 CHANNELS = ("email", "slack")  # outbox channels
 _FAILED = (DeliveryState.FAILED.value, DeliveryState.AMBIGUOUS.value)
 
-# Created once per process, registered in no global registry: each scrape builds its own.
-QUESTIONS_ASKED = Counter(
-    "offerbot_questions_asked",
+_QUESTIONS_ASKED = (
     "Questions this process answered or abstained on since it started, by channel (per "
-    "replica, in memory: sum over replicas; resets on restart).",
-    ["channel"],
-    registry=None,
+    "replica, in memory: sum over replicas; resets on restart)."
 )
 
 
-def count_question(*, channel: str) -> None:
-    """One question reached the answerer on ``channel`` (console, cli, slack, email)."""
-    QUESTIONS_ASKED.labels(channel=channel).inc()
-
-
 def _questions_asked() -> dict[str, int]:
-    return {
-        sample.labels["channel"]: int(sample.value)
-        for metric in QUESTIONS_ASKED.collect()
-        for sample in metric.samples
-        if sample.name.endswith("_total")
-    }
+    return {channel: count for channel, (count, _created) in questions_asked().items()}
+
+
+class _QuestionsAskedCollector(Collector):
+    """This process's question count as the ``Counter`` it used to be: ``_total`` and
+    ``_created`` per channel."""
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "offerbot_questions_asked", _QUESTIONS_ASKED, labels=["channel"]
+        )
+        for channel, (count, created) in questions_asked().items():
+            family.add_metric([channel], count, created=created)
+        yield family
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,5 +188,5 @@ def metrics_registry(snapshot: MetricsSnapshot) -> CollectorRegistry:
     """A registry for one scrape: the snapshot's counts and this process's question counter."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_SnapshotCollector(snapshot))
-    registry.register(QUESTIONS_ASKED)
+    registry.register(_QuestionsAskedCollector())
     return registry

@@ -344,3 +344,37 @@ def test_nth_business_day_counts_the_start_day(
     nth = calendar.nth_business_day_from(day, n)
     assert calendar.is_business_day(nth)
     assert calendar.business_days_between(day - timedelta(days=1), nth) == n
+
+
+def test_the_us_holidays_loaded_alone_are_the_packages_own() -> None:
+    """bot.domain.calendar loads the `holidays` package's United States module alone (not the
+    250 countries `country_holidays` imports): in a fresh process, where nothing imported them
+    before, the holidays are those of `holidays.country_holidays("US")`, name for name."""
+    import json
+    import subprocess
+    import sys
+
+    import holidays
+
+    listing = (
+        "import json, sys\n"
+        "from datetime import date, timedelta\n"
+        "from zoneinfo import ZoneInfo\n"
+        "from bot.domain.calendar import BusinessCalendar\n"
+        "calendar = BusinessCalendar(zone=ZoneInfo('America/New_York'))\n"
+        "day, found = date(1990, 1, 1), {}\n"
+        "while day.year < 2041:\n"
+        "    name = calendar.holiday_name(day)\n"
+        "    if name is not None:\n"
+        "        found[day.isoformat()] = name\n"
+        "    day += timedelta(days=1)\n"
+        "print(json.dumps({'alone': 'holidays.countries' not in sys.modules, 'days': found}))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", listing], capture_output=True, text=True, timeout=120, check=True
+    )
+    result = json.loads(ran.stdout)
+    assert result["alone"] is True  # the 250 countries were not imported
+    reference = holidays.country_holidays("US", years=range(1990, 2041))
+    assert result["days"] == {day.isoformat(): name for day, name in sorted(reference.items())}
+    assert len(result["days"]) > 500  # ~11 a year, observed days included

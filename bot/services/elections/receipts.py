@@ -34,7 +34,6 @@ from bot.services.errors import NotFoundError
 from bot.services.identity import Identity
 from bot.services.messaging.receipt_sla import DEFAULT_ALERT_BEFORE, track_confirmation
 from bot.services.retry import retry_on_conflict
-from storage.hr_console_repo import FormScan, hr_console
 
 if TYPE_CHECKING:
     from bot.services.hr.form_scans import ScannedForm
@@ -118,6 +117,10 @@ async def record_receipt(
             await uow.elections.add_receipt(receipt)
             scan_id = None
             if scan is not None:
+                # Here, not with the module: it loads SQLAlchemy, and the election status a
+                # question shows imports this module (``offerbot ask`` stays without it).
+                from storage.hr_console_repo import FormScan, hr_console
+
                 scan_id = await hr_console(uow).add_scan(
                     FormScan(
                         id=0,

@@ -17,7 +17,14 @@ __all__ = ["current_terms", "load_offer"]
 async def load_offer(
     *, uow: UnitOfWork, terms: OfferTerms, digest: str, now: datetime
 ) -> OfferState:
-    """Record the offer in the database once; later calls keep the stored (maybe extended) state."""
+    """Record the offer in the database once; later calls keep the stored (maybe extended) state.
+
+    Once recorded, the state is read in one statement outside any transaction (as every
+    question reads it): a command that checks on each start that the offer is there
+    (``offerbot ask``) opens no transaction, and in a fresh process loads no SQLAlchemy."""
+    stored = await uow.read_offer_state(terms.offer_id)
+    if stored is not None:
+        return stored
     async with uow:
         state = await uow.offers.get(terms.offer_id)
         if state is None:

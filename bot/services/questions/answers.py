@@ -23,8 +23,8 @@ from bot.ports import Clock, UnitOfWork
 from bot.replies import Action, Citation, Reply
 from bot.services.delivery_claims import DeliveryClaim, claim_within, mark_committed
 from bot.services.identity import Identity
-from bot.services.metrics import count_question
 from bot.services.offer.live_offer import current_terms
+from bot.services.questions_asked import count_question
 from knowledge.answerer import Answer, answer, knowledge_base
 from knowledge.offer_terms import bundled_offer_dir
 
