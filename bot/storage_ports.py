@@ -22,7 +22,7 @@ for tests and for ``storage/`` itself. The types they take and return are domain
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
@@ -529,10 +529,8 @@ class Audience(Protocol):
         """The next ``limit`` employees after ``after``, with their grants, intents, receipts."""
         ...
 
-    async def grants_between(
-        self, *, after: str | None, last: str, of: Container[str] | None = ...
-    ) -> list[Grant]:
-        """The grants of employees with ``after < employee_id <= last`` (database order)."""
+    async def employee_count(self) -> int:
+        """How many employees the roster holds."""
         ...
 
     async def received_versions(self) -> set[tuple[str, int]]:

@@ -12,13 +12,13 @@ already. Domain objects out; no SQL leaves this module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, select, true, type_coerce
+from sqlalchemy import ColumnElement, String, func, select, true, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
@@ -155,17 +155,9 @@ class AudienceRepository:
         }
         return RosterPage(employees, grant_rows, heads, received)
 
-    async def grants_between(
-        self, *, after: str | None, last: str, of: Container[str] | None = None
-    ) -> list[Grant]:
-        """The grants of employees with ``after < employee_id <= last`` in the database's order
-        (``after`` None: from the first): one index range, for a chunk of people taken in
-        :meth:`page` order. Cheaper than an ``IN`` list of thousands of ids. ``of``: only these
-        employees' grants are built (the others in the range are skipped unbuilt)."""
-        low = _G.employee_id > after if after is not None else true()
-        query = select(*_GRANT_COLUMNS).where(low & (_G.employee_id <= last))
-        skip = None if of is None else (lambda eid: eid not in of)
-        return list(self._grants(await self._core(query), skip))
+    async def employee_count(self) -> int:
+        """How many employees the roster holds (a round's progress is counted against it)."""
+        return int(await self.session.scalar(select(func.count()).select_from(EmployeeRow)) or 0)
 
     async def grants(self, *, skip: Callable[[str], bool] | None = None) -> Iterator[Grant]:
         """Every grant, built lazily from one read: a grant whose employee id ``skip`` refuses

@@ -270,6 +270,9 @@ async def test_turned_off_cancels_the_plan(ready: UnitOfWork) -> None:
     assert set((await _jobs(ready)).values()) == {JobState.CANCELLED}
 
 
+CHANNELS = ("email", "slack")
+
+
 # --- running a round ----------------------------------------------------------------------------
 
 
@@ -368,8 +371,35 @@ async def test_large_roster_goes_out_in_chunks_keeping_the_lease(
         ready, ManualClock(pdt(7, 10)), SLACK, progress=lambda d, t: seen.append((d, t))
     )
     assert report.outcomes == {PREFIX + SLOT_10: "done"}
-    assert seen == [(2, 5), (4, 5), (5, 5)]
+    # pages of two employees (E1–E9: eligible or not), each its own transaction
+    assert seen == [(2, 9), (4, 9), (6, 9), (8, 9), (9, 9)]
     assert len(await _reminders(ready)) == 9
+
+
+async def test_a_round_that_dies_midway_resumes_without_duplicates(
+    ready: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reminders, "CHUNK", 2)
+    await _plan(ready, SLACK, pdt(7, 1))
+
+    def dies_after_two_pages(done: int, total: int) -> None:
+        if done >= 4:
+            raise RuntimeError("the worker was killed")
+
+    clock = ManualClock(pdt(7, 10))
+    report = await _run(ready, clock, SLACK, progress=dies_after_two_pages)
+    assert report.outcomes == {PREFIX + SLOT_10: "retry"}
+    first = {m.idempotency_key for m in await _reminders(ready)}
+    assert first == {  # the two committed pages: E1 (E2's form is in, E3 is not eligible), E4
+        f"reminder:{SLOT_10}:{eid}:{channel}" for eid in ("E1", "E4") for channel in CHANNELS
+    }
+    clock.set(pdt(7, 10, 12))  # the retry is due
+    assert (await _run(ready, clock, SLACK)).outcomes == {PREFIX + SLOT_10: "done"}
+    sent = await _reminders(ready)
+    assert len(sent) == len({m.idempotency_key for m in sent}) == 9
+    assert first <= {m.idempotency_key for m in sent}
+    async with ready:  # each state's template kept once, whichever page met it first
+        assert len(await ready.communications.list_all()) == 3
 
 
 async def test_a_stale_round_sends_nothing(ready: UnitOfWork) -> None:

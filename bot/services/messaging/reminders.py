@@ -4,10 +4,12 @@
 (key ``reminder:<offer>:<slot>``) and cancels the pending ones of an older plan, so planning
 again — at every start, after an extension — is idempotent and moves the plan with the
 deadline. ``run_reminder_job`` is the scheduler's handler (:data:`bot.runtime.scheduler.HANDLERS`):
-it reads the eligible roster page by page (each chunk's grants as it is queued), keeps each
-template verbatim once per round and state (the filing's record of written communications,
-with ``{name}`` and ``{grants}`` as the personal fields), and queues one personal outbox copy
-per person and channel with an idempotency key, in chunks, renewing its lease between them.
+it reads the roster a page of :data:`CHUNK` employees at a time and, in that page's one
+transaction, classifies them, keeps each template verbatim once per round and state (the
+filing's record of written communications, with ``{name}`` and ``{grants}`` as the personal
+fields; recorded on the page where the state first turns up) and queues one personal outbox
+copy per person and channel with an idempotency key, renewing its lease between pages. Each
+page's grants are read once, for both the state and the copy's grant list.
 The outbox sender delivers them; a crash or a second runner re-queues nothing that is already there.
 
 A round is skipped, not sent, when its job belongs to an older expiration (the re-plan made a
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from functools import partial
 from typing import Any
@@ -44,12 +47,7 @@ from bot.domain.roster import Grant
 from bot.domain.terms import OfferTerms
 from bot.ports import UnitOfWork
 from bot.services.retry import retry_on_conflict
-from bot.services.roster.audience import (
-    Recipient,
-    eligible_grants_between,
-    eligible_recipients,
-    garbage_collection_paused,
-)
+from bot.services.roster.audience import Recipient, eligible_page, garbage_collection_paused
 
 __all__ = [
     "CHUNK",
@@ -63,7 +61,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 JOB_KIND = "reminder"
-CHUNK = 2_000  # people per transaction; the job's lease is renewed between chunks
+CHUNK = 5_000  # employees read (and their copies queued) per transaction; lease renewed between
 _DEFERRED = "~quiet@"  # a round moved out of the quiet hours: "<job key>~quiet@<instant>"
 
 
@@ -211,41 +209,78 @@ async def run_reminder_job(job: Job, ctx: Any) -> None:
         await _defer(job, ctx, terms, quiet, now)
         return
     async with ctx.uow:
-        recipients = await eligible_recipients(ctx.uow, terms, now=now, database_order=True)
-        to_remind = [r for r in recipients if r.state is not ReminderState.FORM_RECEIVED]
-    if not to_remind:
+        roster = await ctx.uow.audience.employee_count()
+    round_ = _Round(
+        slot=slot,
+        terms=terms,
+        now=now,
+        inbox=settings.imap_host is not None,
+        slack=settings.slack_bot_token is not None,
+    )
+    after: str | None = None
+    read = reminded = queued = 0
+    while True:  # streaming (issue 15): one page of the roster per transaction
+        page = await retry_on_conflict(partial(_queue_page, ctx.uow, round_, after))
+        round_.templates.update(page.templates)
+        read, reminded, queued = read + page.read, reminded + page.reminded, queued + page.queued
+        if ctx.progress is not None:
+            ctx.progress(read, max(read, roster))
+        if page.last is None or page.read < CHUNK:
+            break
+        after = page.last
+        if not await ctx.renew(job):
+            logger.warning("reminder %s: lease lost after %d people; stopping", job.key, read)
+            return
+    if not reminded:
         logger.info("reminder %s: nobody has anything left to do", job.key)
         return
-    inbox = settings.imap_host is not None
-    templates = await retry_on_conflict(
-        lambda: _record_templates(
-            ctx.uow, {r.state for r in to_remind}, slot, terms, now, inbox=inbox
+    logger.info("reminder %s: %d people, %d message(s) queued", job.key, reminded, queued)
+
+
+@dataclass(slots=True)
+class _Round:
+    """What every page of one round shares; ``templates`` fills in as states turn up."""
+
+    slot: str
+    terms: OfferTerms
+    now: datetime
+    inbox: bool
+    slack: bool
+    templates: dict[ReminderState, Communication] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    read: int  # employees on the page
+    reminded: int  # people with something left to do
+    queued: int  # copies added (a re-run adds only what is missing)
+    last: str | None  # where the next page starts; None: the roster is done
+    templates: dict[ReminderState, Communication]  # recorded by this page
+
+
+async def _queue_page(uow: UnitOfWork, round_: _Round, after: str | None) -> _Page:
+    """Classify the next :data:`CHUNK` employees and queue their copies, in one transaction:
+    the page's grants are read once and serve both the state and the copy's grant list. A
+    state first met on this page gets its template recorded in the same transaction (a retry
+    after a conflict redoes the whole page, so nothing is half-kept)."""
+    async with uow:
+        page = await eligible_page(uow, round_.terms, after=after, limit=CHUNK)
+        to_remind = [r for r in page.recipients if r.state is not ReminderState.FORM_RECEIVED]
+        missing = {r.state for r in to_remind} - round_.templates.keys()
+        templates = await _record_templates(
+            uow, missing, round_.slot, round_.terms, round_.now, inbox=round_.inbox
         )
-    )
-    slack = settings.slack_bot_token is not None
-    done = queued = 0
-    for start in range(0, len(to_remind), CHUNK):
-        chunk = to_remind[start : start + CHUNK]
-        async with ctx.uow:  # streaming (issue 15): each chunk's grants, not the roster's
-            after = to_remind[start - 1].employee_id if start else None
-            grants = await eligible_grants_between(
-                ctx.uow,
-                terms,
-                after=after,
-                last=chunk[-1].employee_id,
-                of={r.employee_id for r in chunk},
-            )
         messages = reminder_messages(
-            chunk, templates, slot=slot, now=now, slack=slack, grants=grants
+            to_remind,
+            {**round_.templates, **templates},
+            slot=round_.slot,
+            now=round_.now,
+            slack=round_.slack,
+            grants=page.grants,
         )
-        queued += await retry_on_conflict(partial(_enqueue, ctx.uow, messages))
-        done += len(chunk)
-        if ctx.progress is not None:
-            ctx.progress(done, len(to_remind))
-        if done < len(to_remind) and not await ctx.renew(job):
-            logger.warning("reminder %s: lease lost after %d people; stopping", job.key, done)
-            return
-    logger.info("reminder %s: %d people, %d message(s) queued", job.key, done, queued)
+        queued = await uow.outbox.enqueue_many(messages) if messages else 0
+        await uow.commit()
+    return _Page(page.read, len(to_remind), queued, page.last, templates)
 
 
 def _superseded(slot: str, job: Job, terms: OfferTerms, settings: Settings, now: datetime) -> bool:
@@ -285,26 +320,18 @@ async def _record_templates(
     inbox: bool,
 ) -> dict[ReminderState, Communication]:
     """Keep each state's template verbatim once per round; a re-run gets the stored one back,
-    so every copy matches the record even if the wording would differ today."""
+    so every copy matches the record even if the wording would differ today. Runs inside the
+    caller's open unit of work and does not commit."""
     templates: dict[ReminderState, Communication] = {}
-    async with uow:
-        for state in sorted(states):
-            subject, body = reminder_text(state, terms, now=now, inbox=inbox)
-            templates[state] = await uow.communications.record(
-                Communication(
-                    key=f"reminder:{slot}:{state.value}",
-                    kind="reminder",
-                    subject=subject,
-                    body=body,
-                    created_at=now,
-                )
+    for state in sorted(states):
+        subject, body = reminder_text(state, terms, now=now, inbox=inbox)
+        templates[state] = await uow.communications.record(
+            Communication(
+                key=f"reminder:{slot}:{state.value}",
+                kind="reminder",
+                subject=subject,
+                body=body,
+                created_at=now,
             )
-        await uow.commit()
+        )
     return templates
-
-
-async def _enqueue(uow: UnitOfWork, messages: Sequence[OutboxMessage]) -> int:
-    async with uow:
-        added: int = await uow.outbox.enqueue_many(messages)
-        await uow.commit()
-    return added
