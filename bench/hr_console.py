@@ -63,8 +63,8 @@ async def measure(backend: str, employees: int, requests: int) -> dict[str, tupl
             folder = Path(tempfile.mkdtemp(prefix="bench-hr-roster-"))
             write_csv(roster, folder / "e.csv", folder / "g.csv")
             await import_roster(
-                uow=app.uow(), employees_csv=folder / "e.csv", grants_csv=folder / "g.csv",
-                skip_invalid=True, actor="bench", now=now,
+                uow=app.uow(), offer_id=app.base_terms.offer_id, employees_csv=folder / "e.csv",
+                grants_csv=folder / "g.csv", skip_invalid=True, actor="bench", now=now,
             )  # fmt: skip
             await _some_intents(app, roster)
             await add_account(

@@ -65,6 +65,7 @@ async def timed_imports(
             if profiler is not None:
                 profiler.enable()
             result = await import_roster(
+                offer_id=terms.offer_id,
                 uow=uow,
                 employees_csv=roster.employees_csv,
                 grants_csv=roster.grants_csv,

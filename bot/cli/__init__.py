@@ -84,6 +84,7 @@ def _import_with_progress(
 
             return await import_roster(
                 uow=application.uow(),
+                offer_id=application.base_terms.offer_id,
                 employees_csv=employees_csv,
                 grants_csv=grants_csv,
                 skip_invalid=skip_invalid,

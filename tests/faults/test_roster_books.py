@@ -70,7 +70,12 @@ def with_grant(number: str, **changes: Any) -> list[Grant]:
 async def reimport(uow: UnitOfWork, folder: Path, grants: list[Grant], **options: Any) -> Any:
     employees_csv, grants_csv = write_roster(folder, EMPLOYEES, grants)
     return await import_roster(
-        uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW, **options
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
+        **options,
     )
 
 
@@ -177,7 +182,13 @@ async def test_moving_a_tendered_grant_is_refused_and_allow_reassign_voids_the_o
         for e in EMPLOYEES
     ]
     employees_csv, grants_csv = write_roster(tmp_path / "left", left, moved)
-    await import_roster(uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW)
+    await import_roster(
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
+    )
     again = await books(uow, terms, close=True)
     assert again["export"] == after["export"]
     assert again["close"]["accepted"][0]["newly_accepted_grants"] == 0

@@ -236,3 +236,73 @@ def test_the_signer_comes_from_settings_or_offer_toml(tmp_path: Path) -> None:
     with pytest.raises(MissingSignerError) as refused:
         resolve_signer(Settings(offer_dir=unsigned))
     assert str(refused.value) == NO_SIGNER
+
+
+def _roster_files(folder: Path, grant_owner: dict[str, str]) -> tuple[Path, Path]:
+    """employees.csv with E950 (new) and the grants named in ``grant_owner`` (number → holder),
+    each as ``option`` writes it (2001-11-01, ISO, $3.33, 1,000 shares)."""
+    from bot.domain.roster import EMPLOYEE_COLUMNS, GRANT_COLUMNS
+
+    employees, grants = folder / "employees.csv", folder / "grants.csv"
+    people = [("E950", "New Hire", "e950@example.com", "", "US", "active", "employee")]
+    people += [(e, f"Holder {e}", f"{e.lower()}@example.com", f"U{e[1:]}", "US", "active",
+                "employee") for e in sorted(set(grant_owner.values()) - {"E950"})]  # fmt: skip
+    employees.write_text(
+        "\n".join(",".join(row) for row in [EMPLOYEE_COLUMNS, *people]) + "\n", encoding="utf-8"
+    )
+    rows = [
+        (number, owner, "2000 Equity Incentive Plan", "2001-11-01", "ISO", "3.33", "1000", "0",
+         "2011-11-01", "") for number, owner in grant_owner.items()
+    ]  # fmt: skip
+    grants.write_text(
+        "\n".join(",".join(row) for row in [GRANT_COLUMNS, *rows]) + "\n", encoding="utf-8"
+    )
+    return employees, grants
+
+
+async def test_no_roster_import_while_a_close_runs_and_no_voided_tender_after(
+    tendered: UnitOfWork, terms: OfferTerms, tmp_path: Path
+) -> None:
+    """The close reads grants batch by batch: a roster written between two batches would change
+    what it accepts. Once it finished, an import may add people, but not void what it accepted."""
+    from bot.services.roster.import_roster import RosterImportError, import_roster
+
+    new_grant = _roster_files(tmp_path, {"G950": "E950"})
+    with pytest.raises(OSError, match="No space left"):
+        await close(
+            tendered, terms, identity=HR, now=CLOSED_AT, letters=CrashingLetters(fail_at=6),
+            batch_size=4,
+        )  # fmt: skip
+    with pytest.raises(OfferClosingError, match="HR is closing the offer"):
+        await import_roster(
+            uow=tendered, offer_id=terms.offer_id, employees_csv=new_grant[0],
+            grants_csv=new_grant[1], now=CLOSED_AT,
+        )  # fmt: skip
+    async with tendered:
+        assert await tendered.grants.get("G950") is None  # nothing written
+
+    finished = await close(tendered, terms, identity=HR, now=CLOSED_AT, batch_size=50)
+    assert finished.run.finished and finished.run.accepted == 30
+    added = await import_roster(
+        uow=tendered, offer_id=terms.offer_id, employees_csv=new_grant[0],
+        grants_csv=new_grant[1], now=CLOSED_AT,
+    )  # fmt: skip
+    assert added.grants.inserted == 1
+
+    # an accepted tender's grant can no longer move, --allow-reassign or not (as before) …
+    moved = _roster_files(tmp_path, {"G100": "E950"})
+    with pytest.raises(RosterImportError, match="1 error"):
+        await import_roster(
+            uow=tendered, offer_id=terms.offer_id, employees_csv=moved[0],
+            grants_csv=moved[1], now=CLOSED_AT, allow_reassign=True,
+        )  # fmt: skip
+    # … and a tender the close did not accept (E901 had left) is not voided after it either
+    moved = _roster_files(tmp_path, {"G901": "E950"})
+    with pytest.raises(OfferClosingError, match="cannot void a tender"):
+        await import_roster(
+            uow=tendered, offer_id=terms.offer_id, employees_csv=moved[0],
+            grants_csv=moved[1], now=CLOSED_AT, allow_reassign=True,
+        )  # fmt: skip
+    async with tendered:
+        kept = [await tendered.grants.get(n) for n in ("G100", "G901")]
+    assert [g.employee_id for g in kept if g is not None] == ["E100", "E901"]

@@ -73,7 +73,9 @@ def _write(
 
 
 async def _import(uow: UnitOfWork, files: tuple[Path, Path]) -> None:
-    await import_roster(uow=uow, employees_csv=files[0], grants_csv=files[1], now=NOW)
+    await import_roster(
+        offer_id="capstone-2003", uow=uow, employees_csv=files[0], grants_csv=files[1], now=NOW
+    )
 
 
 async def test_import_with_and_without_the_group_columns(uow: UnitOfWork, tmp_path: Path) -> None:

@@ -396,6 +396,7 @@ async def test_import_writes_employees_and_grants_and_reports_progress(
     employees_csv, grants_csv = _write(tmp_path)
     ticks: list[tuple[int, int]] = []
     result = await import_roster(
+        offer_id="capstone-2003",
         uow=uow,
         employees_csv=employees_csv,
         grants_csv=grants_csv,
@@ -422,9 +423,19 @@ async def test_reimport_counts_unchanged_and_an_edited_row_as_updated(
     uow: UnitOfWork, tmp_path: Path
 ) -> None:
     employees_csv, grants_csv = _write(tmp_path)
-    await import_roster(uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW)
+    await import_roster(
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
+    )
     again = await import_roster(
-        uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
     )
     assert again.employees == UpsertCounts(unchanged=3)
     assert again.grants == UpsertCounts(unchanged=4)
@@ -435,7 +446,11 @@ async def test_reimport_counts_unchanged_and_an_edited_row_as_updated(
     grants[0][7] = "800"  # 100 more shares exercised
     _write(tmp_path, employees, grants)
     edited = await import_roster(
-        uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
     )
     assert edited.employees == UpsertCounts(updated=1, unchanged=2)
     assert edited.grants == UpsertCounts(updated=1, unchanged=3)
@@ -448,7 +463,13 @@ async def test_a_malformed_row_refuses_everything_and_the_database_is_unchanged(
     uow: UnitOfWork, tmp_path: Path
 ) -> None:
     employees_csv, grants_csv = _write(tmp_path)
-    await import_roster(uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW)
+    await import_roster(
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
+    )
     before = await _counts(uow)
 
     employees = [*EMPLOYEES, ["E9", "New Hire", "e9@example.com", "", "US", "active", "employee"]]
@@ -460,7 +481,13 @@ async def test_a_malformed_row_refuses_everything_and_the_database_is_unchanged(
     ]
     _write(tmp_path, employees, grants)
     with pytest.raises(RosterImportError) as caught:
-        await import_roster(uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW)
+        await import_roster(
+            offer_id="capstone-2003",
+            uow=uow,
+            employees_csv=employees_csv,
+            grants_csv=grants_csv,
+            now=NOW,
+        )
     assert [str(e) for e in caught.value.errors] == [
         "grants.csv, row 7, column exercise_price: '2,5O' is not a number"
     ]
@@ -484,7 +511,13 @@ async def test_every_error_in_both_files_is_reported_in_file_and_row_order(
     grants.append(["G5", "E404", PLAN, "2001-05-01", "NSO", "5", "10", "0", "", ""])  # row 6
     employees_csv, grants_csv = _write(tmp_path, employees, grants)
     with pytest.raises(RosterImportError) as caught:
-        await import_roster(uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW)
+        await import_roster(
+            offer_id="capstone-2003",
+            uow=uow,
+            employees_csv=employees_csv,
+            grants_csv=grants_csv,
+            now=NOW,
+        )
     found = [(e.file, e.row, e.column) for e in caught.value.errors]
     assert found == [
         ("employees.csv", 3, "email"),
@@ -509,7 +542,12 @@ async def test_skip_invalid_imports_the_valid_rows_and_lists_the_rest(
     grants[0][5] = "free"  # G1 refused
     employees_csv, grants_csv = _write(tmp_path, employees, grants)
     result = await import_roster(
-        uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW, skip_invalid=True
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
+        skip_invalid=True,
     )
     assert result.employees == UpsertCounts(inserted=2)
     assert result.grants == UpsertCounts(inserted=1)
@@ -528,11 +566,21 @@ async def test_a_grant_may_belong_to_an_employee_already_in_the_database(
     uow: UnitOfWork, tmp_path: Path
 ) -> None:
     employees_csv, grants_csv = _write(tmp_path)
-    await import_roster(uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW)
+    await import_roster(
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
+    )
     new_grant = ["G7", "E3", PLAN, "2002-01-07", "NSO", "4.00", "100", "0", "", ""]
     _write(tmp_path, employees=[], grants=[new_grant])
     result = await import_roster(
-        uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
     )
     assert result.grants == UpsertCounts(inserted=1)
     assert await _counts(uow) == (3, 5)
@@ -542,11 +590,23 @@ async def test_an_address_already_used_by_another_stored_employee_is_named(
     uow: UnitOfWork, tmp_path: Path
 ) -> None:
     employees_csv, grants_csv = _write(tmp_path)
-    await import_roster(uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW)
+    await import_roster(
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
+    )
     newcomer = ["E8", "Eve Northfen", "E1@example.COM", "U1", "US", "active", "employee"]
     _write(tmp_path, employees=[newcomer], grants=[])
     with pytest.raises(RosterImportError) as caught:
-        await import_roster(uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW)
+        await import_roster(
+            offer_id="capstone-2003",
+            uow=uow,
+            employees_csv=employees_csv,
+            grants_csv=grants_csv,
+            now=NOW,
+        )
     assert [(e.row, e.column) for e in caught.value.errors] == [(2, "email"), (2, "slack_user_id")]
     assert "already belongs to employee 'E1'" in caught.value.errors[0].message
 
@@ -556,7 +616,13 @@ async def test_missing_column_refuses_the_import(uow: UnitOfWork, tmp_path: Path
     rows = [[v for i, v in enumerate(r) if i != GRANT_COLUMNS.index("plan")] for r in GRANTS]
     employees_csv, grants_csv = _write(tmp_path, grants=rows, grant_header=header)
     with pytest.raises(RosterImportError) as caught:
-        await import_roster(uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW)
+        await import_roster(
+            offer_id="capstone-2003",
+            uow=uow,
+            employees_csv=employees_csv,
+            grants_csv=grants_csv,
+            now=NOW,
+        )
     assert [str(e) for e in caught.value.errors] == [
         "grants.csv, row 1, column plan: required column is missing"
     ]
@@ -566,7 +632,11 @@ async def test_missing_column_refuses_the_import(uow: UnitOfWork, tmp_path: Path
 async def test_import_with_bom_files(uow: UnitOfWork, tmp_path: Path) -> None:
     employees_csv, grants_csv = _write(tmp_path, encoding="utf-8-sig")
     result = await import_roster(
-        uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
     )
     assert (result.employees.inserted, result.grants.inserted) == (3, 4)
 
@@ -578,12 +648,20 @@ async def test_the_demo_roster_imports_cleanly_and_reimports_unchanged(
     employees_csv, grants_csv = tmp_path / "employees.csv", tmp_path / "grants.csv"
     write_csv(roster, employees_csv, grants_csv)
     first = await import_roster(
-        uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
     )
     assert first.employees == UpsertCounts(inserted=len(roster.employees))
     assert first.grants == UpsertCounts(inserted=len(roster.grants))
     again = await import_roster(
-        uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
     )
     assert again.employees == UpsertCounts(unchanged=len(roster.employees))
     assert again.grants == UpsertCounts(unchanged=len(roster.grants))
@@ -596,7 +674,12 @@ async def test_the_demo_roster_imports_cleanly_and_reimports_unchanged(
 async def test_the_import_is_audited_once_with_its_counts(uow: UnitOfWork, tmp_path: Path) -> None:
     employees_csv, grants_csv = _write(tmp_path)
     await import_roster(
-        uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW, actor="hr:pat"
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
+        actor="hr:pat",
     )
     async with uow:
         (entry,) = await uow.audit.recent()
@@ -620,12 +703,24 @@ async def test_a_refusal_by_the_database_itself_still_changes_nothing(
     uow: UnitOfWork, tmp_path: Path
 ) -> None:
     employees_csv, grants_csv = _write(tmp_path)
-    await import_roster(uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW)
+    await import_roster(
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
+    )
     swapped = [list(r) for r in EMPLOYEES]
     swapped[0][2], swapped[1][2] = swapped[1][2], swapped[0][2]  # E1 and E2 swap addresses
     _write(tmp_path, swapped)
     with pytest.raises(RosterImportError) as caught:
-        await import_roster(uow=uow, employees_csv=employees_csv, grants_csv=grants_csv, now=NOW)
+        await import_roster(
+            offer_id="capstone-2003",
+            uow=uow,
+            employees_csv=employees_csv,
+            grants_csv=grants_csv,
+            now=NOW,
+        )
     (error,) = caught.value.errors
     assert error.file == "employees.csv" and "database refused" in error.message
     async with uow:

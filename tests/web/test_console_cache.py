@@ -30,7 +30,11 @@ async def _import(uow: UnitOfWork, roster: DemoRoster, folder: Path) -> None:
     folder.mkdir()
     write_csv(roster, folder / "e.csv", folder / "g.csv")
     await import_roster(
-        uow=uow, employees_csv=folder / "e.csv", grants_csv=folder / "g.csv", now=NOW
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=folder / "e.csv",
+        grants_csv=folder / "g.csv",
+        now=NOW,
     )
 
 

@@ -27,6 +27,7 @@ from bot.domain.hr_records import AcceptedTender, TaskStatus
 from bot.domain.records import AuditEntry, UpsertCounts
 from bot.domain.roster import Employee, Grant
 from bot.ports import UnitOfWork
+from bot.services.elections.offer_closing import OfferClosingError, ensure_not_closing
 from bot.services.elections.tender_books import VOID_ACTION, LiveTender, live_tenders, load_voids
 from bot.services.errors import ServiceError
 from bot.services.roster.csv_files import (
@@ -324,6 +325,7 @@ def _sorted_errors(errors: Iterable[RosterError], order: dict[str, int]) -> list
 async def import_roster(
     *,
     uow: UnitOfWork,
+    offer_id: str,
     employees_csv: Path,
     grants_csv: Path,
     skip_invalid: bool = False,
@@ -343,6 +345,12 @@ async def import_roster(
     lowers its unexercised shares below those tendered, is such an error, unless
     ``allow_reassign``: then the old holder's tender is voided (``election.void`` audit row,
     see :mod:`bot.services.elections.tender_books`) in the same transaction.
+
+    While ``offerbot hr close`` is running (a close run started and not finished) nothing is
+    imported (:class:`OfferClosingError`): the close reads the grants batch by batch, and a
+    roster written between two batches would change what it accepts. Once a close started,
+    no import may void a tender either — the close accepted them. The import takes the offer's
+    lock, as the close's start does, so the two take turns.
     """
     employees_csv, grants_csv = Path(employees_csv), Path(grants_csv)
     employees = await asyncio.to_thread(parse_employees, employees_csv)
@@ -350,6 +358,13 @@ async def import_roster(
     order = {employees.file: 0, grants.file: 1}
 
     async with uow:
+        await uow.offers.lock(offer_id)
+        if await uow.close_runs.unfinished(offer_id) is not None:
+            raise OfferClosingError(
+                "HR is closing the offer (offerbot hr close has started and not finished), so "
+                "the roster cannot change now; finish the close (run offerbot hr close again "
+                "if it stopped), then import."
+            )
         stored = await uow.employees.list_all()
         employees = _clashes_with_stored(_keep_absent_columns(employees, stored), stored)
         in_database = {e.employee_id for e in stored}
@@ -362,6 +377,8 @@ async def import_roster(
         )
         if errors and not skip_invalid:
             raise RosterImportError(errors)
+        if voiding:
+            await ensure_not_closing(uow, offer_id, "void a tender")
 
         total = len(employees.items) + len(kept_grants)
         done = 0
