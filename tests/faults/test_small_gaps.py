@@ -373,8 +373,10 @@ async def test_the_watcher_reconnects_when_the_server_dies_mid_idle_without_bye(
                 dovecot.port,
                 mail(sender="e1@example.com", subject="q", body="When does the offer expire?"),
             )
-            # Before the fix the watcher sat in the dead IDLE for 25 minutes (idle_renew).
-            assert await _outcomes(app, 1, timeout=10.0) == ["answered"]
+            # Before the fix the watcher sat in the dead IDLE for 25 minutes (idle_renew). It
+            # takes ~2 s on a quiet machine; 30 s leaves room for a loaded CI runner (10 s did
+            # not, once, with four test workers on two cores).
+            assert await _outcomes(app, 1, timeout=30.0) == ["answered"]
             assert watcher.sessions == 2
         finally:
             stop.set()
