@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote, unquote
 
+from bot import storage_ports as ports
 from bot.domain.records import OfferState
 from bot.storage_ports import UnitOfWork
 
@@ -115,7 +116,7 @@ class DeferredUnitOfWork:
     """:class:`bot.ports.UnitOfWork`, made by ``make`` on first use (the module docstring).
 
     Every member other than :meth:`read_offer_state` is the real unit of work's: the block, the
-    repositories (through ``__getattr__``), ``commit`` and ``rollback``. Shared by concurrent
+    repositories (written out below), ``commit`` and ``rollback``. Shared by concurrent
     tasks as the real one is: it keeps no state of its own but the real object.
     """
 
@@ -163,8 +164,90 @@ class DeferredUnitOfWork:
                 pass
         return await self._unit().read_offer_state(offer_id, for_question=for_question)
 
-    def __getattr__(self, name: str) -> Any:
-        # Only names not defined above reach here: the repositories and ``session``.
-        if name.startswith("_"):  # this object's own slots and dunders: never the real one's
-            raise AttributeError(name)
-        return getattr(self._unit(), name)
+    # --- the repositories: the real unit of work's, written out (not ``__getattr__``) so that
+    # mypy checks this class against the services' Protocol member by member ----------------
+
+    @property
+    def offers(self) -> ports.OfferStates:
+        return self._unit().offers
+
+    @property
+    def employees(self) -> ports.Employees:
+        return self._unit().employees
+
+    @property
+    def grants(self) -> ports.Grants:
+        return self._unit().grants
+
+    @property
+    def adjustments(self) -> ports.Adjustments:
+        return self._unit().adjustments
+
+    @property
+    def audit(self) -> ports.AuditLog:
+        return self._unit().audit
+
+    @property
+    def questions(self) -> ports.UnansweredQuestions:
+        return self._unit().questions
+
+    @property
+    def elections(self) -> ports.Elections:
+        return self._unit().elections
+
+    @property
+    def hr_tasks(self) -> ports.HrTasks:
+        return self._unit().hr_tasks
+
+    @property
+    def outbox(self) -> ports.Outbox:
+        return self._unit().outbox
+
+    @property
+    def accepted(self) -> ports.AcceptedTenders:
+        return self._unit().accepted
+
+    @property
+    def deliveries(self) -> ports.Deliveries:
+        return self._unit().deliveries
+
+    @property
+    def inbox(self) -> ports.Inbox:
+        return self._unit().inbox
+
+    @property
+    def jobs(self) -> ports.Jobs:
+        return self._unit().jobs
+
+    @property
+    def amendments(self) -> ports.Amendments:
+        return self._unit().amendments
+
+    @property
+    def communications(self) -> ports.Communications:
+        return self._unit().communications
+
+    @property
+    def audience(self) -> ports.Audience:
+        return self._unit().audience
+
+    @property
+    def metrics(self) -> ports.Metrics:
+        return self._unit().metrics
+
+    @property
+    def close_runs(self) -> ports.CloseRuns:
+        return self._unit().close_runs
+
+    @property
+    def slack_events(self) -> ports.SlackEvents:
+        return self._unit().slack_events
+
+    @property
+    def slack_users(self) -> ports.SlackUsers:
+        return self._unit().slack_users
+
+    @property
+    def session(self) -> Any:
+        """The real unit of work's SQLAlchemy session (``storage.hr_console_repo``)."""
+        return self._unit().session  # type: ignore[attr-defined]
