@@ -103,7 +103,7 @@ async def test_the_watchdog_rebuilds_a_client_that_makes_no_progress() -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(watcher.run(stop))
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while connections < 2 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert connections >= 2  # the hung session was cancelled and the client rebuilt

@@ -57,7 +57,7 @@ class FakeSlack:
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
-    async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 20.0) -> list[Call]:
         async def enough() -> None:
             async with self.changed:
                 await self.changed.wait_for(lambda: len(self.of(method)) >= count)
@@ -150,7 +150,7 @@ class FakeSlack:
             sender.cancel()
         return ws
 
-    async def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+    async def wait_for_ack(self, envelope_id: str, timeout: float = 20.0) -> dict[str, Any]:
         def found() -> dict[str, Any] | None:
             return next((a for a in self.acks if a.get("envelope_id") == envelope_id), None)
 

@@ -39,7 +39,7 @@ class RunProcess:
         async with self.changed:  # end of stream: wake waiters so they can fail
             self.changed.notify_all()
 
-    async def wait_for_line(self, needle: str, timeout: float = 5.0) -> str:
+    async def wait_for_line(self, needle: str, timeout: float = 20.0) -> str:
         def found() -> str | None:
             return next((line for line in self.lines if needle in line), None)
 
@@ -146,7 +146,7 @@ async def _until(
     run: RunProcess,
     what: str,
     ready: Callable[[], bool],
-    timeout: float = 10.0,
+    timeout: float = 30.0,
 ) -> None:
     """Wait for a call (or an ack) to reach the fake; on timeout, fail with the app's log."""
 

@@ -60,12 +60,12 @@ async def test_offerbot_serve_answers_a_signed_dm_once(
             "ts": f"{time.time():.6f}",
         }
         assert (await bot.event(event, event_id="EvServe")).status == 200
-        (post,) = await fake_slack.wait_for("chat.postMessage", timeout=10)
+        (post,) = await fake_slack.wait_for("chat.postMessage", timeout=30)
         assert (await bot.event(event, event_id="EvServe", retry=1)).status == 200
         assert (await bot.event(event, event_id="EvBad", secret="nope")).status == 401
         refused = await bot.command("/offer-admin", "report", user="U1001")
         assert refused.status == 200
-        (ephemeral,) = await fake_slack.wait_for("chat.postEphemeral", timeout=10)
+        (ephemeral,) = await fake_slack.wait_for("chat.postEphemeral", timeout=30)
         assert "only for the HR administrators" in str(ephemeral.params["text"])
         text = str(post.params["text"]) + json.dumps(post.params["blocks"])
         assert post.params["channel"] == "D1001"

@@ -178,5 +178,5 @@ async def test_rate_limited_post_is_retried_after_retry_after(slack_bot: SlackBo
 
     slack_bot.fake.overrides["chat.postEphemeral"] = once_429
     await slack_bot.command("/offer", "deadline", user="U1001")
-    calls = await slack_bot.fake.wait_for("chat.postEphemeral", 2, timeout=8)
+    calls = await slack_bot.fake.wait_for("chat.postEphemeral", 2, timeout=20)
     assert len(calls) == 2 and limited["count"] == 1
