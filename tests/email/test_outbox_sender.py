@@ -320,6 +320,24 @@ async def test_delivered_rows_are_marked_in_batches_not_one_transaction_each(
     assert {r.message_id for r in rows} == {m["Message-ID"] for m in recorder.messages()}
 
 
+def _dms(app: App, n: int) -> list[OutboxMessage]:
+    """``n`` Slack reminders to U1, due now: ``dm0`` … ``dm{n-1}``."""
+    now = app.clock.now()
+    return [
+        OutboxMessage(
+            idempotency_key=f"dm{i}",
+            channel="slack",
+            recipient="U1",
+            kind=MessageKind.REMINDER,
+            subject="s",
+            body_text="b",
+            created_at=now,
+            due_at=now,
+        )
+        for i in range(n)
+    ]
+
+
 class _HeldSlack:
     """A Slack transport that sends nothing until released (a slow, rate-limited channel)."""
 
@@ -339,20 +357,7 @@ async def test_a_slow_slack_channel_does_not_hold_up_email(
     smtp_app: App, smtp: tuple[SmtpRecorder, int]
 ) -> None:
     recorder, _ = smtp
-    now = smtp_app.clock.now()
-    dms = [
-        OutboxMessage(
-            idempotency_key=f"dm{i}",
-            channel="slack",
-            recipient="U1",
-            kind=MessageKind.REMINDER,
-            subject="s",
-            body_text="b",
-            created_at=now,
-            due_at=now,
-        )
-        for i in range(5)
-    ]
+    dms = _dms(smtp_app, 5)
     mails = [_message(f"m{i}", MessageKind.REMINDER, smtp_app) for i in range(20)]
     await _enqueue(smtp_app, *dms, *mails)  # the DMs first: older, yet they must not block
     slack = _HeldSlack()
@@ -389,20 +394,7 @@ async def test_a_stop_ends_the_pass_after_what_is_claimed_and_leaves_the_rest_qu
 ) -> None:
     """``offerbot serve`` on SIGTERM: the pass claims nothing more, sends and marks what it
     claimed, and returns; nothing is left claimed, and the next pass sends the rest."""
-    now = smtp_app.clock.now()
-    dms = [
-        OutboxMessage(
-            idempotency_key=f"dm{i}",
-            channel="slack",
-            recipient="U1",
-            kind=MessageKind.REMINDER,
-            subject="s",
-            body_text="b",
-            created_at=now,
-            due_at=now,
-        )
-        for i in range(12)
-    ]
+    dms = _dms(smtp_app, 12)
     await _enqueue(smtp_app, *dms)
     slack, stop = _StartedSlack(), asyncio.Event()
     drain = asyncio.create_task(
