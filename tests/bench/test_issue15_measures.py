@@ -36,4 +36,6 @@ async def test_a_round_inside_offerbot_serve_is_queued_and_its_memory_read(
     assert result.queued > 300  # an e-mail and, for most, a Slack copy per eligible person
     assert result.seconds > 0
     assert result.idle_mb > 50 and result.rss_max_mb >= result.idle_mb * 0.9
-    assert result.peak_mb >= result.rss_max_mb
+    # VmHWM is the peak, but Linux folds each thread's cached RSS counters into it lazily, so a
+    # VmRSS read can run a few pages ahead of it (4 KiB once in CI): a page or so of slack.
+    assert result.peak_mb >= result.rss_max_mb - 1
