@@ -19,7 +19,6 @@ the person's own data, the live deadline, and recording abstentions for HR.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 import tomllib
@@ -39,7 +38,7 @@ from knowledge.embedding import file_stamps, trust_checked_files
 from knowledge.intents import command_of, split_questions
 from knowledge.parser import Entry, load_entries
 from knowledge.router import Router, Routing
-from knowledge.snapshot import read_snapshot, snapshot_stamp, write_snapshot
+from knowledge.snapshot import file_listing, read_snapshot, snapshot_stamp, write_snapshot
 from knowledge.training import load_router, router_path
 
 __all__ = [
@@ -201,17 +200,7 @@ def knowledge_base(offer_dir: Path, cache_dir: Path | None = None) -> KnowledgeB
 
 def _files_signature(folder: Path) -> tuple[Any, ...]:
     """(name, size, mtime) of every file in the offer folder and its ``questions`` folder."""
-    found: list[tuple[str, int, int]] = []
-    for where in (folder, folder / "questions"):
-        try:
-            with os.scandir(where) as entries:
-                for entry in entries:
-                    if entry.is_file():
-                        stat = entry.stat()
-                        found.append((entry.path, stat.st_size, stat.st_mtime_ns))
-        except FileNotFoundError:
-            continue
-    return tuple(sorted(found))
+    return tuple(sorted([*file_listing(folder), *file_listing(folder / "questions")]))
 
 
 @lru_cache(maxsize=8)

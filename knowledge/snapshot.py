@@ -34,7 +34,7 @@ from knowledge.embedding import file_stamps
 from knowledge.parser import Entry
 from knowledge.router import FEATURE_VERSION
 
-__all__ = ["Snapshot", "read_snapshot", "snapshot_stamp", "write_snapshot"]
+__all__ = ["Snapshot", "file_listing", "read_snapshot", "snapshot_stamp", "write_snapshot"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,10 @@ SNAPSHOT_VERSION = "kb-1"
 _CODE = Path(__file__).resolve().parent  # the knowledge package: parser, bank, router …
 
 
-def _listing(folder: Path, suffix: str = "") -> list[tuple[str, int, int]]:
+def file_listing(folder: Path, suffix: str = "") -> list[tuple[str, int, int]]:
+    """(path, size, mtime) of the files directly in ``folder`` whose names end with ``suffix``
+    (none when the folder is missing): a stat, no reading. Also what a running process
+    compares every second to see an edited offer folder (``knowledge.answerer``)."""
     found: list[tuple[str, int, int]] = []
     try:
         with os.scandir(folder) as entries:
@@ -60,9 +63,9 @@ def snapshot_stamp(offer_dir: Path, cache_dir: Path) -> str:
     """What the snapshot must have been made from (the module docstring): a hash of file names,
     sizes and modification times, the feature version and the cache folder's path."""
     files = [
-        *_listing(offer_dir),
-        *_listing(offer_dir / "questions"),
-        *_listing(_CODE, ".py"),
+        *file_listing(offer_dir),
+        *file_listing(offer_dir / "questions"),
+        *file_listing(_CODE, ".py"),
         *file_stamps(),  # the sentence embedding's table and tokenizer
     ]
     digest = hashlib.sha256(f"{SNAPSHOT_VERSION};{FEATURE_VERSION};{cache_dir};".encode())
