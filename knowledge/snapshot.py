@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,18 +75,14 @@ def snapshot_stamp(offer_dir: Path, cache_dir: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Snapshot:
     """A snapshot that matched its stamp: the entries, the digest, the router file and key."""
 
-    __slots__ = ("digest", "entries", "router_key", "router_path")
-
-    def __init__(
-        self, *, entries: list[Entry], digest: str, router_path: Path, router_key: str
-    ) -> None:
-        self.entries = entries
-        self.digest = digest
-        self.router_path = router_path
-        self.router_key = router_key
+    entries: list[Entry]
+    digest: str
+    router_path: Path
+    router_key: str
 
 
 def _path(offer_dir: Path, cache_dir: Path) -> Path:
@@ -146,28 +143,8 @@ def write_snapshot(
 
 
 def _entry_json(entry: Entry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "kind": entry.kind,
-        "title": entry.title,
-        "text": entry.text,
-        "pages": entry.pages,
-        "question": entry.question,
-        "page_refs": list(entry.page_refs),
-        "source": entry.source,
-        "group": entry.group,
-    }
+    return asdict(entry)  # page_refs, a tuple, is written as a JSON list
 
 
 def _entry(item: dict[str, Any]) -> Entry:
-    return Entry(
-        id=item["id"],
-        kind=item["kind"],
-        title=item["title"],
-        text=item["text"],
-        pages=item["pages"],
-        question=item["question"],
-        page_refs=tuple(item["page_refs"]),
-        source=item["source"],
-        group=item["group"],
-    )
+    return Entry(**{**item, "page_refs": tuple(item["page_refs"])})
