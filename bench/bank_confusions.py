@@ -67,15 +67,16 @@ class PairedFolds:
 
 
 def _run(seeds: list[int], *, paired: bool = False) -> tuple[list[CvReport], list[Example]]:
-    if paired:  # cross_validate imports the splitter when it runs: hand it this one
-        import sklearn.model_selection
-
-        sklearn.model_selection.StratifiedGroupKFold = PairedFolds  # type: ignore[misc,assignment]
     offer_dir = bundled_offer_dir()
     bank = load_bank(offer_dir)
     entries = offer_entries(offer_dir)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        reports = [cross_validate(bank, entries, Hyper(), seed=s, pool=pool) for s in seeds]
+        reports = [
+            cross_validate(
+                bank, entries, Hyper(), seed=s, pool=pool, splitter=PairedFolds if paired else None
+            )
+            for s in seeds
+        ]
     return reports, list(bank.examples)
 
 

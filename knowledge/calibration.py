@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -176,9 +176,12 @@ def cross_validate(
     folds: int = FOLDS,
     seed: int = 0,
     pool: Executor | None = None,
+    splitter: Callable[..., Any] | None = None,
 ) -> CvReport:
     """Out-of-fold predictions for every bank example; temperature and threshold from them.
-    The folds run on ``pool`` (threads: liblinear releases the GIL) when one is given."""
+    The folds run on ``pool`` (threads: liblinear releases the GIL) when one is given.
+    ``splitter`` replaces scikit-learn's ``StratifiedGroupKFold`` (same constructor and
+    ``split``): ``bench/bank_confusions.py --paired`` keys the folds by the texts."""
     import time
 
     from sklearn.model_selection import StratifiedGroupKFold
@@ -190,7 +193,8 @@ def cross_validate(
     y = [e.label for e in examples]
     folds = max(2, min(folds, min(Counter(y).values())))
     logits = np.full((len(examples), len(labels)), -1e4, dtype=np.float64)
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    make = splitter or StratifiedGroupKFold
+    split = make(n_splits=folds, shuffle=True, random_state=seed)
 
     def one_fold(train: Sequence[int], test: Sequence[int]) -> None:
         fitted = fit(training_set([examples[i] for i in train], entries, hyper), hyper)
@@ -199,7 +203,7 @@ def cross_validate(
         for row, i in enumerate(test):
             logits[i, columns] = scores[row]
 
-    splits = list(splitter.split(examples, y, groups_of(examples)))
+    splits = list(split.split(examples, y, groups_of(examples)))
     if pool is None:
         for train, test in splits:
             one_fold(train, test)
