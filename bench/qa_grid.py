@@ -57,23 +57,14 @@ def main() -> None:
             rows.append((run(hyper), hyper))
         best = max(rows, key=lambda row: row[0])[1]
         # stage 2: the sentence embedding's neighbours on top of the best of stage 1
-        stage2 = [
-            (
-                run(replace(best, neighbour_weight=w, nearest=1)),
-                replace(best, neighbour_weight=w, nearest=1),
-            )
-            for w in (0.0, 0.5, 1.0, 2.0)
-        ]
-        # stage 3: how many of each label's closest texts the neighbour score averages
-        stage3 = [
-            (
-                run(replace(best, neighbour_weight=w, nearest=k)),
-                replace(best, neighbour_weight=w, nearest=k),
-            )
-            for k in (1, 3, 5, 8)
-            for w in (1.0, 1.5, 2.0)
-        ]
-    score, chosen = max(stage2 + stage3, key=lambda row: row[0])
+        hypers = [replace(best, neighbour_weight=w, nearest=1) for w in (0.0, 0.5, 1.0, 2.0)]
+        # stage 3: how many of each label's closest texts the neighbour score averages (the
+        # settings stage 2 already ran are not run again)
+        for k, w in itertools.product((1, 3, 5, 8), (1.0, 1.5, 2.0)):
+            if (hyper := replace(best, neighbour_weight=w, nearest=k)) not in hypers:
+                hypers.append(hyper)
+        neighbours = [(run(hyper), hyper) for hyper in hypers]
+    score, chosen = max(neighbours, key=lambda row: row[0])
     print(
         f"best: C={chosen.c}, char weight={chosen.char_weight}, "
         f"document weight={chosen.document_weight}, neighbour weight={chosen.neighbour_weight}, "
