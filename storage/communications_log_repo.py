@@ -22,8 +22,6 @@ from storage.models import OutboxRow
 
 __all__ = ["CommunicationsLogRepository", "LogGroup", "LogMessage", "communications_log"]
 
-COMM_PREFIX = "comm:"
-
 
 @dataclass(frozen=True, slots=True)
 class LogGroup:
@@ -42,12 +40,6 @@ class LogGroup:
     @property
     def pending(self) -> int:
         return self.messages - self.sent - self.failed - self.ambiguous
-
-    @property
-    def communication_id(self) -> int | None:
-        if self.key.startswith(COMM_PREFIX):
-            return int(self.key.removeprefix(COMM_PREFIX))
-        return None
 
 
 @dataclass(frozen=True, slots=True)
