@@ -11,7 +11,7 @@ the per-message download reads the outbox in id order, in keyset batches.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, literal_column, select
@@ -19,10 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.hr_records import DeliveryState
 from storage.models import OutboxRow
+from storage.scheduler_repo import _aware  # aggregates bypass the column's UTC type
 
 __all__ = ["CommunicationsLogRepository", "LogGroup", "LogMessage", "communications_log"]
-
-COMM_PREFIX = "comm:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +42,6 @@ class LogGroup:
     def pending(self) -> int:
         return self.messages - self.sent - self.failed - self.ambiguous
 
-    @property
-    def communication_id(self) -> int | None:
-        if self.key.startswith(COMM_PREFIX):
-            return int(self.key.removeprefix(COMM_PREFIX))
-        return None
-
 
 @dataclass(frozen=True, slots=True)
 class LogMessage:
@@ -64,16 +57,6 @@ class LogMessage:
     queued_at: datetime
     sent_at: datetime | None
     attempts: int
-
-
-def _aware(value: Any) -> datetime | None:
-    """Aggregates bypass the column type: SQLite hands back naive (UTC) values or strings."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _group_column() -> Any:

@@ -24,7 +24,6 @@ it without loading SQLAlchemy.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -32,11 +31,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from bot import storage_ports as ports
 from bot.domain.records import OfferState
 from bot.storage_ports import UnitOfWork
+from storage.sqlite_file import connect_sqlite_file
 
 __all__ = [
     "DeferredUnitOfWork",
@@ -89,9 +89,8 @@ def read_offer_state_file(path: Path, offer_id: str) -> OfferState | None:
     The connection is closed at once: one kept open would outlive the process's engine and stop
     SQLite from folding its write-ahead log back into the file when that engine closes (a copy
     of the file made then would miss the last writes)."""
-    uri = f"file:{quote(os.path.abspath(path))}?mode=rw"
     try:
-        connection = sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None)
+        connection = connect_sqlite_file(path)
     except sqlite3.Error as error:  # no such file (mode=rw never makes one), no access
         raise FileReadUnavailableError(str(error)) from error
     try:

@@ -1,6 +1,6 @@
 """Tables of the HR web console (migration 0011): HR accounts, sign-in sessions, sign-in
-attempts, and which unanswered questions HR marked answered; and (migration 0013) employees'
-questions HR proposed as new examples for the question bank.
+attempts, and which unanswered questions HR marked answered; employees' questions HR proposed
+as new examples for the question bank (migration 0012); scanned signed forms (migration 0013).
 
 Imported at the end of :mod:`storage.models` so they belong to the one ``Base.metadata``.
 Sessions and attempts live in the database, not in process memory, so every replica behind a

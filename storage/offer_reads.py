@@ -33,11 +33,9 @@ SQLite nothing is cached: the read is 20–110 µs and there is no notification 
 from __future__ import annotations
 
 import itertools
-import sqlite3
 import weakref
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, select
@@ -54,6 +52,7 @@ from sqlalchemy.pool import QueuePool
 from bot.domain.records import OfferState
 from storage.models import OfferStateRow
 from storage.offer_state_listener import OfferStateListener, asyncpg_connector
+from storage.sqlite_file import connect_sqlite_file
 
 __all__ = [
     "OfferStateReads",
@@ -91,14 +90,11 @@ class OfferStateReads:
         if url.get_backend_name() == "sqlite":
             database = url.database or ""
             if database and database != ":memory:" and not database.startswith("file:"):
-                uri = f"file:{quote(str(Path(database).expanduser().resolve()))}?mode=rw"
+                path = Path(database).expanduser().resolve()
                 self._sqlite = create_sync_engine(
                     "sqlite://",
-                    # mode=rw: never create a missing file (it would be 0644; storage.db makes
-                    # it 0600). timeout=0: "busy" at once instead of waiting in the event loop.
-                    creator=lambda: sqlite3.connect(
-                        uri, uri=True, timeout=0, check_same_thread=False, isolation_level=None
-                    ),
+                    # never creates the file, never waits (see connect_sqlite_file)
+                    creator=lambda: connect_sqlite_file(path, check_same_thread=False),
                     poolclass=QueuePool,
                     pool_size=1,
                     max_overflow=2,

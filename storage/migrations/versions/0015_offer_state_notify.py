@@ -5,7 +5,7 @@ A trigger, not a ``NOTIFY`` in the repository: it also fires for a write made by
 process, a script or a person at ``psql``, and for ``TRUNCATE``. PostgreSQL delivers a
 notification only when the transaction that made it commits, and in commit order, so a listener
 never hears of a change it cannot read yet. The payload is the offer id (no personal data).
-``storage/offer_reads.py`` listens on the channel and trusts its copy only while it is
+``storage/offer_state_listener.py`` listens on the channel and trusts its copy only while it is
 listening and this trigger exists. SQLite has no notifications: nothing to do there (its
 one-statement read costs 20–110 µs and stays uncached).
 
@@ -23,7 +23,7 @@ down_revision: str | None = "0014"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-# Keep in step with storage/offer_reads.py (CHANNEL, TRIGGER).
+# Keep in step with storage/offer_state_listener.py (CHANNEL, _TRIGGER_EXISTS).
 CHANNEL = "offerbot_offer_state"
 FUNCTION = "offerbot_offer_state_notify"
 ROW_TRIGGER = "offer_state_notify"
