@@ -346,12 +346,11 @@ async def dashboard(
         )
         questions_today = await repo.open_questions_since(local_midnight)
         undelivered = await uow.deliveries.undelivered()
-    confirmed = {m.employee_id for m in snap.confirmations if m.sent_at and m.employee_id}
     placed = places(
         snap,
         roster.totals.eligible,
         viewed=viewed,
-        confirmed=confirmed,
+        confirmed=snap.confirmed_employees(),
         shares=roster.eligible_shares,
     )
     report = await hr_report(
