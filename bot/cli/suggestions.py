@@ -53,9 +53,9 @@ def export(out_file: Path | None = OutOpt) -> None:
 @suggestions_app.command("list")
 def list_(status: str | None = StatusOpt, as_json: bool = JsonOpt) -> None:
     """The suggestions, newest first."""
-    from bot.services.hr.question_replies import list_suggestions
+    from bot.services.hr.question_replies import SUGGESTION_STATUSES, list_suggestions
 
-    if status is not None and status not in ("pending", "accepted", "rejected"):
+    if status is not None and status not in SUGGESTION_STATUSES:
         raise UserError("--status is pending, accepted or rejected.")
 
     async def go(a: App) -> Any:
