@@ -53,12 +53,12 @@ def export(out_file: Path | None = OutOpt) -> None:
 @suggestions_app.command("list")
 def list_(status: str | None = StatusOpt, as_json: bool = JsonOpt) -> None:
     """The suggestions, newest first."""
-    from bot.services.hr.question_replies import list_suggestions
-
-    if status is not None and status not in ("pending", "accepted", "rejected"):
-        raise UserError("--status is pending, accepted or rejected.")
+    from bot.services.hr.question_replies import SUGGESTION_STATUSES, list_suggestions
 
     async def go(a: App) -> Any:
+        if status is not None and status not in SUGGESTION_STATUSES:
+            # raised inside `run`, which prints it as one line (outside it was a traceback)
+            raise UserError("--status is pending, accepted or rejected.")
         return await list_suggestions(uow=a.uow(), identity=operator(), status=status)
 
     found = run(as_json, go, load_settings())

@@ -15,7 +15,7 @@ from bot.services.hr.communications_log import (
     delivery_log_csv,
 )
 from handlers.web.guard import Guard, Visit
-from handlers.web.render import SECURITY_HEADERS, Renderer
+from handlers.web.render import Renderer, attachment_headers
 
 if TYPE_CHECKING:
     from bot.runtime.bootstrap import App
@@ -24,13 +24,6 @@ __all__ = ["add_communications_routes"]
 
 PAGE_SIZE = 50
 _GROUP = re.compile(r"comm:\d{1,12}|[a-z_]{1,32}")
-
-
-def _csv_headers(name: str) -> dict[str, str]:
-    return {
-        **SECURITY_HEADERS,
-        "Content-Disposition": f'attachment; filename="{name}"',
-    }
 
 
 def add_communications_routes(
@@ -69,7 +62,7 @@ def add_communications_routes(
             group=group,
         )
         name = f"delivery-log-{group.replace(':', '-')}.csv" if group else "delivery-log.csv"
-        response = web.StreamResponse(headers=_csv_headers(name))
+        response = web.StreamResponse(headers=attachment_headers(name))
         response.content_type = "text/csv"
         response.charset = "utf-8"
         await response.prepare(request)
@@ -84,7 +77,7 @@ def add_communications_routes(
             uow=app.uow(), identity=v.user.identity, zone=r.zone, now=app.clock.now()
         )
         return web.Response(
-            text=text, content_type="text/csv", headers=_csv_headers("communications.csv")
+            text=text, content_type="text/csv", headers=attachment_headers("communications.csv")
         )
 
     add = web_app.router

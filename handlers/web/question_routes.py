@@ -12,6 +12,7 @@ from aiohttp import web
 from bot.services.errors import InvalidRequestError, NotFoundError, ServiceError
 from bot.services.hr.question_replies import (
     SUGGESTION_LABELS,
+    SUGGESTION_STATUSES,
     citable_entries,
     decide_suggestion,
     list_suggestions,
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["add_question_routes"]
 
-_STATUSES = ("pending", "accepted", "rejected")
 _NOTICES = {
     "replied": "Reply queued. It goes out on the employee's channel within a minute; it shows "
     "on their page under Messages sent.",
@@ -192,13 +192,13 @@ def add_question_routes(web_app: web.Application, app: App, guard: Guard, r: Ren
         found = await list_suggestions(
             uow=app.uow(),
             identity=v.user.identity,
-            status=status if status in _STATUSES else None,
+            status=status if status in SUGGESTION_STATUSES else None,
         )
         return page(
             "suggestions.html.j2",
             v,
             suggestions=found,
-            shown=status if status in _STATUSES else "",
+            shown=status if status in SUGGESTION_STATUSES else "",
             labels=labels,
             notice=_NOTICES.get(request.query.get("notice", ""), ""),
         )

@@ -12,7 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from bot.domain.timefmt import format_instant
 
-__all__ = ["Renderer"]
+__all__ = ["Renderer", "attachment_headers"]
 
 # Pages hold personal data: never cached, never framed, nothing from other origins.
 SECURITY_HEADERS = {
@@ -25,6 +25,12 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
+
+
+def attachment_headers(filename: str) -> dict[str, str]:
+    """A download's headers: the pages' own (personal data: not cached, not framed), saved as
+    ``filename``."""
+    return {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'}
 
 
 def _duration(delta: timedelta) -> str:

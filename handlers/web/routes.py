@@ -37,7 +37,7 @@ from handlers.web.communications_routes import add_communications_routes
 from handlers.web.guard import COOKIE, LOGIN_COOKIE, Guard, Visit
 from handlers.web.offer_routes import add_offer_routes
 from handlers.web.question_routes import add_question_routes
-from handlers.web.render import SECURITY_HEADERS, Renderer
+from handlers.web.render import Renderer, attachment_headers
 
 if TYPE_CHECKING:
     from bot.runtime.bootstrap import App
@@ -333,8 +333,7 @@ def add_console_routes(web_app: web.Application, app: App, *, host: str) -> None
             body=scan.content,
             content_type="application/pdf",
             headers={
-                **SECURITY_HEADERS,
-                "Content-Disposition": f'attachment; filename="{name}"',
+                **attachment_headers(name),
                 "Repr-Digest": f"sha-256=:{_b64_hex(scan.sha256)}:",  # RFC 9530
             },
         )

@@ -15,6 +15,7 @@ from bot.domain.elections import ElectionIntent, IntentKind, IntentLine, Transit
 from bot.domain.new_option import vesting_schedule
 from bot.domain.terms import OfferTerms
 from bot.forms import render_pdf
+from bot.forms.document import FormDocument
 from bot.services.elections.printed_forms import (
     election_form_document,
     promise_document,
@@ -43,23 +44,25 @@ def lines(count: int) -> tuple[IntentLine, ...]:
     return tuple(IntentLine.of(option(f"G{i:05d}", "E1", "3.33", 1000 + i)) for i in range(count))
 
 
-def promise(terms: OfferTerms, signer: OfferSigner, count: int = 2) -> bytes:
+def promise_doc(terms: OfferTerms, signer: OfferSigner, count: int = 2) -> FormDocument:
+    """HOLDER's Promise to Grant for ``count`` options, each fully tendered."""
     options = [(line, line.unexercised_shares) for line in lines(count)]
-    return render_pdf(
-        promise_document(
-            employee=HOLDER,
-            terms=terms,
-            options=options,
-            grant_date=GRANT_DAY,
-            schedules={
-                line.grant_number: vesting_schedule(n, GRANT_DAY, terms.vesting)
-                for line, n in options
-            },
-            adjusted=False,
-            issued_at=ISSUED,
-            signer=signer,
-        )
+    return promise_document(
+        employee=HOLDER,
+        terms=terms,
+        options=options,
+        grant_date=GRANT_DAY,
+        schedules={
+            line.grant_number: vesting_schedule(n, GRANT_DAY, terms.vesting) for line, n in options
+        },
+        adjusted=False,
+        issued_at=ISSUED,
+        signer=signer,
     )
+
+
+def promise(terms: OfferTerms, signer: OfferSigner, count: int = 2) -> bytes:
+    return render_pdf(promise_doc(terms, signer, count))
 
 
 def election_form(terms: OfferTerms, count: int) -> bytes:
@@ -168,24 +171,7 @@ def test_letters_rendered_on_every_core_are_the_same_bytes_in_the_same_order(
     in-process agrees with one that did not."""
     from bot.forms.pool import PdfPool, render_in_process
 
-    documents = []
-    for count in (1, 2, 3, 1, 12, 2, 1):
-        options = [(line, line.unexercised_shares) for line in lines(count)]
-        documents.append(
-            promise_document(
-                employee=HOLDER,
-                terms=terms,
-                options=options,
-                grant_date=GRANT_DAY,
-                schedules={
-                    line.grant_number: vesting_schedule(n, GRANT_DAY, terms.vesting)
-                    for line, n in options
-                },
-                adjusted=False,
-                issued_at=ISSUED,
-                signer=SIGNER,
-            )
-        )
+    documents = [promise_doc(terms, SIGNER, count) for count in (1, 2, 3, 1, 12, 2, 1)]
     here = render_in_process(documents)
     with PdfPool(workers=2) as render:
         assert render.parallel

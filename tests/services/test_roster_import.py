@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +20,7 @@ from bot.domain.roster import Employee, EmployeeClass, EmployeeStatus, Grant, Op
 from bot.services.roster.import_roster import (
     EMPLOYEE_COLUMNS,
     GRANT_COLUMNS,
+    ImportResult,
     RosterError,
     RosterImportError,
     import_roster,
@@ -44,6 +45,28 @@ GRANTS = [
     ["G3", "E2", PLAN, "2002-04-15", "incentive", "2.50", "2000", "0", "2012-04-15", "S1"],
     ["G4", "E2", PLAN, "2002-04-15", "non-statutory", "2.50", "500", "0", "2012-04-15", "S1"],
 ]
+
+
+async def _import(
+    uow: UnitOfWork,
+    employees_csv: Path,
+    grants_csv: Path,
+    *,
+    skip_invalid: bool = False,
+    actor: str = "cli",
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportResult:
+    """:func:`import_roster` as every test here runs it: the bundled offer, at ``NOW``."""
+    return await import_roster(
+        offer_id="capstone-2003",
+        uow=uow,
+        employees_csv=employees_csv,
+        grants_csv=grants_csv,
+        now=NOW,
+        skip_invalid=skip_invalid,
+        actor=actor,
+        progress=progress,
+    )
 
 
 def _csv_text(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
@@ -395,12 +418,10 @@ async def test_import_writes_employees_and_grants_and_reports_progress(
 ) -> None:
     employees_csv, grants_csv = _write(tmp_path)
     ticks: list[tuple[int, int]] = []
-    result = await import_roster(
-        offer_id="capstone-2003",
-        uow=uow,
-        employees_csv=employees_csv,
-        grants_csv=grants_csv,
-        now=NOW,
+    result = await _import(
+        uow,
+        employees_csv,
+        grants_csv,
         actor="hr:test",
         progress=lambda done, total: ticks.append((done, total)),
     )
@@ -423,20 +444,8 @@ async def test_reimport_counts_unchanged_and_an_edited_row_as_updated(
     uow: UnitOfWork, tmp_path: Path
 ) -> None:
     employees_csv, grants_csv = _write(tmp_path)
-    await import_roster(
-        offer_id="capstone-2003",
-        uow=uow,
-        employees_csv=employees_csv,
-        grants_csv=grants_csv,
-        now=NOW,
-    )
-    again = await import_roster(
-        offer_id="capstone-2003",
-        uow=uow,
-        employees_csv=employees_csv,
-        grants_csv=grants_csv,
-        now=NOW,
-    )
+    await _import(uow, employees_csv, grants_csv)
+    again = await _import(uow, employees_csv, grants_csv)
     assert again.employees == UpsertCounts(unchanged=3)
     assert again.grants == UpsertCounts(unchanged=4)
 
@@ -445,13 +454,7 @@ async def test_reimport_counts_unchanged_and_an_edited_row_as_updated(
     grants = [list(r) for r in GRANTS]
     grants[0][7] = "800"  # 100 more shares exercised
     _write(tmp_path, employees, grants)
-    edited = await import_roster(
-        offer_id="capstone-2003",
-        uow=uow,
-        employees_csv=employees_csv,
-        grants_csv=grants_csv,
-        now=NOW,
-    )
+    edited = await _import(uow, employees_csv, grants_csv)
     assert edited.employees == UpsertCounts(updated=1, unchanged=2)
     assert edited.grants == UpsertCounts(updated=1, unchanged=3)
     async with uow:
@@ -463,13 +466,7 @@ async def test_a_malformed_row_refuses_everything_and_the_database_is_unchanged(
     uow: UnitOfWork, tmp_path: Path
 ) -> None:
     employees_csv, grants_csv = _write(tmp_path)
-    await import_roster(
-        offer_id="capstone-2003",
-        uow=uow,
-        employees_csv=employees_csv,
-        grants_csv=grants_csv,
-        now=NOW,
-    )
+    await _import(uow, employees_csv, grants_csv)
     before = await _counts(uow)
 
     employees = [*EMPLOYEES, ["E9", "New Hire", "e9@example.com", "", "US", "active", "employee"]]
@@ -481,13 +478,7 @@ async def test_a_malformed_row_refuses_everything_and_the_database_is_unchanged(
     ]
     _write(tmp_path, employees, grants)
     with pytest.raises(RosterImportError) as caught:
-        await import_roster(
-            offer_id="capstone-2003",
-            uow=uow,
-            employees_csv=employees_csv,
-            grants_csv=grants_csv,
-            now=NOW,
-        )
+        await _import(uow, employees_csv, grants_csv)
     assert [str(e) for e in caught.value.errors] == [
         "grants.csv, row 7, column exercise_price: '2,5O' is not a number"
     ]
@@ -511,13 +502,7 @@ async def test_every_error_in_both_files_is_reported_in_file_and_row_order(
     grants.append(["G5", "E404", PLAN, "2001-05-01", "NSO", "5", "10", "0", "", ""])  # row 6
     employees_csv, grants_csv = _write(tmp_path, employees, grants)
     with pytest.raises(RosterImportError) as caught:
-        await import_roster(
-            offer_id="capstone-2003",
-            uow=uow,
-            employees_csv=employees_csv,
-            grants_csv=grants_csv,
-            now=NOW,
-        )
+        await _import(uow, employees_csv, grants_csv)
     found = [(e.file, e.row, e.column) for e in caught.value.errors]
     assert found == [
         ("employees.csv", 3, "email"),
@@ -541,12 +526,10 @@ async def test_skip_invalid_imports_the_valid_rows_and_lists_the_rest(
     grants = [list(r) for r in GRANTS]
     grants[0][5] = "free"  # G1 refused
     employees_csv, grants_csv = _write(tmp_path, employees, grants)
-    result = await import_roster(
-        offer_id="capstone-2003",
-        uow=uow,
-        employees_csv=employees_csv,
-        grants_csv=grants_csv,
-        now=NOW,
+    result = await _import(
+        uow,
+        employees_csv,
+        grants_csv,
         skip_invalid=True,
     )
     assert result.employees == UpsertCounts(inserted=2)
@@ -566,22 +549,10 @@ async def test_a_grant_may_belong_to_an_employee_already_in_the_database(
     uow: UnitOfWork, tmp_path: Path
 ) -> None:
     employees_csv, grants_csv = _write(tmp_path)
-    await import_roster(
-        offer_id="capstone-2003",
-        uow=uow,
-        employees_csv=employees_csv,
-        grants_csv=grants_csv,
-        now=NOW,
-    )
+    await _import(uow, employees_csv, grants_csv)
     new_grant = ["G7", "E3", PLAN, "2002-01-07", "NSO", "4.00", "100", "0", "", ""]
     _write(tmp_path, employees=[], grants=[new_grant])
-    result = await import_roster(
-        offer_id="capstone-2003",
-        uow=uow,
-        employees_csv=employees_csv,
-        grants_csv=grants_csv,
-        now=NOW,
-    )
+    result = await _import(uow, employees_csv, grants_csv)
     assert result.grants == UpsertCounts(inserted=1)
     assert await _counts(uow) == (3, 5)
 
@@ -590,23 +561,11 @@ async def test_an_address_already_used_by_another_stored_employee_is_named(
     uow: UnitOfWork, tmp_path: Path
 ) -> None:
     employees_csv, grants_csv = _write(tmp_path)
-    await import_roster(
-        offer_id="capstone-2003",
-        uow=uow,
-        employees_csv=employees_csv,
-        grants_csv=grants_csv,
-        now=NOW,
-    )
+    await _import(uow, employees_csv, grants_csv)
     newcomer = ["E8", "Eve Northfen", "E1@example.COM", "U1", "US", "active", "employee"]
     _write(tmp_path, employees=[newcomer], grants=[])
     with pytest.raises(RosterImportError) as caught:
-        await import_roster(
-            offer_id="capstone-2003",
-            uow=uow,
-            employees_csv=employees_csv,
-            grants_csv=grants_csv,
-            now=NOW,
-        )
+        await _import(uow, employees_csv, grants_csv)
     assert [(e.row, e.column) for e in caught.value.errors] == [(2, "email"), (2, "slack_user_id")]
     assert "already belongs to employee 'E1'" in caught.value.errors[0].message
 
@@ -616,13 +575,7 @@ async def test_missing_column_refuses_the_import(uow: UnitOfWork, tmp_path: Path
     rows = [[v for i, v in enumerate(r) if i != GRANT_COLUMNS.index("plan")] for r in GRANTS]
     employees_csv, grants_csv = _write(tmp_path, grants=rows, grant_header=header)
     with pytest.raises(RosterImportError) as caught:
-        await import_roster(
-            offer_id="capstone-2003",
-            uow=uow,
-            employees_csv=employees_csv,
-            grants_csv=grants_csv,
-            now=NOW,
-        )
+        await _import(uow, employees_csv, grants_csv)
     assert [str(e) for e in caught.value.errors] == [
         "grants.csv, row 1, column plan: required column is missing"
     ]
@@ -631,13 +584,7 @@ async def test_missing_column_refuses_the_import(uow: UnitOfWork, tmp_path: Path
 
 async def test_import_with_bom_files(uow: UnitOfWork, tmp_path: Path) -> None:
     employees_csv, grants_csv = _write(tmp_path, encoding="utf-8-sig")
-    result = await import_roster(
-        offer_id="capstone-2003",
-        uow=uow,
-        employees_csv=employees_csv,
-        grants_csv=grants_csv,
-        now=NOW,
-    )
+    result = await _import(uow, employees_csv, grants_csv)
     assert (result.employees.inserted, result.grants.inserted) == (3, 4)
 
 
@@ -647,22 +594,10 @@ async def test_the_demo_roster_imports_cleanly_and_reimports_unchanged(
     roster = generate_demo_roster(load_offer_terms())
     employees_csv, grants_csv = tmp_path / "employees.csv", tmp_path / "grants.csv"
     write_csv(roster, employees_csv, grants_csv)
-    first = await import_roster(
-        offer_id="capstone-2003",
-        uow=uow,
-        employees_csv=employees_csv,
-        grants_csv=grants_csv,
-        now=NOW,
-    )
+    first = await _import(uow, employees_csv, grants_csv)
     assert first.employees == UpsertCounts(inserted=len(roster.employees))
     assert first.grants == UpsertCounts(inserted=len(roster.grants))
-    again = await import_roster(
-        offer_id="capstone-2003",
-        uow=uow,
-        employees_csv=employees_csv,
-        grants_csv=grants_csv,
-        now=NOW,
-    )
+    again = await _import(uow, employees_csv, grants_csv)
     assert again.employees == UpsertCounts(unchanged=len(roster.employees))
     assert again.grants == UpsertCounts(unchanged=len(roster.grants))
     async with uow:
@@ -673,12 +608,10 @@ async def test_the_demo_roster_imports_cleanly_and_reimports_unchanged(
 
 async def test_the_import_is_audited_once_with_its_counts(uow: UnitOfWork, tmp_path: Path) -> None:
     employees_csv, grants_csv = _write(tmp_path)
-    await import_roster(
-        offer_id="capstone-2003",
-        uow=uow,
-        employees_csv=employees_csv,
-        grants_csv=grants_csv,
-        now=NOW,
+    await _import(
+        uow,
+        employees_csv,
+        grants_csv,
         actor="hr:pat",
     )
     async with uow:
@@ -703,24 +636,12 @@ async def test_a_refusal_by_the_database_itself_still_changes_nothing(
     uow: UnitOfWork, tmp_path: Path
 ) -> None:
     employees_csv, grants_csv = _write(tmp_path)
-    await import_roster(
-        offer_id="capstone-2003",
-        uow=uow,
-        employees_csv=employees_csv,
-        grants_csv=grants_csv,
-        now=NOW,
-    )
+    await _import(uow, employees_csv, grants_csv)
     swapped = [list(r) for r in EMPLOYEES]
     swapped[0][2], swapped[1][2] = swapped[1][2], swapped[0][2]  # E1 and E2 swap addresses
     _write(tmp_path, swapped)
     with pytest.raises(RosterImportError) as caught:
-        await import_roster(
-            offer_id="capstone-2003",
-            uow=uow,
-            employees_csv=employees_csv,
-            grants_csv=grants_csv,
-            now=NOW,
-        )
+        await _import(uow, employees_csv, grants_csv)
     (error,) = caught.value.errors
     assert error.file == "employees.csv" and "database refused" in error.message
     async with uow:

@@ -7,7 +7,6 @@ the console recorded."""
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,30 +31,13 @@ from tests.web.conftest import (
     VIEWER,
     VIEWER_PW,
     Console,
+    form_token,
+    http_sign_in,
     offerbot,
     offerbot_json,
     sign_in,
     start_console,
 )
-
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-async def _form_token(http: aiohttp.ClientSession, url: str) -> str:
-    async with http.get(url) as response:
-        found = _CSRF.search(await response.text())
-    assert found, url
-    return found.group(1)
-
-
-async def _http_sign_in(http: aiohttp.ClientSession, console: Console, email: str, pw: str) -> int:
-    token = await _form_token(http, console.url("/hr/login"))
-    async with http.post(
-        console.url("/hr/login"),
-        data={"csrf_token": token, "email": email, "password": pw, "next": "/hr/"},
-        allow_redirects=False,
-    ) as response:
-        return response.status
 
 
 async def test_unauthenticated_requests_go_to_the_sign_in_page(
@@ -72,7 +54,7 @@ async def test_unauthenticated_requests_go_to_the_sign_in_page(
 
 
 async def test_session_cookie_flags(console: Console, http: aiohttp.ClientSession) -> None:
-    token = await _form_token(http, console.url("/hr/login"))
+    token = await form_token(http, console.url("/hr/login"))
     async with http.post(
         console.url("/hr/login"),
         data={"csrf_token": token, "email": ADMIN, "password": ADMIN_PW},
@@ -127,7 +109,7 @@ async def test_sign_in_and_the_dashboard_equals_hr_report_json(
 async def test_sessions_live_in_the_database_so_replicas_share_them(
     console: Console, http: aiohttp.ClientSession, tmp_path: Any
 ) -> None:
-    assert await _http_sign_in(http, console, ADMIN, ADMIN_PW) == 303
+    assert await http_sign_in(http, console, ADMIN, ADMIN_PW) == 303
     cookie = http.cookie_jar.filter_cookies(URL(console.url("/hr/")))["offerbot_hr"].value
     replica, runner = await start_console(console.db, tmp_path / "r", share=True)
     try:
@@ -230,7 +212,7 @@ async def test_a_post_without_the_csrf_token_is_refused(
     ) as response:  # fmt: skip
         assert response.status == 403
     console.clock.set(parse_instant("2003-07-10T11:00:00-07:00"))  # the intent is from 9:00
-    assert await _http_sign_in(http, console, ADMIN, ADMIN_PW) == 303
+    assert await http_sign_in(http, console, ADMIN, ADMIN_PW) == 303
     form = {
         "employee_id": "E1001",
         "form": "election",
@@ -245,7 +227,7 @@ async def test_a_post_without_the_csrf_token_is_refused(
             assert response.status == 403
     async with console.app.uow() as uow:
         assert await uow.elections.receipts_for("E1001") == []
-    token = await _form_token(http, console.url("/hr/receive"))
+    token = await form_token(http, console.url("/hr/receive"))
     async with http.post(
         console.url("/hr/receive"), data={**form, "csrf_token": token}, allow_redirects=False
     ) as response:
@@ -275,8 +257,8 @@ async def test_sign_in_attempts_are_rate_limited(
 ) -> None:
     limit = console.app.settings.hr_console_max_failures
     for _ in range(limit):
-        assert await _http_sign_in(http, console, ADMIN, "wrong-password!") == 401
-    token = await _form_token(http, console.url("/hr/login"))
+        assert await http_sign_in(http, console, ADMIN, "wrong-password!") == 401
+    token = await form_token(http, console.url("/hr/login"))
     async with http.post(
         console.url("/hr/login"),
         data={"csrf_token": token, "email": ADMIN, "password": ADMIN_PW},
@@ -284,9 +266,9 @@ async def test_sign_in_attempts_are_rate_limited(
     ) as response:
         assert response.status == 401
         assert "Too many failed sign-ins" in await response.text()
-    assert await _http_sign_in(http, console, ADMIN2, ADMIN2_PW) == 303  # another account
+    assert await http_sign_in(http, console, ADMIN2, ADMIN2_PW) == 303  # another account
     console.clock.advance(minutes=16)
-    assert await _http_sign_in(http, console, ADMIN, ADMIN_PW) == 303
+    assert await http_sign_in(http, console, ADMIN, ADMIN_PW) == 303
 
 
 async def test_extend_with_a_second_admin_approving(console: Console, new_page: Any) -> None:
@@ -467,7 +449,7 @@ async def test_bad_input_gets_a_clear_answer_never_a_500(
     console: Console, http: aiohttp.ClientSession
 ) -> None:
     console.clock.set(parse_instant("2003-07-10T11:00:00-07:00"))
-    assert await _http_sign_in(http, console, ADMIN, ADMIN_PW) == 303
+    assert await http_sign_in(http, console, ADMIN, ADMIN_PW) == 303
     for path in (
         "/hr/employees?state=nonsense&q=" + "x" * 5000,
         "/hr/employees?start=-7",
@@ -478,7 +460,7 @@ async def test_bad_input_gets_a_clear_answer_never_a_500(
         async with http.get(console.url(path)) as response:
             assert response.status in (200, 404), (path, response.status)
             assert "<script>" not in await response.text()
-    token = await _form_token(http, console.url("/hr/receive"))
+    token = await form_token(http, console.url("/hr/receive"))
     cases = [
         ({"version": "one"}, 400, "its version (a number)"),
         ({"received_at": "yesterday"}, 400, "the received time"),

@@ -31,12 +31,13 @@ from tests.web.conftest import (
     VIEWER,
     VIEWER_PW,
     Console,
+    form_token,
+    http_sign_in,
     offerbot,
     sign_in,
     start_console,
 )
 
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 NOW = parse_instant("2003-07-10T09:00:00-07:00")
 
 
@@ -125,22 +126,9 @@ async def _drain(console: Console) -> None:
     )
 
 
-async def _token(http: aiohttp.ClientSession, url: str) -> str:
-    async with http.get(url) as response:
-        found = _CSRF.search(await response.text())
-    assert found, url
-    return found.group(1)
-
-
 async def _http_sign_in(http: aiohttp.ClientSession, console: Console, email: str, pw: str) -> str:
-    token = await _token(http, console.url("/hr/login"))
-    async with http.post(
-        console.url("/hr/login"),
-        data={"csrf_token": token, "email": email, "password": pw},
-        allow_redirects=False,
-    ) as response:
-        assert response.status == 303
-    return await _token(http, console.url("/hr/questions"))
+    assert await http_sign_in(http, console, email, pw) == 303
+    return await form_token(http, console.url("/hr/questions"))
 
 
 async def test_reply_from_the_page_reaches_the_employee_by_email(

@@ -20,6 +20,8 @@ from tests.web.conftest import (
     VIEWER,
     VIEWER_PW,
     Console,
+    form_token,
+    http_sign_in,
     offerbot_json,
     sign_in,
     start_console,
@@ -183,10 +185,8 @@ async def test_phone_width_keyboard_and_zone_abbreviations(
 async def test_a_multipart_post_without_its_csrf_token_stores_nothing(
     console: Console, http: aiohttp.ClientSession
 ) -> None:
-    from tests.web.test_console import _form_token, _http_sign_in
-
-    assert await _http_sign_in(http, console, ADMIN, ADMIN_PW) == 303
-    token = await _form_token(http, console.url("/hr/receive"))
+    assert await http_sign_in(http, console, ADMIN, ADMIN_PW) == 303
+    token = await form_token(http, console.url("/hr/receive"))
 
     def form(csrf: str | None) -> aiohttp.FormData:
         data = aiohttp.FormData()

@@ -40,7 +40,7 @@ from bot.domain.records import AuditEntry
 from bot.domain.roster import CapitalizationAdjustment, Employee, file_name_part
 from bot.domain.terms import OfferTerms, VestingTerms
 from bot.domain.timefmt import format_date
-from bot.forms import FormDocument, render_pdf
+from bot.forms import FormDocument
 from bot.ports import UnitOfWork
 from bot.services.access import require_operator
 from bot.services.elections.capital_splits import SplitResult, parse_ratio, record_split, split_json
@@ -81,8 +81,12 @@ NOT_ACCEPTED_ACTION = "election.not_accepted"
 RenderLetters = Callable[[Sequence[FormDocument]], list[bytes]]
 
 
-def _render_here(documents: Sequence[FormDocument]) -> list[bytes]:
-    return [render_pdf(doc) for doc in documents]
+def _render_in_process() -> RenderLetters:
+    """:func:`bot.forms.pool.render_in_process`, imported only when no pool was given (the pool
+    module brings ``multiprocessing``)."""
+    from bot.forms.pool import render_in_process
+
+    return render_in_process
 
 
 class LetterSink(Protocol):
@@ -168,7 +172,7 @@ async def close_offer(
         signer=OfferSigner(run.signer_name, run.signer_title, run.signer_demo),
         paragraphs=promise_paragraphs(terms, grant_day),
         letters=letters,
-        render=render or _render_here,
+        render=render or _render_in_process(),
     )
     promises: list[Promise] = []
     withdrawn: list[str] = []

@@ -14,10 +14,16 @@ from bot.domain.deadlines import OfferDeadlines
 from bot.domain.elections import Step, receipt_for
 from bot.domain.eligibility import REASON_TEXT, GrantAssessment, PersonAssessment
 from bot.domain.terms import OfferTerms
-from bot.domain.timefmt import format_date, format_instant, format_money, format_shares
+from bot.domain.timefmt import (
+    format_date,
+    format_duration,
+    format_instant,
+    format_money,
+    format_shares,
+)
 from bot.ports import UnitOfWork
 from bot.services.elections.status import ElectionStatus, employee_status
-from bot.services.elections.wording import FORM_TITLE, step_text, time_left_text
+from bot.services.elections.wording import FORM_TITLE, step_text
 from bot.services.identity import Identity
 from bot.services.offer.deadlines import deadlines_reply, get_deadlines
 from bot.services.roster.grants import eligible_grant_notes, my_grants
@@ -151,7 +157,7 @@ async def employee_overview(
     zone = terms.deadline_zone
     expiration = format_instant(deadlines.expiration, zone)
     if deadlines.is_open:
-        time_left = f"{_rounded(time_left_text(deadlines.time_left))} left"
+        time_left = f"{_rounded(format_duration(deadlines.time_left))} left"
         deadline = f"The offer expires at {expiration}."
     else:
         time_left = "The offer is closed"

@@ -48,6 +48,8 @@ __all__ = [
     "funnel_by_group",
     "group_dimensions",
     "group_key",
+    "group_name",
+    "group_order",
     "places",
 ]
 
@@ -69,6 +71,17 @@ def group_key(e: Employee) -> GroupKey:
 
 
 NOT_GIVEN = "(not given)"  # people whose row leaves the column empty
+
+
+def group_name(key: GroupKey | None, index: int) -> str:
+    """The group of ``GROUP_DIMENSIONS[index]`` a :func:`group_key` names (:data:`NOT_GIVEN`
+    for no key or an empty column)."""
+    return (key[index] if key else None) or NOT_GIVEN
+
+
+def group_order(name: str) -> tuple[bool, str]:
+    """Sort key of group names wherever they are listed: by name, :data:`NOT_GIVEN` last."""
+    return name == NOT_GIVEN, name.casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,14 +187,14 @@ def eligible_by_group(
     """Per dimension with a value somewhere, per group: (eligible people, their shares).
     ``shares``: every eligible employee's; ``groups``: the keys of those who have one."""
     result: dict[str, dict[str, tuple[int, int]]] = {}
+    present = group_dimensions(groups.values())
     for index, dimension in enumerate(GROUP_DIMENSIONS):
-        if dimension not in group_dimensions(groups.values()):
+        if dimension not in present:
             continue
         people: dict[str, int] = {}
         total: dict[str, int] = {}
         for eid, own in shares.items():
-            key = groups.get(eid)
-            name = (key[index] if key else None) or NOT_GIVEN
+            name = group_name(groups.get(eid), index)
             people[name] = people.get(name, 0) + 1
             total[name] = total.get(name, 0) + own
         result[dimension] = {name: (people[name], total[name]) for name in people}
@@ -201,10 +214,8 @@ def funnel_by_group(
     index = GROUP_DIMENSIONS.index(dimension)
     members: dict[str, list[Place]] = {}
     for eid, place in placed.items():
-        key = groups.get(eid)
-        name = (key[index] if key else None) or NOT_GIVEN
-        members.setdefault(name, []).append(place)
-    order = sorted(eligible, key=lambda n: (n == NOT_GIVEN, n.casefold()))
+        members.setdefault(group_name(groups.get(eid), index), []).append(place)
+    order = sorted(eligible, key=group_order)
     return [
         {
             "group": name,

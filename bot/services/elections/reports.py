@@ -101,6 +101,11 @@ class OfferSnapshot:
             accepted=self._accepted_by().get(employee_id, set()),
         )
 
+    def confirmed_employees(self) -> set[str]:
+        """Who was sent their receipt confirmation: the funnel's last step, for the dashboard
+        and the report alike (:mod:`bot.services.elections.participation`)."""
+        return {m.employee_id for m in self.confirmations if m.sent_at and m.employee_id}
+
     def _accepted_by(self) -> dict[str, set[str]]:
         """``accepted`` by employee, built once: a scan of the whole set per employee made the
         report quadratic (15,000 tenders × 15,000 accepted grants)."""
@@ -446,9 +451,12 @@ async def _places(uow: UnitOfWork, snap: OfferSnapshot, totals: EligibleTotals) 
         viewed = await hr_console(uow).employees_with_action(
             "grants.view", excluding_channels=set(OPERATOR_CHANNELS)
         )
-    confirmed = {m.employee_id for m in snap.confirmations if m.sent_at and m.employee_id}
     return places(
-        snap, totals.eligible, viewed=viewed, confirmed=confirmed, shares=totals.shares_by
+        snap,
+        totals.eligible,
+        viewed=viewed,
+        confirmed=snap.confirmed_employees(),
+        shares=totals.shares_by,
     )
 
 

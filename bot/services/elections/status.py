@@ -25,7 +25,7 @@ from bot.domain.hr_records import AcceptedTender, HrTask, MessageKind, OutboxMes
 from bot.domain.records import AuditEntry
 from bot.domain.roster import Employee
 from bot.domain.terms import OfferTerms
-from bot.domain.timefmt import format_instant, format_shares
+from bot.domain.timefmt import format_duration, format_instant, format_shares
 from bot.ports import UnitOfWork
 from bot.replies import Action, Reply
 from bot.services.access import authorize_self_or_operator, require_operator
@@ -37,7 +37,6 @@ from bot.services.elections.wording import (
     FORM_TITLE,
     deadline_text,
     step_text,
-    time_left_text,
 )
 from bot.services.errors import NotFoundError
 from bot.services.identity import Identity
@@ -244,7 +243,7 @@ def status_json(s: ElectionStatus, terms: OfferTerms) -> dict[str, Any]:
         "deadline": _iso(s.deadlines.expiration, terms),
         "is_open": s.deadlines.is_open,
         "seconds_left": int(s.deadlines.time_left.total_seconds()),
-        "time_left": time_left_text(s.deadlines.time_left),
+        "time_left": format_duration(s.deadlines.time_left),
     }
 
 
@@ -274,7 +273,7 @@ def status_reply(s: ElectionStatus, terms: OfferTerms) -> Reply:
     if s.deadlines.is_open:
         head += (
             f" The offer expires at {deadline_text(terms)} "
-            f"({time_left_text(s.deadlines.time_left)} left)."
+            f"({format_duration(s.deadlines.time_left)} left)."
         )
     else:
         head += f" The offer closed at {deadline_text(terms)}."

@@ -12,7 +12,7 @@ Rules every confirmation follows (Offer Q21-Q23, p. 5-6; §4-§6, p. 15-19):
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from bot.domain.elections import (
     Delivery,
@@ -26,7 +26,7 @@ from bot.domain.elections import (
 from bot.domain.reminders import time_left_phrase
 from bot.domain.roster import Employee, file_name_part
 from bot.domain.terms import OfferTerms
-from bot.domain.timefmt import format_duration, format_instant, format_money, format_shares
+from bot.domain.timefmt import format_instant, format_money, format_shares
 
 __all__ = [
     "FORM_TITLE",
@@ -38,7 +38,6 @@ __all__ = [
     "intent_sentences",
     "receipt_confirmation_text",
     "step_text",
-    "time_left_text",
 ]
 
 FORM_TITLE = {
@@ -58,10 +57,6 @@ def delivery_text(terms: OfferTerms) -> str:
         f"{hr.name}, {hr.department}, {hr.organization}, {hr.street}, {hr.city}, {hr.region} "
         f"{hr.postal_code} (fax {hr.fax}, phone {hr.phone})"
     )
-
-
-def time_left_text(left: timedelta) -> str:
-    return format_duration(left)
 
 
 def form_filename(intent: ElectionIntent) -> str:

@@ -47,6 +47,7 @@ from storage.hr_questions_repo import BankSuggestion, hr_questions
 __all__ = [
     "REPLY_SUBJECT",
     "SUGGESTION_LABELS",
+    "SUGGESTION_STATUSES",
     "QuestionView",
     "QueuedReply",
     "citable_entries",
@@ -64,6 +65,7 @@ MAX_REPLY_CHARS = 4000
 MAX_EXAMPLE_CHARS = 300
 REPLY_CHANNELS = ("slack", "email")
 SUGGESTION_LABELS = (OUT_OF_SCOPE, ADVICE)  # besides the knowledge-entry ids
+SUGGESTION_STATUSES = ("pending", "accepted", "rejected")  # what a review leaves a suggestion
 _LABEL_LINE = re.compile(r"\[\s*[A-Za-z0-9_:-]+\s*\]")
 
 

@@ -39,6 +39,8 @@ from bot.services.elections.participation import (
     funnel,
     group_dimensions,
     group_key,
+    group_name,
+    group_order,
     places,
 )
 from bot.services.elections.reports import (
@@ -222,7 +224,8 @@ def _build_roster(
     )
     base_rows = {eid: _row(empty, eid) for eid in assessments}
     totals = eligible_totals(assessments.values())
-    people = [a.employee for a in assessments.values()]
+    keys = [group_key(a.employee) for a in assessments.values()]
+    present = group_dimensions(keys)
     return _Roster(
         revision=revision,
         terms=terms,
@@ -236,15 +239,11 @@ def _build_roster(
         },
         eligible_shares={eid: _eligible_shares(assessments[eid]) for eid in totals.eligible},
         groups={
-            d: sorted({group_key(e)[i] or NOT_GIVEN for e in people}, key=_group_order)
+            d: sorted({group_name(k, i) for k in keys}, key=group_order)
             for i, d in enumerate(GROUP_DIMENSIONS)
-            if d in group_dimensions(map(group_key, people))
+            if d in present
         },
     )
-
-
-def _group_order(name: str) -> tuple[bool, str]:
-    return name == NOT_GIVEN, name.casefold()
 
 
 async def _load(
@@ -347,12 +346,11 @@ async def dashboard(
         )
         questions_today = await repo.open_questions_since(local_midnight)
         undelivered = await uow.deliveries.undelivered()
-    confirmed = {m.employee_id for m in snap.confirmations if m.sent_at and m.employee_id}
     placed = places(
         snap,
         roster.totals.eligible,
         viewed=viewed,
-        confirmed=confirmed,
+        confirmed=snap.confirmed_employees(),
         shares=roster.eligible_shares,
     )
     report = await hr_report(

@@ -33,11 +33,11 @@ from bot.domain.hr_records import DeliveryState, MessageKind, OutboxMessage
 from bot.domain.jobs import Job, JobState
 from bot.domain.records import UnansweredQuestion
 from bot.domain.terms import OfferTerms
-from bot.domain.timefmt import format_date, format_instant
+from bot.domain.timefmt import format_date, format_duration, format_instant
 from bot.ports import UnitOfWork
 from bot.services.elections.intents import HR_RECIPIENT
 from bot.services.elections.reports import hr_report
-from bot.services.elections.wording import FORM_TITLE, time_left_text
+from bot.services.elections.wording import FORM_TITLE
 from bot.services.identity import Identity
 from bot.services.retry import retry_on_conflict
 
@@ -255,7 +255,7 @@ def digest_text(digest: Digest, terms: OfferTerms) -> tuple[str, str]:
     left = digest.expiration - digest.now
     if left > timedelta(0):
         time_left = (
-            f"> Time left: {time_left_text(left)} until the offer expires at "
+            f"> Time left: {format_duration(left)} until the offer expires at "
             f"{when(digest.expiration)}."
         )
     else:
