@@ -41,7 +41,7 @@ from knowledge.index import STOPWORDS, stem
 __all__ = ["FEATURE_VERSION", "Neighbours", "Router", "Routing", "TfidfSpace"]
 
 # Change when the features, the model or the cache format change: old cache files are ignored.
-FEATURE_VERSION = "router-5"
+FEATURE_VERSION = "router-6"
 
 
 _CONTENT = re.compile(r"\b[a-z]{4,}\b")
