@@ -61,6 +61,7 @@ __all__ = [
 
 # the term-sheet answer that states the expiration: answered with the live date in front
 EXPIRATION_ENTRY = "Q20"
+SENTENCE_EMBEDDING_WEIGHT = 0.5  # see KnowledgeBase.similarity
 _TAX_WORDS = frozenset({"tax", "taxes", "taxed", "taxable", "irs", "amt", "cpa", "accountant"})
 
 
@@ -119,11 +120,19 @@ class KnowledgeBase:
     by_id: dict[str, Entry] = field(default_factory=dict)
     # sentence vectors in the router's space, filled as entries are first quoted
     _vectors: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
+    _embedded: dict[str, Any] = field(default_factory=dict)  # text → its embedding (numpy)
 
     def entry(self, entry_id: str) -> Entry | None:
         return self.by_id.get(entry_id)
 
     def similarity(self, question: str, sentence: str) -> float:
+        """How well ``sentence`` answers ``question``, for choosing what an answer quotes: the
+        cosine in the router's TF-IDF space plus half the sentence embedding's cosine. TF-IDF
+        alone favours sentences that share many words with any part of the question; with the
+        embedding, the sentence a bank question was written from was kept 161 times in 216
+        instead of 147 for the sections' fact questions (160 at weights 0.3 and 0.7 alike, so
+        the exact weight does not matter), 80 against 81 in 105 for the risks' — 241 against
+        228 in all (``knowledge.compose``)."""
         vectors = self._vectors
         if question not in vectors:
             vectors[question] = self.router.vector(question)
@@ -131,7 +140,16 @@ class KnowledgeBase:
             vectors[sentence] = self.router.vector(sentence)
         if len(vectors) > 20000:  # a long-running bot: keep the sentences, forget questions
             vectors.clear()
-        return self.router.similarity(vectors[question], vectors[sentence])
+            self._embedded.clear()
+        score = self.router.similarity(vectors[question], vectors[sentence])
+        neighbours = self.router.neighbours
+        if neighbours is None:  # the embedding is not installed: TF-IDF alone
+            return score
+        embedded = self._embedded
+        for text in (question, sentence):
+            if text not in embedded:
+                embedded[text] = neighbours.embedder.embed([text])[0]
+        return score + SENTENCE_EMBEDDING_WEIGHT * float(embedded[question] @ embedded[sentence])
 
 
 def default_cache_dir() -> Path:

@@ -7,7 +7,11 @@
   sentences were skipped. A sentence is never cut; the direct answer that opens a term-sheet
   answer ("Yes." / "No.") and a sentence that introduces a list (ends with ":") bring their
   neighbour along. Sentences that state a rule (not, no, only, must, never …) weigh a little
-  more, so "E-mail responses are not acceptable." is not the one that falls out.
+  more, so "E-mail responses are not acceptable." is not the one that falls out. A list item
+  brings the sentence that opens its list ("… if any of the following events has occurred:");
+  a section's run-in sub-headings ("Exercise Price.") are never quoted for themselves.
+* "Most similar" is the knowledge base's measure (``KnowledgeBase.similarity``: TF-IDF plus
+  the sentence embedding).
 * Any sentence that reads as a recommendation is never quoted (the output guard).
 """
 
@@ -37,6 +41,11 @@ _ABBREVIATIONS = re.compile(
     r"|\b[A-Z])\.$"
 )
 
+# a run-in sub-heading: a few capitalised words and a full stop ("Number and Type of Shares.")
+# ("Determination of Validity; Rejection of Options.": several, joined by semicolons)
+_TITLE = r"[A-Z][\w'’-]*(?: (?:[A-Z][\w'’-]*|of|and|or|the|to|in|for|on|a)){0,6}"
+_HEADING = re.compile(rf"{_TITLE}(?:; {_TITLE})*\.")
+
 Similarity = Callable[[str, str], float]
 
 
@@ -55,6 +64,27 @@ def sentences(text: str) -> list[str]:
     return result
 
 
+def _rule(sentence: str) -> bool:
+    return bool(_RULE.search(sentence))
+
+
+def _is_heading(sentence: str, entry: Entry) -> bool:
+    """A section's run-in sub-heading ("Exercise Price.", "Vesting."): nothing to quote alone.
+    (A term-sheet answer's "No." is its direct answer, never a heading.)"""
+    return entry.kind != "question" and bool(_HEADING.fullmatch(sentence))
+
+
+def _lead_in(kept: list[str], i: int) -> int | None:
+    """The sentence that opens the list item ``kept[i]`` belongs to ("… if any of the
+    following events has occurred:"), or None when ``kept[i]`` is not a list item."""
+    if not kept[i].startswith(("- ", "• ")):
+        return None
+    for j in range(i - 1, -1, -1):
+        if kept[j].endswith(":"):
+            return j
+    return None
+
+
 def compose(entry: Entry, question: str, similarity: Similarity, limit: int = MAX_CHARS) -> str:
     """The part of ``entry`` that answers ``question`` (see the module docstring)."""
     kept = [s for s in sentences(entry.text) if not RECOMMENDATION.search(s)]
@@ -63,7 +93,10 @@ def compose(entry: Entry, question: str, similarity: Similarity, limit: int = MA
     whole = " ".join(kept)
     if len(whole) <= limit and (entry.kind == "question" or len(kept) <= 3):
         return whole
-    scores = [similarity(question, s) * (1 + RULE_BONUS * bool(_RULE.search(s))) for s in kept]
+    scores = [
+        0.0 if _is_heading(s, entry) else similarity(question, s) * (1 + RULE_BONUS * _rule(s))
+        for s in kept
+    ]
     chosen: set[int] = set()
     size = 0
     for i in sorted(range(len(kept)), key=lambda i: (-scores[i], i)):
@@ -72,6 +105,8 @@ def compose(entry: Entry, question: str, similarity: Similarity, limit: int = MA
         group = [i]
         if kept[i].endswith(":") and i + 1 < len(kept):
             group.append(i + 1)
+        if (lead := _lead_in(kept, i)) is not None:
+            group.append(lead)  # a list item says little without the sentence that opens it
         if entry.kind == "question" and i != 0 and 0 not in chosen and len(kept[0]) < 40:
             group.append(0)  # the term sheet's direct answer ("Yes.", "No.")
         extra = sum(len(kept[j]) + 3 for j in group if j not in chosen)
