@@ -211,3 +211,26 @@ def test_scoring_rules() -> None:
 
 def test_answers_come_from_the_document() -> None:
     assert re.search(r"Debbie", ask("who do I send the election form to?").text)
+
+
+def test_a_list_item_is_quoted_with_the_sentence_that_opens_its_list_and_headings_are_not() -> None:
+    from knowledge.compose import compose
+    from knowledge.parser import Entry
+
+    filler = " ".join(f"Sentence number {n} says something about the plan." for n in range(30))
+    text = (
+        f"Vesting. {filler}\n\n"
+        "We may end the Offer if any of the following events has occurred:\n\n"
+        "- a decline of at least 10% in the Nasdaq index;\n\n"
+        "- any person acquires more than 5% of our shares."
+    )
+    entry = Entry("S7", "section", "Conditions of the Offer", text, "20")
+
+    def similarity(question: str, sentence: str) -> float:
+        shared = set(question.lower().split()) & set(sentence.lower().split())
+        return len(shared) / 10 + (1.0 if sentence == "Vesting." else 0.0)
+
+    quoted = compose(entry, "a decline of 10% in nasdaq?", similarity, limit=300)
+    assert "We may end the Offer if any of the following events has occurred:" in quoted
+    assert "- a decline of at least 10% in the Nasdaq index;" in quoted
+    assert "Vesting." not in quoted  # scored highest, yet a heading quotes nothing
