@@ -34,9 +34,16 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
-from knowledge.embedding import Embedder, LabelGroups, load_embedder, neighbour_scores
+from knowledge.embedding import (
+    TOKENIZER_SHA256,
+    Embedder,
+    LabelGroups,
+    load_embedder,
+    neighbour_scores,
+)
 from knowledge.features import analyze_chars, analyze_words, normalize
 from knowledge.index import STOPWORDS, stem
+from knowledge.token_pieces import pieces_path, read_known_pieces
 
 __all__ = ["FEATURE_VERSION", "Neighbours", "Router", "Routing", "TfidfSpace"]
 
@@ -287,8 +294,10 @@ class Router:
             embedder = load_embedder()
             if embedder is None:
                 return None  # trained with the embedding, which is not available now
+            # the question's tokens without loading the tokenizer, when its words are known
+            known = read_known_pieces(pieces_path(path), tokenizer_sha256=TOKENIZER_SHA256)
             neighbours = Neighbours.of(
-                vectors.astype(np.float32), owners, weight, nearest, embedder
+                vectors.astype(np.float32), owners, weight, nearest, embedder.with_known(known)
             )
         words = TfidfSpace(
             dict(zip(word_terms, range(len(word_terms)), strict=True)),
