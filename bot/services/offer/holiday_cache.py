@@ -63,13 +63,22 @@ def offer_calendar(terms: OfferTerms, *, cache_dir: Path | None = None) -> Busin
     folder = cache_dir or default_cache_dir()
     country = terms.holiday_country
     years = offer_years(terms)
-    path = table_path(folder, country)
-    table, stored = _read(path, country)
+    table = _LOADED.get((folder, country))
     if table is None or not years <= table.years:
-        # the years another offer (or an earlier expiration) needed are kept as well
-        table = HolidayTable.of_library(country, years | stored, library_holidays(country))
-        _write(path, table)
+        path = table_path(folder, country)
+        table, stored = _read(path, country)
+        if table is None or not years <= table.years:
+            # the years another offer (or an earlier expiration) needed are kept as well
+            table = HolidayTable.of_library(country, years | stored, library_holidays(country))
+            _write(path, table)
+        _LOADED[(folder, country)] = table
     return BusinessCalendar(zone=terms.business_day_zone, country=country, holidays=table)
+
+
+# (cache folder, country) → the table this process read or filled: a running process (``serve``,
+# ``worker``) reads the file once, not on every deadline question. The package's code a process
+# has loaded does not change under it, so neither does its answer.
+_LOADED: dict[tuple[Path, str], HolidayTable] = {}
 
 
 def _library_files() -> list[tuple[str, int, int]]:
