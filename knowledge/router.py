@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from rapidfuzz import fuzz, process
 
 from knowledge.embedding import (
     TOKENIZER_SHA256,
@@ -206,13 +205,24 @@ class Router:
     def unknown_words(self, text: str) -> list[str]:
         """Content words the router has never seen, in the bank or the documents, nor anything
         within a typo of them ("zorblax", "quasiplasm"; not "recieve")."""
+        vocabulary = self.words.vocabulary
+        unseen = [
+            word
+            for word in set(_CONTENT.findall(normalize(text)))
+            if word not in STOPWORDS and stem(word) not in vocabulary
+        ]
+        if not unseen:
+            return []
+        # imported here: most questions have no unseen word, and a fresh `offerbot ask` process
+        # then does not pay for rapidfuzz (~8 ms)
+        from rapidfuzz import fuzz, process
+
         known = _unigrams(self)
-        unknown = []
-        for word in set(_CONTENT.findall(normalize(text))):
-            if word in STOPWORDS or stem(word) in self.words.vocabulary:
-                continue
-            if process.extractOne(word, known, scorer=fuzz.ratio, score_cutoff=80) is None:
-                unknown.append(word)
+        unknown = [
+            word
+            for word in unseen
+            if process.extractOne(word, known, scorer=fuzz.ratio, score_cutoff=80) is None
+        ]
         return sorted(unknown)
 
     def similarity(

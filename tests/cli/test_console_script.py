@@ -142,6 +142,7 @@ def test_a_fresh_process_answers_the_same_from_the_knowledge_snapshot(
         "bot.domain.slack_records",
         "bot.services.elections.intents",  # a question records nothing
         "pythonjsonlogger",  # text logs
+        "rapidfuzz",  # every word of the question is known: no fuzzy match
     }
     assert "5:00 p.m. PDT on Thursday, July 24, 2003" in first[0]
     assert json.loads(first[1])["sources"]
