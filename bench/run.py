@@ -8,7 +8,8 @@ of an employee with 50 grants (the Home lists 20 of them), resident memory of a 
 ``offerbot serve`` over that roster; then any plug-in module found beside this file
 (``bench/respond.py``: the path every channel calls against the answer alone;
 ``bench/reminders.py``; ``bench/serve_round.py``: a 100,000-employee reminder round inside
-``offerbot serve``, fully queued, and its RSS while it runs; ``bench/broadcast.py``) that
+``offerbot serve``, fully queued, and its RSS while it runs; ``bench/broadcast.py``;
+``bench/ask_start.py``: ``offerbot ask`` in a fresh process, Python's start included) that
 defines ``async def measure(db_url, quick) -> list[Row]`` (see :mod:`bench.table`), each on a
 fresh database per backend.
 
@@ -55,8 +56,9 @@ __all__ = ["FULL", "PLUGINS", "QUICK", "Sizes", "collect", "machine"]
 
 BENCH = Path(__file__).resolve().parent
 # bench/NAME.py, when present, with `measure`: the answer path, the reminder round (planning,
-# in-process queueing, and inside a running `offerbot serve` with its RSS), the broadcast pipeline
-PLUGINS = ("respond", "reminders", "serve_round", "hr_report", "broadcast")
+# in-process queueing, and inside a running `offerbot serve` with its RSS), the broadcast pipeline,
+# a fresh `offerbot ask` process
+PLUGINS = ("respond", "reminders", "serve_round", "hr_report", "broadcast", "ask_start")
 
 Measure = Callable[[str, bool], Awaitable[list[Row]]]  # a plug-in's `measure(db_url, quick)`
 

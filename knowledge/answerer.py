@@ -39,7 +39,6 @@ from knowledge.intents import command_of, split_questions
 from knowledge.parser import Entry, load_entries
 from knowledge.router import Router, Routing
 from knowledge.snapshot import file_listing, read_snapshot, snapshot_stamp, write_snapshot
-from knowledge.training import load_router, router_path
 
 __all__ = [
     "MAX_CHARS",
@@ -167,6 +166,7 @@ def build_knowledge_base(
 ) -> KnowledgeBase:
     """The entries and the router trained on the offer folder's bank (cached on disk)."""
     from knowledge.offer_terms import bundled_offer_dir
+    from knowledge.training import load_router  # the training code: only off the snapshot path
 
     folder = offer_dir or bundled_offer_dir()
     bank = load_bank(folder)
@@ -235,6 +235,8 @@ def _cached_knowledge_base(
         if router is not None:
             entries = snapshot.entries
             return KnowledgeBase(tuple(entries), router, digest, {e.id: e for e in entries})
+    from knowledge.training import router_path
+
     documents = tuple(offer_dir / name for name in (document, *secondary))
     kb = build_knowledge_base(
         load_entries(offer_dir, document, secondary),

@@ -7,7 +7,9 @@ each label's training texts). We use WordLlama's 256-dimensional token table (MI
 weights, 16 MB, and the tokenizer ship inside the ``wordllama`` wheel on PyPI): a message's
 vector is the mean of its tokens' rows, L2-normalised — numpy (the table memory-mapped) and the
 ``tokenizers`` library, no torch, nothing downloaded. Grouped 5-fold cross-validation on the
-bank measured +2 points of answerable accuracy with it (``knowledge.fitting.Hyper``).
+bank measured +2 points of answerable accuracy with it (``knowledge.fitting.Hyper``). The
+tokenizer is read from its file only for a text with a piece that the router's cache of known
+pieces lacks (``knowledge.token_pieces``: 76 ms of nearly every fresh ``offerbot ask``).
 
 The ``wordllama`` package itself is never imported (its ``__init__`` pulls in much more than we
 need, and it would fetch missing files from the network): we read its two data files and check
@@ -25,7 +27,7 @@ import logging
 import math
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from knowledge.token_pieces import KnownPieces
+
 __all__ = [
     "DIMENSIONS",
+    "TOKENIZER_SHA256",
     "Embedder",
     "LabelGroups",
     "file_stamps",
@@ -50,17 +55,40 @@ _WEIGHTS = (
     "weights/l2_supercat_256.safetensors",
     "64b47a2dc493cb8e85944076601189739852d7b64e0e1eedcb1937a251cd9fd5",
 )
-_TOKENIZER = (
-    "tokenizers/l2_supercat_tokenizer_config.json",
-    "93248f2a9ec36c7b35f700a033d5f36228aae48db61aee31007fa49062cdeb68",
-)
+TOKENIZER_SHA256 = "93248f2a9ec36c7b35f700a033d5f36228aae48db61aee31007fa49062cdeb68"
+_TOKENIZER = ("tokenizers/l2_supercat_tokenizer_config.json", TOKENIZER_SHA256)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Embedder:
     table: npt.NDArray[np.float16]  # (tokens, DIMENSIONS)
-    tokenizer: Any  # tokenizers.Tokenizer
+    tokenizer_path: Path  # the pinned tokenizer.json, loaded on first use (:attr:`tokenizer`)
     digest: str  # identifies the weights in the router's cache key
+    # token ids of the pieces the router's texts are made of (``knowledge.token_pieces``): a
+    # question made of them is tokenized without loading the tokenizer (76 ms per process)
+    known: KnownPieces | None = None
+
+    @property
+    def tokenizer(self) -> Any:
+        """The ``tokenizers.Tokenizer``, read from its file once per process."""
+        return _tokenizer(self.tokenizer_path)
+
+    def with_known(self, known: KnownPieces | None) -> Embedder:
+        return replace(self, known=known)
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's token ids (no special tokens): from the known pieces when every piece
+        of the text is known, else from the tokenizer — the same ids either way."""
+        known = self.known
+        ids = [known.ids(text) if known is not None else None for text in texts]
+        missing = [row for row, found in enumerate(ids) if found is None]
+        if missing:
+            encodings = self.tokenizer.encode_batch(
+                [texts[row] for row in missing], add_special_tokens=False
+            )
+            for row, encoding in zip(missing, encodings, strict=True):
+                ids[row] = encoding.ids
+        return [found or [] for found in ids]
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """(len(texts), DIMENSIONS): each text's mean token vector, unit length (zeros for a
@@ -68,9 +96,7 @@ class Embedder:
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         if not texts:
             return out
-        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        for row, encoding in enumerate(encodings):
-            ids = encoding.ids
+        for row, ids in enumerate(self.token_ids(texts)):
             if ids:
                 vector = self.table[ids].astype(np.float32).mean(axis=0)
                 norm = float(np.linalg.norm(vector))
@@ -221,8 +247,12 @@ def load_embedder() -> Embedder | None:
             )
             return None
         paths.append(path)
+    table = _mapped_tensor(paths[0], "embedding.weight")
+    return Embedder(table=table, tokenizer_path=paths[1], digest=_WEIGHTS[1][:16])
+
+
+@lru_cache(maxsize=2)
+def _tokenizer(path: Path) -> Any:
     from tokenizers import Tokenizer
 
-    table = _mapped_tensor(paths[0], "embedding.weight")
-    tokenizer = Tokenizer.from_file(str(paths[1]))
-    return Embedder(table=table, tokenizer=tokenizer, digest=_WEIGHTS[1][:16])
+    return Tokenizer.from_file(str(path))

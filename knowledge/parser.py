@@ -27,8 +27,6 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from rapidfuzz import fuzz
-
 __all__ = [
     "Entry",
     "OfferParseError",
@@ -364,6 +362,8 @@ def _risks(text: str, start: int, end: int, case_map: dict[str, str], span_of) -
 
 
 def _sections(text: str, start: int, end: int, toc_titles: list[str], span_of) -> list[Entry]:  # type: ignore[no-untyped-def]
+    from rapidfuzz import fuzz  # parsing only: a process that reads the snapshot never does
+
     found: list[tuple[int, int, int, str]] = []  # number, heading start, heading end, title
     pos, number = start, 1
     while True:

@@ -32,11 +32,17 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from rapidfuzz import fuzz, process
 
-from knowledge.embedding import Embedder, LabelGroups, load_embedder, neighbour_scores
+from knowledge.embedding import (
+    TOKENIZER_SHA256,
+    Embedder,
+    LabelGroups,
+    load_embedder,
+    neighbour_scores,
+)
 from knowledge.features import analyze_chars, analyze_words, normalize
 from knowledge.index import STOPWORDS, stem
+from knowledge.token_pieces import pieces_path, read_known_pieces
 
 __all__ = ["FEATURE_VERSION", "Neighbours", "Router", "Routing", "TfidfSpace"]
 
@@ -199,13 +205,24 @@ class Router:
     def unknown_words(self, text: str) -> list[str]:
         """Content words the router has never seen, in the bank or the documents, nor anything
         within a typo of them ("zorblax", "quasiplasm"; not "recieve")."""
+        vocabulary = self.words.vocabulary
+        unseen = [
+            word
+            for word in set(_CONTENT.findall(normalize(text)))
+            if word not in STOPWORDS and stem(word) not in vocabulary
+        ]
+        if not unseen:
+            return []
+        # imported here: most questions have no unseen word, and a fresh `offerbot ask` process
+        # then does not pay for rapidfuzz (~8 ms)
+        from rapidfuzz import fuzz, process
+
         known = _unigrams(self)
-        unknown = []
-        for word in set(_CONTENT.findall(normalize(text))):
-            if word in STOPWORDS or stem(word) in self.words.vocabulary:
-                continue
-            if process.extractOne(word, known, scorer=fuzz.ratio, score_cutoff=80) is None:
-                unknown.append(word)
+        unknown = [
+            word
+            for word in unseen
+            if process.extractOne(word, known, scorer=fuzz.ratio, score_cutoff=80) is None
+        ]
         return sorted(unknown)
 
     def similarity(
@@ -287,8 +304,10 @@ class Router:
             embedder = load_embedder()
             if embedder is None:
                 return None  # trained with the embedding, which is not available now
+            # the question's tokens without loading the tokenizer, when its words are known
+            known = read_known_pieces(pieces_path(path), tokenizer_sha256=TOKENIZER_SHA256)
             neighbours = Neighbours.of(
-                vectors.astype(np.float32), owners, weight, nearest, embedder
+                vectors.astype(np.float32), owners, weight, nearest, embedder.with_known(known)
             )
         words = TfidfSpace(
             dict(zip(word_terms, range(len(word_terms)), strict=True)),

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.bank import Bank
-from knowledge.embedding import load_embedder
+from knowledge.embedding import TOKENIZER_SHA256, load_embedder
 from knowledge.fitting import (
     DOCUMENT_WEIGHT,
     Fitted,
@@ -36,6 +36,7 @@ from knowledge.fitting import (
 )
 from knowledge.parser import Entry
 from knowledge.router import FEATURE_VERSION, Neighbours, Router, TfidfSpace
+from knowledge.token_pieces import pieces_path, write_known_pieces
 
 __all__ = [
     "DOCUMENT_WEIGHT",
@@ -161,6 +162,8 @@ def load_router(
     if path is not None:
         cached = Router.load(path, key=key)
         if cached is not None:
+            if _write_known_pieces(cached, path, bank, entries):
+                cached = Router.load(path, key=key) or cached
             return cached
     router = train_router(bank, entries, key=key, hyper=hyper)
     if path is not None:
@@ -168,4 +171,23 @@ def load_router(
             router.save(path)
         except OSError as exc:  # a read-only home: answer anyway, train again next start
             logger.warning("router cache not written", extra={"error": type(exc).__name__})
+        else:
+            _write_known_pieces(router, path, bank, entries)
     return router
+
+
+def _write_known_pieces(router: Router, path: Path, bank: Bank, entries: Sequence[Entry]) -> bool:
+    """Beside a cached router that uses the embedding, the token ids of the words of its bank
+    and documents (``knowledge.token_pieces``), when that file is missing: a later process then
+    tokenizes most questions without loading the tokenizer. True when the file was written."""
+    neighbours = router.neighbours
+    if neighbours is None or neighbours.embedder.known is not None:
+        return False
+    texts = [example.text for example in bank.examples]
+    texts += [part for entry in entries for part in (entry.title, entry.question, entry.text)]
+    return write_known_pieces(
+        pieces_path(path),
+        neighbours.embedder.tokenizer,
+        texts,
+        tokenizer_sha256=TOKENIZER_SHA256,
+    )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bot.cli.running import UserError, load_settings, operator, run
+from bot.cli.running import UserError, load_settings, operator, run, settings_if_valid
 from bot.cli.terminal import JsonOpt, err, out, print_json
 
 if TYPE_CHECKING:
@@ -48,9 +48,13 @@ app.add_typer(hr_app, name="hr")
 @app.callback()
 def _configure_logging() -> None:
     """Logging (OFFERBOT_LOG_FORMAT, OFFERBOT_LOG_LEVEL) is set up once, before any command."""
-    from bot.runtime.logging_setup import configure_from_settings
+    from bot.runtime.logging_setup import configure_from_settings, configure_logging
 
-    configure_from_settings()
+    settings = settings_if_valid()  # invalid ones: the defaults; the command reports them
+    if settings is None:
+        configure_logging()
+    else:
+        configure_from_settings(settings)
 
 
 def _import_with_progress(

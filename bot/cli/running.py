@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
@@ -33,6 +34,7 @@ __all__ = [
     "load_settings",
     "operator",
     "run",
+    "settings_if_valid",
 ]
 
 T = TypeVar("T")
@@ -161,13 +163,43 @@ def load_settings() -> Settings:
     """The settings from the environment; invalid configuration is printed and exits 2."""
     from pydantic import ValidationError
 
-    from bot.config import Settings
-
     try:
-        return Settings()
+        return _settings()
     except ValidationError as exc:
         err.print(f"error: invalid configuration:\n{exc}", style="red", markup=False)
         raise typer.Exit(2) from None
+
+
+def settings_if_valid() -> Settings | None:
+    """The settings, or None when they do not validate (the command that loads them reports
+    why): what the logging set-up before every command uses."""
+    try:
+        return _settings()
+    except ValueError:  # pydantic's ValidationError and pydantic-settings' SettingsError
+        return None
+
+
+# The last settings built, with what they were built from: the logging set-up before a command
+# and the command itself both need them, and a second ``Settings()`` cost each command ~5 ms.
+_LAST: list[tuple[tuple[object, ...], Settings]] = []
+
+
+def _settings() -> Settings:
+    """``Settings()``, or the one built last from the very same inputs: the environment, the
+    working folder and the bytes of the local env file are all ``Settings()`` reads, and the
+    settings are frozen. A changed variable or a rewritten file builds them again."""
+    from bot.config import LOCAL_ENV_FILE, Settings
+
+    try:
+        env_file: bytes | None = LOCAL_ENV_FILE.read_bytes()
+    except OSError:
+        env_file = None
+    inputs = (tuple(sorted(os.environ.items())), os.getcwd(), env_file)
+    if _LAST and _LAST[0][0] == inputs:
+        return _LAST[0][1]
+    settings = Settings()
+    _LAST[:] = [(inputs, settings)]
+    return settings
 
 
 def operator() -> Identity:

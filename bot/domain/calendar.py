@@ -11,17 +11,72 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-__all__ = ["BusinessCalendar"]
+__all__ = ["BusinessCalendar", "HolidayTable", "Holidays", "library_holidays"]
 
-# The `holidays` modules of the countries loaded alone (see _public_holidays): name → file.
+# The `holidays` modules of the countries loaded alone (see library_holidays): name → file.
 _ALONE = {"US": ("holidays.countries.united_states", "UnitedStates")}
 
 _ONE_DAY = timedelta(days=1)
+
+
+class Holidays(Protocol):
+    """What the calendar asks of a holiday set: the ``holidays`` package's objects have it."""
+
+    def get(self, day: date) -> str | None: ...
+
+    def __contains__(self, day: object) -> bool: ...
+
+
+class HolidayTable:
+    """The ``holidays`` package's answers for some years, kept as a table, and the package
+    itself (loaded on first need) for any other year.
+
+    Why: importing the package and building the country's holidays cost a fresh ``offerbot
+    ask`` process 40 ms; the offer's deadlines need two or three years of them.
+    ``bot.services.offer.holiday_cache`` keeps the table on disk, checked against the
+    package's files; :meth:`of_library` fills it from the package, so the dates and names
+    are the package's own (``tests/domain/test_calendar.py`` compares them over decades).
+    """
+
+    def __init__(self, country: str, days: Mapping[date, str], years: frozenset[int]) -> None:
+        self.country = country
+        self.days = dict(days)
+        self.years = years
+        self._library: Any = None
+
+    @classmethod
+    def of_library(cls, country: str, years: frozenset[int], library: Any = None) -> HolidayTable:
+        """Every holiday the package gives in ``years`` (``library``: its object for
+        ``country``, or a new one)."""
+        library = library if library is not None else library_holidays(country)
+        days = {}
+        for year in sorted(years):
+            day = date(year, 1, 1)
+            while day.year == year:
+                name = library.get(day)
+                if name is not None:
+                    days[day] = name
+                day += _ONE_DAY
+        table = cls(country, days, years)
+        table._library = library
+        return table
+
+    def get(self, day: date) -> str | None:
+        if day.year in self.years:
+            return self.days.get(day)
+        if self._library is None:
+            self._library = library_holidays(self.country)
+        name: str | None = self._library.get(day)
+        return name
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.get(day) is not None
 
 
 class BusinessCalendar:
@@ -29,13 +84,17 @@ class BusinessCalendar:
 
     ``add_business_days(d, n)`` and ``business_days_between(start, end)`` are inverse:
     ``business_days_between(d, add_business_days(d, n)) == n`` for every ``d`` and ``n >= 0``.
+    ``holidays``: the country's holidays already at hand (a :class:`HolidayTable`); unset, the
+    ``holidays`` package's.
     """
 
-    def __init__(self, *, zone: ZoneInfo, country: str = "US") -> None:
+    def __init__(
+        self, *, zone: ZoneInfo, country: str = "US", holidays: Holidays | None = None
+    ) -> None:
         self.zone = zone
         self.country = country
         # Public (federal) holidays only: no state subdivision is given.
-        self._holidays = _public_holidays(country)
+        self._holidays = holidays if holidays is not None else library_holidays(country)
 
     def __repr__(self) -> str:
         return f"BusinessCalendar(zone={self.zone.key!r}, country={self.country!r})"
@@ -108,7 +167,7 @@ class BusinessCalendar:
         return self.add_business_days(first, n - 1)
 
 
-def _public_holidays(country: str) -> Any:
+def library_holidays(country: str) -> Any:
     """The country's public holidays: a ``holidays.HolidayBase``, filled per year on first use.
 
     Imported here, not with the module: the CLI imports this module for ``offerbot --help``.

@@ -29,9 +29,8 @@ import logging
 import re
 import sys
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import IO, Any
-
-from pythonjsonlogger.json import JsonFormatter
 
 from bot.config import Settings
 
@@ -190,22 +189,31 @@ class _TextFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-class _JsonLinesFormatter(JsonFormatter):
-    """One JSON object per line: time, level, logger, message, then the extra fields."""
+@lru_cache(maxsize=1)
+def _json_lines_formatter_class() -> type[logging.Formatter]:
+    """The JSON-lines formatter's class, defined on first use: ``python-json-logger`` is
+    imported only by a process that logs JSON (a fresh ``offerbot ask`` does not, and the import
+    cost it ~4 ms)."""
+    from pythonjsonlogger.json import JsonFormatter
 
-    def __init__(self) -> None:
-        super().__init__(
-            "{asctime}{levelname}{name}{message}",
-            style="{",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            json_ensure_ascii=False,
-        )
+    class JsonLinesFormatter(JsonFormatter):
+        """One JSON object per line: time, level, logger, message, then the extra fields."""
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return _iso_time(record)
+        def __init__(self) -> None:
+            super().__init__(
+                "{asctime}{levelname}{name}{message}",
+                style="{",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                json_ensure_ascii=False,
+            )
 
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+            return _iso_time(record)
+
+        def format(self, record: logging.LogRecord) -> str:
+            return redact(super().format(record))
+
+    return JsonLinesFormatter
 
 
 class _OfferbotHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -230,7 +238,7 @@ def configure_logging(
         root.removeHandler(old)
         old.close()
     handler = _OfferbotHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(_JsonLinesFormatter() if fmt == "json" else _TextFormatter())
+    handler.setFormatter(_json_lines_formatter_class()() if fmt == "json" else _TextFormatter())
     wanted = logging.getLevelName(level.upper())
     library = logging.getLevelName(library_level.upper())
     if library >= logging.WARNING:  # a quieter offerbot quiets the libraries too

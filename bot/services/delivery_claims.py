@@ -21,9 +21,12 @@ nothing. So:
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from bot.domain.slack_records import DeliveryKey
 from bot.ports import UnitOfWork
+
+if TYPE_CHECKING:  # an annotation only: `offerbot ask` need not load the Slack records
+    from bot.domain.slack_records import DeliveryKey
 
 __all__ = ["DeliveryClaim", "claim_within", "mark_committed"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import respond, serve_round
+from bench import ask_start, respond, serve_round
 from bench.run import PLUGINS, _plugin
 
 
@@ -17,6 +17,15 @@ def test_bench_run_reports_the_answer_path_and_the_round_in_serve() -> None:
     assert {"respond", "serve_round"} <= set(PLUGINS)
     assert _plugin("respond") is respond.measure
     assert _plugin("serve_round") is serve_round.measure
+    assert _plugin("ask_start") is ask_start.measure
+
+
+def test_a_fresh_offerbot_ask_is_timed_on_the_demo(tmp_path: Path) -> None:
+    times = ask_start.ask_times(1, db_url=_sqlite(tmp_path))
+    assert "The offer expires at 5:00 p.m. PDT on Thursday, July 24, 2003" in times.answer
+    assert len(times.wall_s) == len(times.cpu_s) == 1
+    assert times.cpu_s[0] > 0 and times.wall_s[0] > 0
+    assert "1 runs of `" in times.summary()
 
 
 async def test_the_answer_path_against_the_answer_alone(tmp_path: Path) -> None:

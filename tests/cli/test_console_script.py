@@ -126,6 +126,24 @@ def test_a_fresh_process_answers_the_same_from_the_knowledge_snapshot(
     written = snapshot.stat().st_mtime_ns
     assert answers() == first
     assert snapshot.stat().st_mtime_ns == written  # read, not rebuilt
+    # from then on a question loads neither the tokenizer (its known pieces are cached beside
+    # the router), nor the holidays package (the offer's years are in a table), nor the
+    # training code
+    ran = _run(cwd, "-X", "importtime", "-m", "bot", "ask", "when is the deadline",
+               home=tmp_path / "home", now=_NOW)  # fmt: skip
+    assert ran.returncode == 0 and ran.stdout == first[0], ran.stderr[-2000:]
+    imported = _imported(ran.stderr)
+    assert "numpy" in imported  # the report was read
+    assert not imported & {"tokenizers", "holidays"}, sorted(imported & {"tokenizers", "holidays"})
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in ran.stderr.splitlines() if "|" in line}
+    assert not loaded & {
+        "knowledge.training",  # the router comes from its cache file
+        "knowledge.fitting",
+        "bot.domain.slack_records",
+        "bot.services.elections.intents",  # a question records nothing
+        "pythonjsonlogger",  # text logs
+        "rapidfuzz",  # every word of the question is known: no fuzzy match
+    }
     assert "5:00 p.m. PDT on Thursday, July 24, 2003" in first[0]
     assert json.loads(first[1])["sources"]
 

@@ -378,3 +378,25 @@ def test_the_us_holidays_loaded_alone_are_the_packages_own() -> None:
     reference = holidays.country_holidays("US", years=range(1990, 2041))
     assert result["days"] == {day.isoformat(): name for day, name in sorted(reference.items())}
     assert len(result["days"]) > 500  # ~11 a year, observed days included
+
+
+def test_a_holiday_table_gives_the_packages_answer_for_every_day() -> None:
+    """`HolidayTable.of_library` keeps, for its years, what the package says of each day (name
+    for name, observed days included); other years are asked of the package."""
+    import holidays
+
+    from bot.domain.calendar import HolidayTable
+
+    reference = holidays.country_holidays("US")
+    table = HolidayTable.of_library("US", frozenset(range(1990, 2041)))
+    copied = HolidayTable("US", table.days, table.years)  # as read back from a file
+    day = date(1985, 1, 1)
+    while day.year < 2046:  # five years each side answered by the package itself
+        assert copied.get(day) == reference.get(day), day
+        assert (day in copied) == (day in reference), day
+        day += timedelta(days=1)
+    assert len(table.days) > 500
+    assert "2003-07-04" not in copied  # not a date: not a holiday
+    calendar = BusinessCalendar(zone=EASTERN, holidays=copied)
+    assert calendar.holiday_name(FRI_JUL_4) == "Independence Day"
+    assert calendar.next_business_day(THU_JUL_3) == MON_JUL_7

@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.domain.deadlines import OfferDeadlines, business_calendar, offer_deadlines
+from bot.domain.deadlines import OfferDeadlines, offer_deadlines
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_date, format_duration, format_instant
 from bot.replies import Action, Reply
+from bot.services.offer.holiday_cache import offer_calendar
 
 __all__ = ["deadlines_json", "deadlines_reply", "get_deadlines"]
 
 
 def get_deadlines(terms: OfferTerms, *, now: datetime) -> OfferDeadlines:
-    return offer_deadlines(terms, now=now, calendar=business_calendar(terms))
+    """The offer's deadlines at ``now``; the calendar's holidays from the table on disk when it
+    is there (``holiday_cache``: the package's own dates, without importing it)."""
+    return offer_deadlines(terms, now=now, calendar=offer_calendar(terms))
 
 
 def _local_iso(instant: datetime, terms: OfferTerms) -> str:

@@ -26,15 +26,6 @@ from bot.domain.terms import OfferTerms
 from bot.ports import Clock, UnitOfWork
 from bot.replies import Action, Reply
 from bot.services.delivery_claims import DeliveryClaim
-from bot.services.elections import (
-    employee_status,
-    intent_reply,
-    record_intent,
-    record_withdrawal,
-    status_reply,
-)
-from bot.services.elections.attempts import not_an_election
-from bot.services.elections.preview import preview_tender
 from bot.services.errors import ServiceError
 from bot.services.identity import Identity
 from bot.services.offer.deadline_follow_ups import note_deadline_asked
@@ -150,6 +141,16 @@ async def election_reply(
     ``terms``: the live terms already read for this message (else they are read here);
     ``claim``: the Slack delivery, claimed by the first write (see the module docstring).
     """
+    # the elections services are imported by the messages that use them: a question (a fresh
+    # `offerbot ask` process) does not pay for the intents, forms and status modules
+    from bot.services.elections import (
+        employee_status,
+        intent_reply,
+        record_intent,
+        record_withdrawal,
+        status_reply,
+    )
+
     if terms is None:
         terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
     if not identity.verified or identity.employee_id is None:
@@ -277,6 +278,9 @@ async def _tender_all(
 ) -> Reply:
     """Every eligible grant, after a confirmation step: "tender all" says exactly what would be
     recorded; "tender all confirm" records it (as "withdraw" / "withdraw confirm" do)."""
+    from bot.services.elections import intent_reply, record_intent
+    from bot.services.elections.preview import preview_tender
+
     employee_id, now = identity.employee_id or "", deps.clock.now()
     numbers = [g.grant.grant_number for g in assessment.eligible_grants]
     if not _CONFIRM.search(text):
@@ -320,6 +324,8 @@ async def election_attempt_reply(
     """An election tried through a channel that cannot make one (e-mail): nothing is recorded
     as an intent; the reply explains, carries the pre-filled form when the verified owner named
     grants, and the attempt is audited for HR. ``terms`` as for :func:`election_reply`."""
+    from bot.services.elections.attempts import not_an_election
+
     if terms is None:
         terms = await current_terms(uow=deps.uow, terms=deps.base_terms)
     return await not_an_election(
