@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -266,18 +265,20 @@ def grants_list(grants: Sequence[Grant]) -> str:
     if len(grants) > 1:
         grants = sorted(grants, key=lambda g: (g.grant_date, g.grant_number))
     return "\n".join(
-        f"- Grant {g.grant_number}: {_granted(g.grant_date, g.exercise_price)}, "
-        f"{format_shares(g.unexercised_shares)} unexercised shares"
+        f"- Grant {g.grant_number}: granted {_month_day_year(g.grant_date)}, exercise price "
+        f"{_money(g.exercise_price)}, {format_shares(g.unexercised_shares)} unexercised shares"
         for g in grants
     )
 
 
-@lru_cache(maxsize=4096)
-def _granted(day: date, price: Decimal) -> str:
-    """``granted July 1, 2001, exercise price $10.50``: a round lists ~150,000 grants made on
-    a few hundred dates at a few hundred prices, and formatting the date and the Decimal was
-    most of the list's cost."""
-    return f"granted {day:%B} {day.day}, {day.year}, exercise price {format_money(price)}"
+# A round lists ~150,000 grants, made on a few hundred (a roster over years: a few thousand)
+# dates at about as many prices; formatting the date and the Decimal was most of the list's cost.
+@lru_cache(maxsize=8192)
+def _month_day_year(day: date) -> str:
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+_money = lru_cache(maxsize=8192)(format_money)
 
 
 def reminder_text(
