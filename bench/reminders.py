@@ -40,7 +40,7 @@ from bot.domain.communications import Communication
 from bot.domain.hr_records import MessageKind
 from bot.domain.reminders import ReminderState, reminder_text
 from bot.runtime.scheduler import run_due_jobs
-from bot.services.messaging.reminders import plan_reminders, reminder_messages
+from bot.services.messaging.reminders import plan_reminders, reminder_copies
 from bot.services.offer.live_offer import current_terms, load_offer
 from bot.services.roster.audience import eligible_recipients
 from knowledge.offer_terms import load_offer_terms
@@ -172,8 +172,8 @@ async def plan_round(uow: UnitOfWork, *, slack: bool = True) -> tuple[int, int]:
             created_at=SLOT_TIME,
             id=n,
         )
-    messages = reminder_messages(recipients, templates, slot="bench", now=SLOT_TIME, slack=slack)
-    return len(recipients), len(messages)
+    copies = reminder_copies(recipients, templates, slot="bench", slack=slack)
+    return len(recipients), sum(map(len, copies.values()))
 
 
 async def _round_through_scheduler(uow: UnitOfWork) -> int:

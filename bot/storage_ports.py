@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 if TYPE_CHECKING:
     from bot.domain.amendments import AmendmentStatus, OfferAmendment
     from bot.domain.close_run import CloseRun
-    from bot.domain.communications import Communication, CommunicationStats
+    from bot.domain.communications import Communication, CommunicationStats, PersonalCopy
     from bot.domain.elections import ElectionIntent, FormReceipt
     from bot.domain.hr_records import (
         AcceptedTender,
@@ -324,6 +324,19 @@ class Outbox(Protocol):
         """Bulk :meth:`enqueue` for broadcasts (no attachments): keys already present are
         skipped, so a broadcast enqueued again after a crash adds only what is missing.
         Returns how many rows were added."""
+        ...
+
+    async def enqueue_copies(
+        self,
+        communication: Communication,
+        copies: Sequence[PersonalCopy],
+        *,
+        kind: MessageKind,
+        at: datetime,
+    ) -> int:
+        """Queue each person's copy of the stored ``communication`` (its text kept once, the
+        personal fields per copy), due at ``at``; keys already present are skipped, as in
+        :meth:`enqueue_many`. Returns how many were added."""
         ...
 
     async def for_employee(self, employee_id: str) -> list[OutboxMessage]:

@@ -8,7 +8,7 @@ retry its whole unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.communications import Communication, PersonalCopy
 from bot.domain.elections import (
     Delivery,
     ElectionIntent,
@@ -48,6 +49,7 @@ from storage.models import (
 from storage.outbox_writes import (
     BULK_PRIORITY,
     TRANSACTIONAL_PRIORITY,
+    insert_new_copies,
     insert_new_messages,
     outbox_row_values,
 )
@@ -275,7 +277,7 @@ def _message(row: OutboxRow, attachments: list[OutboxAttachmentRow]) -> OutboxMe
         recipient=row.recipient,
         kind=MessageKind(row.kind),
         subject=row.subject,
-        body_text=row.body_text,
+        body_text=row.body,
         created_at=row.created_at,
         due_at=row.due_at,
         employee_id=row.employee_id,
@@ -334,6 +336,19 @@ class OutboxRepository:
                 raise ValueError("enqueue_many takes messages without attachments")
             added += len(await insert_new_messages(self.session, chunk))
         return added
+
+    async def enqueue_copies(
+        self,
+        communication: Communication,
+        copies: Sequence[PersonalCopy],
+        *,
+        kind: MessageKind,
+        at: datetime,
+    ) -> int:
+        """Queue each person's copy of the stored ``communication`` (its text kept once, the
+        personal fields per copy), due at ``at``; keys already present are skipped, as in
+        :meth:`enqueue_many`. Returns how many were added."""
+        return await insert_new_copies(self.session, communication, copies, kind=kind, at=at)
 
     async def for_employee(self, employee_id: str) -> list[OutboxMessage]:
         """Oldest first, with attachments."""

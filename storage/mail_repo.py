@@ -42,7 +42,7 @@ from bot.domain.mail_records import ImapPosition, InboundRecord
 from storage.elections_repo import _message, messages_with_attachments
 from storage.errors import WriteConflictError
 from storage.models import ImapStateRow, InboundMessageRow, OutboxAttachmentRow, OutboxRow
-from storage.outbox_models import OUTBOX_DELIVERY, OUTBOX_MESSAGES
+from storage.outbox_models import OUTBOX_BODY, OUTBOX_DELIVERY, OUTBOX_MESSAGES
 from storage.repositories import _flush, is_lock_error
 
 __all__ = ["DeliveryRepository", "ImapPosition", "InboundRecord", "InboxRepository"]
@@ -77,7 +77,10 @@ _COLUMNS = (
 
 
 def _column(name: str) -> Any:
-    """A column of the joined message: the delivery row's when it has one (``id`` too)."""
+    """A column of the joined message: the delivery row's when it has one (``id`` too); the
+    text as sent for ``body_text`` (a copy of a communication keeps only its personal fields)."""
+    if name == "body_text":
+        return OUTBOX_BODY
     return _OUTBOX.c[name] if name in _OUTBOX.c else _MESSAGES.c[name]
 
 

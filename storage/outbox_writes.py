@@ -12,6 +12,13 @@ dict per row, a type processor per value) cost ~40 µs a message, the larger par
 unnest(one array per column) … RETURNING`` per table and call.
 Datetimes are converted by the columns' own type (``UTCDateTime``: aware, stored as UTC), once
 per distinct instant.
+
+:func:`insert_new_copies` queues the copies of one stored communication (a reminder round's
+page) on one channel at a time: each message row names the communication and carries only the
+personal fields (its text is read back through ``storage.outbox_models.OUTBOX_BODY``), and the
+delivery rows — all alike but for the id — are written by the database from the new message
+rows (``INSERT … SELECT``), with no ids read back and no parameters per row: on SQLite that
+halved the delivery rows' cost; on PostgreSQL both inserts are one statement.
 """
 
 from __future__ import annotations
@@ -23,12 +30,14 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.hr_records import DeliveryState, OutboxMessage
+from bot.domain.communications import Communication, PersonalCopy
+from bot.domain.hr_records import DeliveryState, MessageKind, OutboxMessage
 from storage.outbox_models import OUTBOX_DELIVERY, OUTBOX_MESSAGES
 
 __all__ = [
     "BULK_PRIORITY",
     "TRANSACTIONAL_PRIORITY",
+    "insert_new_copies",
     "insert_new_messages",
     "outbox_row_values",
 ]
@@ -70,7 +79,11 @@ def _state(message: OutboxMessage) -> str:
 
 
 def _priority(message: OutboxMessage) -> int:
-    return BULK_PRIORITY if message.kind.is_bulk else TRANSACTIONAL_PRIORITY
+    return _priority_of(message.kind)
+
+
+def _priority_of(kind: MessageKind) -> int:
+    return BULK_PRIORITY if kind.is_bulk else TRANSACTIONAL_PRIORITY
 
 
 MESSAGE_COLUMNS = (
@@ -221,3 +234,65 @@ async def insert_new_messages(
     else:
         await connection.exec_driver_sql(_SQLITE_DELIVERY, delivery)
     return ids
+
+
+# A copy's message row: the personal fields ($1–$5 / the row's first five values), then what
+# every copy of the call shares. Its delivery row is made from it in the database.
+_COPY_COLUMNS = (
+    "idempotency_key, recipient, employee_id, personal_name, personal_grants, "
+    "kind, subject, body_text, reference, created_at, due_at, communication_id"
+)
+_NEW_DELIVERY = "id, channel, state, priority, next_attempt_at, attempts, requeues"
+_SQLITE_COPIES = (
+    f"INSERT INTO outbox ({_COPY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?) "
+    "ON CONFLICT (idempotency_key) DO NOTHING"
+)
+_SQLITE_COPY_DELIVERY = (
+    f"INSERT INTO outbox_delivery ({_NEW_DELIVERY}) "
+    "SELECT id, ?, ?, ?, ?, 0, 0 FROM outbox WHERE id > ?"
+)
+_PG_COPIES = (
+    f"WITH new AS (INSERT INTO outbox ({_COPY_COLUMNS}) "
+    "SELECT k, r, e, n, g, $6, $7, '', $8, $9, $9, $10 "
+    "FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::text[], $5::text[]) "
+    "AS u(k, r, e, n, g) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id) "
+    f"INSERT INTO outbox_delivery ({_NEW_DELIVERY}) SELECT id, $11, $12, $13, $9, 0, 0 FROM new"
+)
+
+
+async def insert_new_copies(
+    session: AsyncSession,
+    communication: Communication,
+    copies: Sequence[PersonalCopy],
+    *,
+    kind: MessageKind,
+    at: datetime,
+) -> int:
+    """Queue the ``copies`` of ``communication`` (stored: it has an id) whose key is not
+    queued yet (the first of a key given twice), due at ``at``; returns how many were added."""
+    if not copies:
+        return 0
+    connection = await session.connection()
+    when = _Instants(connection.dialect)(at)
+    shared = (kind.value, communication.subject, communication.reference, when, when)
+    pending, priority = DeliveryState.PENDING.value, _priority_of(kind)
+    added = 0
+    for channel in sorted({c.channel for c in copies}):
+        mine = [c for c in copies if c.channel == channel]
+        if connection.dialect.name == "postgresql":
+            keys, _, recipients, employees, names, grants = zip(*mine, strict=True)
+            columns = (list(keys), list(recipients), list(employees), list(names), list(grants))
+            found: Any = await connection.exec_driver_sql(
+                _PG_COPIES,
+                (*columns, *shared[:4], communication.id, channel, pending, priority),
+            )
+        else:
+            rows = [(c[0], c[2], c[3], c[4], c[5], *shared, communication.id) for c in mine]
+            # BEGIN IMMEDIATE holds the write lock: the ids above the highest are these rows'
+            highest = (await connection.exec_driver_sql(_SQLITE_HIGHEST)).scalar()
+            await connection.exec_driver_sql(_SQLITE_COPIES, rows)
+            found = await connection.exec_driver_sql(
+                _SQLITE_COPY_DELIVERY, (channel, pending, priority, when, highest)
+            )
+        added += found.rowcount
+    return added

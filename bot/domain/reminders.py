@@ -25,9 +25,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.domain.calendar import BusinessCalendar
+from bot.domain.communications import GRANTS_PLACEHOLDER, NAME_PLACEHOLDER
 from bot.domain.elections import (
     ElectionIntent,
     FormReceipt,
@@ -59,8 +61,6 @@ __all__ = [
 ]
 
 DEFAULT_BUSINESS_DAYS = (10, 5, 2, 1)
-NAME_PLACEHOLDER = "{name}"  # the personal fields of a reminder template (kept as sent)
-GRANTS_PLACEHOLDER = "{grants}"
 
 # Spoken names of the zones an offer states its deadline in; others fall back to "PDT"-style
 # abbreviations.
@@ -262,12 +262,23 @@ def grants_list(grants: Sequence[Grant]) -> str:
     unexercised shares): what :data:`GRANTS_PLACEHOLDER` becomes in each copy."""
     if not grants:
         return "- (your grants are listed when you reply 'grants' or ask HR)"
+    if len(grants) > 1:
+        grants = sorted(grants, key=lambda g: (g.grant_date, g.grant_number))
     return "\n".join(
-        f"- Grant {g.grant_number}: granted {g.grant_date:%B} {g.grant_date.day}, "
-        f"{g.grant_date.year}, exercise price {format_money(g.exercise_price)}, "
-        f"{format_shares(g.unexercised_shares)} unexercised shares"
-        for g in sorted(grants, key=lambda g: (g.grant_date, g.grant_number))
+        f"- Grant {g.grant_number}: granted {_month_day_year(g.grant_date)}, exercise price "
+        f"{_money(g.exercise_price)}, {format_shares(g.unexercised_shares)} unexercised shares"
+        for g in grants
     )
+
+
+# A round lists ~150,000 grants, made on a few hundred (a roster over years: a few thousand)
+# dates at about as many prices; formatting the date and the Decimal was most of the list's cost.
+@lru_cache(maxsize=8192)
+def _month_day_year(day: date) -> str:
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+_money = lru_cache(maxsize=8192)(format_money)
 
 
 def reminder_text(
