@@ -53,7 +53,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Change when the file's content or the way pieces are cut changes: older files are ignored.
-PIECES_VERSION = "pieces-1"
+PIECES_VERSION = "pieces-2"
 
 _SPACE = "\u2581"  # "▁", SentencePiece's word-boundary mark
 # A run of "▁" then a run of other characters; or a run of "▁" at the end of the text.

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.bank import Bank
+from knowledge.compose import sentences
 from knowledge.embedding import TOKENIZER_SHA256, load_embedder
 from knowledge.fitting import (
     DOCUMENT_WEIGHT,
@@ -185,6 +186,10 @@ def _write_known_pieces(router: Router, path: Path, bank: Bank, entries: Sequenc
         return False
     texts = [example.text for example in bank.examples]
     texts += [part for entry in entries for part in (entry.title, entry.question, entry.text)]
+    # and the sentences an answer may quote, as ``knowledge.compose`` splits them: a sentence
+    # that opens a paragraph starts with a piece ("▁This") the whole text never has, and the
+    # answer's choice embeds every sentence of its entry (``KnowledgeBase.similarity``)
+    texts += [sentence for entry in entries for sentence in sentences(entry.text)]
     return write_known_pieces(
         pieces_path(path),
         neighbours.embedder.tokenizer,

@@ -206,3 +206,22 @@ def test_the_router_cache_gets_its_pieces_and_loads_them(tmp_path: Path) -> None
     assert np.array_equal(without.logits("who qualifies?"), router.logits("who qualifies?"))
     again = load_router(SMALL, ENTRIES, (), cache_dir=tmp_path)
     assert again.neighbours is not None and again.neighbours.embedder.known is not None
+
+
+def test_every_sentence_an_answer_may_quote_is_tokenized_without_the_tokenizer(
+    tmp_path: Path,
+) -> None:
+    """The answer's choice of sentences embeds each sentence of its entry; one that opens a
+    paragraph starts with a piece ("▁This") that the entry's whole text never has."""
+    from knowledge.compose import sentences
+    from knowledge.parser import Entry
+
+    entries = [*ENTRIES, Entry("S9", "section", "Plans", "Intro here.\n\nThis opens it.", "22")]
+    router = load_router(SMALL, entries, (), cache_dir=tmp_path)
+    assert router.neighbours is not None
+    (router_file,) = tmp_path.glob("router-*.npz")
+    known = read_known_pieces(pieces_path(router_file), tokenizer_sha256=TOKENIZER_SHA256)
+    assert known is not None
+    quoted = [sentence for entry in entries for sentence in sentences(entry.text)]
+    assert "This opens it." in quoted
+    assert all(known.ids(sentence) is not None for sentence in quoted)
