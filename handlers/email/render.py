@@ -218,6 +218,8 @@ def _block_html(block: str) -> str:
 
 def body_text(text: str) -> str:
     """The plain-text part of a body: the same words without the ``> `` marks."""
+    if ">" not in text:  # no mark to take out (a broadcast's body): only the line ends
+        return "\n".join(text.splitlines())
     lines = []
     for line in text.splitlines():
         stripped = line.lstrip()
@@ -357,10 +359,11 @@ def build_email(
 
 
 def _tidy(text: str) -> str:
-    """Collapse the blank lines template blocks leave behind."""
-    lines: list[str] = []
-    for line in text.splitlines():
-        if not line.strip() and lines and not lines[-1].strip():
-            continue
-        lines.append(line.rstrip())
-    return "\n".join(lines).strip() + "\n"
+    """Collapse the blank lines template blocks leave behind: each line without its trailing
+    blanks, a run of blank lines as one, none at either end (in C-level steps, not a Python
+    loop per line: this runs for every copy of a broadcast)."""
+    joined = "\n".join(map(str.rstrip, text.splitlines()))
+    return _BLANK_RUN.sub("\n\n", joined).strip() + "\n"
+
+
+_BLANK_RUN = re.compile(r"\n\n\n+")  # two or more blank lines in a row

@@ -181,3 +181,34 @@ def test_the_base64_of_pieces_is_that_of_their_join() -> None:
         ]
         joined = base64.encodebytes("".join(pieces).encode()).decode()
         assert message_bytes._base64(pieces) == joined
+
+
+def _tidy_as_written_first(text: str) -> str:
+    lines: list[str] = []
+    for line in text.splitlines():
+        if not line.strip() and lines and not lines[-1].strip():
+            continue
+        lines.append(line.rstrip())
+    return "\n".join(lines).strip() + "\n"
+
+
+def _body_text_as_written_first(text: str) -> str:
+    lines = []
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(">"):
+            line = stripped[1:].removeprefix(" ")
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def test_the_text_part_helpers_match_their_line_by_line_versions() -> None:
+    """``_tidy`` and ``body_text`` run for every copy; their C-level rewrites give what the
+    line-by-line loops gave, for any mix of blanks, tabs, quote marks and line breaks."""
+    rng = random.Random(998)
+    alphabet = ["a", "b", " ", "\t", "\n", "\n\n", "\n \n", ">", "> ", " >", "\r", "\r\n",
+                "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u3000", "é"]  # fmt: skip
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        assert render._tidy(text) == _tidy_as_written_first(text), repr(text)
+        assert render.body_text(text) == _body_text_as_written_first(text), repr(text)
