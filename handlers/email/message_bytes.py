@@ -16,16 +16,18 @@ each kind's templates once per (kind, subject, company) and only each body per m
 from __future__ import annotations
 
 import base64
+import binascii
 import itertools
 import logging
 import os
+from collections.abc import Sequence
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 
 from bot.domain.hr_records import MessageKind, OutboxMessage
-from handlers.email.render import build_email, render_message
+from handlers.email.render import build_email, render_message, render_message_pieces
 
 __all__ = ["LayoutCache", "email_bytes"]
 
@@ -48,6 +50,10 @@ class LayoutCache:
     def render(self, message: OutboxMessage, *, company: str) -> tuple[str, str]:
         """(text, HTML) of ``message``, equal to :func:`render_message`'s."""
         return render_message(message, company=company)
+
+    def render_pieces(self, message: OutboxMessage, *, company: str) -> tuple[str, list[str]]:
+        """(text, HTML pieces) of ``message``: :func:`render_message_pieces`'s."""
+        return render_message_pieces(message, company=company)
 
 
 def email_bytes(
@@ -74,7 +80,8 @@ def email_bytes(
         return build_email(
             message, sender=sender, recipient=recipient, company=company, now=now
         ).as_bytes()
-    text, html = layouts.render(message, company=company)
+    text, pieces = layouts.render_pieces(message, company=company)
+    html = "".join(pieces)
     boundary = f"{_BOUNDARY_PREFIX}{next(_BOUNDARY_NUMBERS)}"
     if boundary in text or boundary in html:  # a body quoting one of ours: a fresh one
         boundary = f"=_offerbot_{os.urandom(16).hex()}"
@@ -97,22 +104,81 @@ def email_bytes(
     return (
         f"{head}\nX-Auto-Response-Suppress: All\nMIME-Version: 1.0\n"
         f'Content-Type: multipart/alternative; boundary="{boundary}"\n\n'
-        f"--{boundary}\n{_part('plain', text)}\n--{boundary}\n{_part('html', html)}\n"
+        f"--{boundary}\n{_part('plain', text)}\n--{boundary}\n"
+        f"{_part('html', html, pieces if message.body_html is None else None)}\n"
         f"--{boundary}--\n"
     ).encode()
 
 
-def _part(subtype: str, content: str) -> str:
-    """One text part: 7bit when it is ASCII with short lines, else base64 (UTF-8)."""
+def _part(subtype: str, content: str, pieces: Sequence[str] | None = None) -> str:
+    """One text part: 7bit when it is ASCII with short lines, else base64 (UTF-8). ``pieces``:
+    what ``content`` is joined from, when its long pieces recur in other messages (a template's
+    head and tail, a broadcast's shared paragraphs): their base64 is then mostly cached."""
     if "\r" in content:
         content = content.replace("\r\n", "\n").replace("\r", "\n")
+        pieces = None
     if not content.endswith("\n"):  # as EmailMessage.set_content does
         content += "\n"
+        if pieces is not None:
+            pieces = [*pieces, "\n"]
     head = f'Content-Type: text/{subtype}; charset="utf-8"\nContent-Transfer-Encoding:'
     if content.isascii() and max(map(len, content.split("\n"))) <= _MAX_LINE:
         return f"{head} 7bit\n\n{content}"
-    encoded = base64.encodebytes(content.encode("utf-8")).decode("ascii")
+    if pieces is None:
+        encoded = base64.encodebytes(content.encode("utf-8")).decode("ascii")
+    else:
+        encoded = _base64(pieces)
     return f"{head} base64\n\n{encoded}"
+
+
+_LINE = 57  # input bytes per line of base64.encodebytes (76 characters and a "\n")
+_CACHED_PIECE = (3 * _LINE, 16_384)  # the lengths of a piece whose encoding is cached
+# (piece, bytes already on its first line) → (bytes completing that line, the base64 lines of
+# the whole lines after it, the bytes left over for the next line)
+_ALIGNED: dict[tuple[str, int], tuple[bytes, str, bytes]] = {}
+
+
+def _base64(pieces: Sequence[str]) -> str:
+    """``base64.encodebytes("".join(pieces).encode())``, decoded — the same characters, with
+    the whole lines inside a long piece taken from a cache.
+
+    base64 writes each 57 input bytes as one line, so a piece's lines depend only on the
+    piece and on where it starts within a line (one of 57 phases): a broadcast's copies, whose
+    greetings differ in length, share the lines of every other piece, and each copy encodes
+    only its greeting and the two lines either side of it."""
+    out: list[str] = []
+    carry = b""  # the bytes of the line begun, not yet written (fewer than _LINE)
+    low, high = _CACHED_PIECE
+    for piece in pieces:
+        if not low <= len(piece) <= high:
+            data = carry + piece.encode("utf-8")
+            whole = len(data) - len(data) % _LINE
+            if whole:
+                out.append(base64.encodebytes(data[:whole]).decode("ascii"))
+            carry = data[whole:]
+            continue
+        phase = len(carry)
+        found = _ALIGNED.get((piece, phase))
+        if found is None:
+            data = piece.encode("utf-8")
+            start = (_LINE - phase) % _LINE
+            whole = start + (len(data) - start) // _LINE * _LINE
+            found = (
+                data[:start],
+                base64.encodebytes(data[start:whole]).decode("ascii"),
+                data[whole:],
+            )
+            if len(_ALIGNED) >= 1024:  # bounded: a new wording starts afresh
+                _ALIGNED.clear()
+            _ALIGNED[(piece, phase)] = found
+        completing, lines, rest = found
+        if phase:  # the line begun before the piece, completed by its first bytes
+            out.append(binascii.b2a_base64(carry + completing).decode("ascii"))
+        out.append(lines)
+        carry = rest
+    if carry:
+        out.append(binascii.b2a_base64(carry).decode("ascii"))
+    return "".join(out)
 
 
 @lru_cache(maxsize=4)
