@@ -26,11 +26,11 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.cache_files import write_json_cache
 from knowledge.embedding import file_stamps
 from knowledge.parser import Entry
 from knowledge.router import FEATURE_VERSION
@@ -129,15 +129,7 @@ def write_snapshot(
     }
     path = _path(offer_dir, cache_dir)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".kb-", suffix=".json")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(data, stream, ensure_ascii=False)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_json_cache(path, data)
     except OSError as exc:
         logger.warning("knowledge snapshot not written", extra={"error": type(exc).__name__})
 

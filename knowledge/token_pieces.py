@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bot.cache_files import write_json_cache
 
 __all__ = [
     "PIECES_VERSION",
@@ -165,15 +165,7 @@ def write_known_pieces(
         },
     }
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tokens-", suffix=".json")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(data, stream, ensure_ascii=False, separators=(",", ":"))
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_json_cache(path, data, compact=True)
     except OSError as exc:
         logger.warning("tokenizer pieces not written", extra={"error": type(exc).__name__})
         return False

@@ -21,11 +21,11 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bot.cache_files import write_json_cache
 from bot.domain.calendar import BusinessCalendar, HolidayTable, library_holidays
 from bot.domain.terms import OfferTerms
 
@@ -133,14 +133,6 @@ def _write(path: Path, table: HolidayTable) -> None:
         "days": {day.isoformat(): name for day, name in sorted(table.days.items())},
     }
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".holidays-", suffix=".json")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(data, stream, ensure_ascii=False)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_json_cache(path, data)
     except OSError as exc:
         logger.warning("holiday table not written", extra={"error": type(exc).__name__})

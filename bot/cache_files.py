@@ -1,0 +1,31 @@
+"""Cache files one process writes for the next — the knowledge snapshot, the tokenizer's known
+pieces, the holiday table: JSON that replaces the old file in one step (a temporary sibling,
+then a rename), so a reader never sees half a file. A cache is never personal data (those files
+go through :mod:`bot.private_files`), and a folder that cannot be written only means the next
+process works it out again: callers catch the ``OSError`` and log it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_json_cache"]
+
+
+def write_json_cache(path: Path, data: Any, *, compact: bool = False) -> None:
+    """Replace ``path`` with ``data`` as JSON (``compact``: no spaces after separators).
+    Raises ``OSError`` when the folder cannot be created or written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".json")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            separators = (",", ":") if compact else None
+            json.dump(data, stream, ensure_ascii=False, separators=separators)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
