@@ -13,7 +13,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_json_cache"]
+__all__ = ["default_cache_dir", "write_json_cache"]
+
+
+def default_cache_dir() -> Path:
+    """Where trained routers and the other caches are kept unless the caller says otherwise.
+    Here, not in ``knowledge``, so a process that needs only the holiday table does not import
+    numpy for a path."""
+    return Path.home() / ".cache" / "offerbot"
 
 
 def write_json_cache(path: Path, data: Any, *, compact: bool = False) -> None:

@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.cache_files import default_cache_dir
 from bot.domain.deadlines import business_calendar, cancellation_date, new_grant_date
 from bot.domain.questions import AnswerKind, Intent
 from bot.domain.terms import OfferTerms
@@ -149,11 +150,6 @@ class KnowledgeBase:
             if text not in embedded:
                 embedded[text] = neighbours.embedder.embed([text])[0]
         return score + SENTENCE_EMBEDDING_WEIGHT * float(embedded[question] @ embedded[sentence])
-
-
-def default_cache_dir() -> Path:
-    """Where trained routers are kept unless the caller says otherwise."""
-    return Path.home() / ".cache" / "offerbot"
 
 
 def build_knowledge_base(

@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot.cache_files import write_json_cache
+from bot.cache_files import default_cache_dir, write_json_cache
 from bot.domain.calendar import BusinessCalendar, HolidayTable, library_holidays
 from bot.domain.terms import OfferTerms
 
@@ -37,12 +37,6 @@ logger = logging.getLogger(__name__)
 HOLIDAY_TABLE_VERSION = "holidays-1"
 # The modules whose files decide the package's answers (stamped when the table is filled).
 _LIBRARY_MODULES = ("holidays", "dateutil")
-
-
-def default_cache_dir() -> Path:
-    """The router's cache folder (``knowledge.answerer.default_cache_dir``, which imports numpy:
-    not worth it for a path)."""
-    return Path.home() / ".cache" / "offerbot"
 
 
 def offer_years(terms: OfferTerms) -> frozenset[int]:
