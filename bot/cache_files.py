@@ -13,7 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["default_cache_dir", "write_json_cache"]
+__all__ = ["default_cache_dir", "file_stamp", "unchanged", "write_json_cache"]
+
+FileStamp = tuple[str, int, int]  # (path, size, modification time in ns)
 
 
 def default_cache_dir() -> Path:
@@ -36,3 +38,21 @@ def write_json_cache(path: Path, data: Any, *, compact: bool = False) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def file_stamp(path: str | Path) -> FileStamp:
+    """What a cache records of a file it was made from, to know later (a stat, no reading)
+    that the file is still the same one. Raises ``OSError`` for a missing file."""
+    stat = os.stat(path)
+    return (str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def unchanged(stamps: object) -> bool:
+    """Every recorded ``(path, size, mtime)`` still describes its file (False for none, for a
+    malformed record or a missing file)."""
+    if not isinstance(stamps, list) or not stamps:
+        return False
+    try:
+        return all(file_stamp(path) == (path, size, mtime) for path, size, mtime in stamps)
+    except (OSError, TypeError, ValueError):
+        return False

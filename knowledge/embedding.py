@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bot.cache_files import file_stamp
 from knowledge.token_pieces import KnownPieces
 
 __all__ = [
@@ -199,11 +200,6 @@ def _root() -> Path | None:
     return Path(spec.origin).parent
 
 
-def _stamp(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return (str(path), stat.st_size, stat.st_mtime_ns)
-
-
 def file_stamps() -> list[tuple[str, int, int]]:
     """(path, size, mtime) of the embedding's two files, those present: what a cache built with
     the embedding records, to know later that the files are the same ones."""
@@ -211,7 +207,7 @@ def file_stamps() -> list[tuple[str, int, int]]:
     if root is None:
         return []
     paths = [root / relative for relative, _ in (_WEIGHTS, _TOKENIZER)]
-    return [_stamp(path) for path in paths if path.is_file()]
+    return [file_stamp(path) for path in paths if path.is_file()]
 
 
 def trust_checked_files(stamps: Sequence[tuple[str, int, int]]) -> None:
@@ -225,7 +221,7 @@ def trust_checked_files(stamps: Sequence[tuple[str, int, int]]) -> None:
 def _pinned(path: Path, expected: str) -> bool:
     if not path.is_file():
         return False
-    return _stamp(path) in _CHECKED or _sha256(path) == expected
+    return file_stamp(path) in _CHECKED or _sha256(path) == expected
 
 
 @lru_cache(maxsize=1)

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-from bot.cache_files import default_cache_dir, write_json_cache
+from bot.cache_files import default_cache_dir, file_stamp, unchanged, write_json_cache
 from bot.domain.calendar import BusinessCalendar, HolidayTable, library_holidays
 from bot.domain.terms import OfferTerms
 
@@ -83,22 +81,8 @@ def _library_files() -> list[tuple[str, int, int]]:
             continue
         origin = getattr(module, "__file__", None)
         if origin:
-            stat = os.stat(origin)
-            stamps.append((origin, stat.st_size, stat.st_mtime_ns))
+            stamps.append(file_stamp(origin))
     return sorted(stamps)
-
-
-def _unchanged(stamps: Any) -> bool:
-    if not isinstance(stamps, list) or not stamps:
-        return False
-    for path, size, mtime in stamps:
-        try:
-            stat = os.stat(path)
-        except OSError:
-            return False
-        if (stat.st_size, stat.st_mtime_ns) != (size, mtime):
-            return False
-    return True
 
 
 def _read(path: Path, country: str) -> tuple[HolidayTable | None, frozenset[int]]:
@@ -108,7 +92,7 @@ def _read(path: Path, country: str) -> tuple[HolidayTable | None, frozenset[int]
         if data.get("version") != HOLIDAY_TABLE_VERSION or data.get("country") != country:
             return None, frozenset()
         stored = frozenset(int(year) for year in data["years"])
-        if not _unchanged(data["library"]):
+        if not unchanged(data["library"]):
             return None, stored
         days = {date.fromisoformat(day): str(name) for day, name in data["days"].items()}
         return HolidayTable(country, days, stored), stored
