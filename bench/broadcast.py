@@ -68,7 +68,7 @@ from bot.services.messaging.outbox import drain_outbox
 from bot.services.offer.extension import extend_offer
 from bot.services.offer.live_offer import load_offer
 from handlers.email.assembly import message_id_factory
-from handlers.email.message_bytes import LayoutCache, email_bytes
+from handlers.email.message_bytes import email_bytes
 from handlers.email.render import new_message_id
 from knowledge.demo_roster import generate_demo_roster
 from knowledge.offer_terms import load_offer_terms
@@ -192,7 +192,7 @@ async def bare_messages(app: App) -> list[tuple[str, bytes]]:
     Message-ID of its own (the server counts copies by Message-ID)."""
     async with app.uow() as uow:
         queued = await uow.outbox.by_kind(MessageKind.EXTENSION_ANNOUNCEMENT)
-    layouts, now = LayoutCache(), app.clock.now()
+    now = app.clock.now()
     return [
         (
             m.recipient,
@@ -202,7 +202,6 @@ async def bare_messages(app: App) -> list[tuple[str, bytes]]:
                 recipient=m.recipient,
                 company=app.base_terms.company_short_name,
                 now=now,
-                layouts=layouts,
             ),
         )
         for m in queued

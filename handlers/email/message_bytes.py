@@ -9,7 +9,7 @@ multipart/alternative text + HTML) is written directly, with the stdlib's own en
 parts that need care (RFC 2047 words, base64), in about 30 µs. Messages with attachments, and
 anything unusual (a line break in a header, a non-ASCII address), go through ``build_email``.
 
-The text and HTML parts come from :func:`handlers.email.render.render_message`, which renders
+The text and HTML parts come from :func:`handlers.email.render.render_message_pieces`, which renders
 each kind's templates once per (kind, subject, company) and only each body per message.
 """
 
@@ -27,9 +27,9 @@ from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 
 from bot.domain.hr_records import MessageKind, OutboxMessage
-from handlers.email.render import build_email, render_message, render_message_pieces
+from handlers.email.render import build_email, render_message_pieces
 
-__all__ = ["LayoutCache", "email_bytes"]
+__all__ = ["email_bytes"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,23 +39,6 @@ _BOUNDARY_PREFIX = f"=_offerbot_{os.urandom(8).hex()}_"
 _BOUNDARY_NUMBERS = itertools.count()
 
 
-class LayoutCache:
-    """The parts of a message as :func:`render_message` renders them. The layouts are cached
-    there now (bodies are Markdown, which a marker-paragraph shortcut cannot reproduce); this
-    class stays so the sender and ``bench/broadcast.py`` keep their API."""
-
-    def __init__(self, size: int = 256) -> None:
-        self._size = size
-
-    def render(self, message: OutboxMessage, *, company: str) -> tuple[str, str]:
-        """(text, HTML) of ``message``, equal to :func:`render_message`'s."""
-        return render_message(message, company=company)
-
-    def render_pieces(self, message: OutboxMessage, *, company: str) -> tuple[str, list[str]]:
-        """(text, HTML pieces) of ``message``: :func:`render_message_pieces`'s."""
-        return render_message_pieces(message, company=company)
-
-
 def email_bytes(
     message: OutboxMessage,
     *,
@@ -63,7 +46,6 @@ def email_bytes(
     recipient: str,
     company: str,
     now: datetime,
-    layouts: LayoutCache,
 ) -> bytes:
     """The message as sent: ``build_email``'s MIME tree, written directly when it can be."""
     message_id = message.message_id or ""
@@ -80,7 +62,7 @@ def email_bytes(
         return build_email(
             message, sender=sender, recipient=recipient, company=company, now=now
         ).as_bytes()
-    text, pieces = layouts.render_pieces(message, company=company)
+    text, pieces = render_message_pieces(message, company=company)
     html = "".join(pieces)
     boundary = f"{_BOUNDARY_PREFIX}{next(_BOUNDARY_NUMBERS)}"
     if boundary in text or boundary in html:  # a body quoting one of ours: a fresh one

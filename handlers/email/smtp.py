@@ -33,7 +33,7 @@ from bot.ports import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from handlers.email.message_bytes import LayoutCache, email_bytes
+from handlers.email.message_bytes import email_bytes
 
 __all__ = ["SmtpConfig", "SmtpTransport", "smtp_address", "tls_context"]
 
@@ -68,7 +68,6 @@ class SmtpTransport:
         self._idle: list[aiosmtplib.SMTP] = []
         self._slots = asyncio.Semaphore(max_connections)
         self._envelope_from = parseaddr(config.mail_from)[1]
-        self._layouts = LayoutCache()  # templates rendered once per kind and subject
         self.max_connections = max_connections
 
     async def send(self, message: OutboxMessage) -> str | None:
@@ -81,7 +80,6 @@ class SmtpTransport:
                 recipient=recipient,
                 company=self.config.company,
                 now=self._clock.now(),
-                layouts=self._layouts,
             )
         except UnicodeError as exc:  # the same bytes would fail the same way on every retry
             raise PermanentDeliveryError(f"cannot encode the message: {exc}") from exc

@@ -18,7 +18,7 @@ import pytest
 
 from bot.domain.hr_records import MessageKind, OutboxMessage
 from handlers.email import message_bytes, render
-from handlers.email.message_bytes import LayoutCache, email_bytes
+from handlers.email.message_bytes import email_bytes
 from handlers.email.render import build_email
 
 NOW = datetime(2003, 7, 10, 16, tzinfo=UTC)
@@ -85,7 +85,6 @@ def test_the_fast_bytes_carry_the_parts_build_email_builds(kind: MessageKind, na
         recipient=message.recipient,
         company="Capstone",
         now=NOW,
-        layouts=LayoutCache(),
     )
     slow = build_email(
         message, sender=sender, recipient=message.recipient, company="Capstone", now=NOW
@@ -155,7 +154,6 @@ def test_the_cached_parts_give_the_bytes_of_the_plain_path(
             recipient=message.recipient,
             company="Capstone",
             now=NOW,
-            layouts=LayoutCache(),
         )
 
     message_bytes._ALIGNED.clear()
