@@ -153,6 +153,7 @@ def eval_command(
     settings = load_settings()
     terms = load_offer_terms(settings.offer_dir) if settings.offer_dir else load_offer_terms()
     kb = knowledge_base(offer_dir)
+    kb.warm()  # as a running bot's worker does at start: the latency is a running bot's
     report = evaluate(load_items(path), lambda q: answer(q, kb=kb, terms=terms).payload())
     data = report.as_json()
     if as_json:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -84,6 +85,7 @@ async def run_worker(app: App, *, once: bool = False, stop: asyncio.Event | None
                 group.create_task(watcher.run(stop))
             group.create_task(_outbox_loop(app, transports, stop))
             group.create_task(_scheduler_loop(app, stop))
+            group.create_task(_warm_answers(app, stop))
             if sweep is not None:
                 group.create_task(_slack_event_loop(app, sweep, stop))
     finally:
@@ -91,6 +93,30 @@ async def run_worker(app: App, *, once: bool = False, stop: asyncio.Event | None
             close = getattr(transport, "aclose", None)
             if close is not None:
                 await close()
+
+
+async def _warm_answers(app: App, stop: asyncio.Event) -> None:
+    """Load the knowledge base and prepare every sentence an answer can quote, entry by entry
+    in a thread (``KnowledgeBase.warm``), so the first questions after a start do not pay for
+    it, and a stop is never held up by more than one entry. A failure is logged and the bot
+    goes on: the same work then happens lazily, question by question."""
+    from knowledge.answerer import knowledge_base
+
+    started = time.perf_counter()
+    prepared = 0
+    try:
+        kb = await asyncio.to_thread(knowledge_base, app.offer_dir)
+        for entry in kb.entries:
+            if stop.is_set():
+                return
+            prepared += await asyncio.to_thread(kb.warm, [entry])
+    except Exception:
+        logger.exception("preparing the answers' sentences failed; they are prepared lazily")
+        return
+    logger.info(
+        "answers prepared",
+        extra={"sentences": prepared, "seconds": round(time.perf_counter() - started, 3)},
+    )
 
 
 async def _outbox_loop(
