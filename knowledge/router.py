@@ -40,7 +40,7 @@ from knowledge.embedding import (
     load_embedder,
     neighbour_scores,
 )
-from knowledge.features import analyze_chars, analyze_words, normalize
+from knowledge.features import char_features, normalize, word_features
 from knowledge.index import STOPWORDS, stem
 from knowledge.token_pieces import pieces_path, read_known_pieces
 
@@ -176,8 +176,8 @@ class Router:
 
     def vector(self, text: str) -> tuple[list[int], list[float]]:
         """The message's sparse feature vector (columns, values)."""
-        wc, wv = self.words.transform(analyze_words(text))
-        cc, cv = self.chars.transform(analyze_chars(text))
+        wc, wv = self.words.transform(word_features(text))
+        cc, cv = self.chars.transform(char_features(text))
         return wc + cc, wv + cv
 
     def logits(self, text: str) -> npt.NDArray[np.float64]:
