@@ -2,6 +2,8 @@
 
     python3 bench/bank_confusions.py [--seeds 0 1 2] [--pair PROXY out_of_scope] [--top 40]
     python3 bench/bank_confusions.py --figures-only --seeds 0 1 2
+    python3 bench/bank_confusions.py --figures-only --paired --seeds 0 1 2 \
+        --without weak-labels-3.txt --labels S12 Q7
 
 Runs ``knowledge.calibration.cross_validate`` with the router's current settings
 (``knowledge.fitting.Hyper()``) once per fold seed and prints, per (true → decided) pair of label
@@ -13,6 +15,11 @@ It is the tool for auditing the bank's labels (is the line really answered by th
 does it ask about a fact two entries share? is it answered at all?), not a benchmark: the
 per-class figures it prints last (mean over the seeds) are the ones to compare before and after
 an edit. No evaluation set takes part.
+
+A round of new examples makes its labels' figures look better partly because there are more of
+them; ``--without FILE`` prints the figures again on the lines outside FILE only (the lines
+that were there before the round, when FILE is the round's new file), and ``--labels`` each
+named label's right/n on those lines, summed over the seeds.
 """
 
 from __future__ import annotations
@@ -123,6 +130,28 @@ def _print_figures(reports: list[CvReport]) -> None:
     print(f"  thresholds {[r.threshold for r in reports]}, examples {len(reports[0].truth)}")
 
 
+def _print_kept_figures(
+    reports: list[CvReport], examples: list[Example], without: set[str], labels: list[str]
+) -> None:
+    kept = [i for i, e in enumerate(examples) if e.file not in without]
+    print(f"\non the {len(kept)} lines outside {sorted(without)}, mean of fold seeds:")
+    kinds: dict[str, list[float]] = defaultdict(list)
+    for r in reports:
+        by_kind: dict[str, list[bool]] = defaultdict(list)
+        for i in kept:
+            kind = "out_of_scope" if r.truth[i] == "out_of_scope" else "answerable"
+            by_kind[kind].append(r.right(i))
+        for kind, rights in by_kind.items():
+            kinds[kind].append(sum(rights) / len(rights))
+    for kind, values in sorted(kinds.items()):
+        spread = " ".join(f"{v:.1%}" for v in values)
+        print(f"  {kind:<14} {statistics.mean(values):6.1%}   ({spread})")
+    for label in labels:
+        mine = [i for i in kept if examples[i].label == label]
+        right = sum(r.right(i) for r in reports for i in mine)
+        print(f"  {label:<14} {right}/{len(mine) * len(reports)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -134,11 +163,21 @@ def main() -> None:
         action="store_true",
         help="folds by a hash of the texts, so that runs before and after an edit compare",
     )
+    parser.add_argument(
+        "--without",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="also print the figures on the lines outside these bank files",
+    )
+    parser.add_argument("--labels", nargs="+", default=[], help="with --without: right/n per label")
     args = parser.parse_args()
     reports, examples = _run(args.seeds, paired=args.paired)
     if not args.figures_only:
         print_confusions(reports, examples, tuple(args.pair) if args.pair else None, args.top)
     _print_figures(reports)
+    if args.without:
+        _print_kept_figures(reports, examples, set(args.without), args.labels)
 
 
 if __name__ == "__main__":
