@@ -94,8 +94,9 @@ class OutboxDeliveryRow(Base):
         CheckConstraint("channel IN ('email', 'slack')", name="channel"),
         CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
         CheckConstraint(values_in("state", DeliveryState), name="state"),
-        # each channel's sender claims its own due rows (claim_due, count_due)
-        Index(None, "state", "channel", "priority", "next_attempt_at"),
+        # each channel's sender claims its own due rows in this order (claim_due, count_due);
+        # the id last, so a claim reads its rows in order and stops (migration 0017)
+        Index(None, "state", "channel", "priority", "next_attempt_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(

@@ -94,13 +94,13 @@ async def test_0008_keeps_handled_slack_events_as_done_and_indexes_the_outbox(
         assert taken is None
 
         def outbox_indexes(connection: Connection) -> list[list[str | None]]:
-            # the claim's index moved with the delivery state in 0014
+            # the claim's index moved with the delivery state in 0014, took the id in 0017
             found = inspect(connection).get_indexes("outbox_delivery")
             return [ix["column_names"] for ix in found]
 
         async with engine.connect() as connection:
             indexes = await connection.run_sync(outbox_indexes)
-        assert ["state", "channel", "priority", "next_attempt_at"] in indexes
+        assert ["state", "channel", "priority", "next_attempt_at", "id"] in indexes
 
         with pytest.raises(IntegrityError):
             async with engine.begin() as connection:
