@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -163,9 +162,32 @@ class SmtpTransport:
     async def _transaction(
         self, client: aiosmtplib.SMTP, envelope_from: str, recipient: str, data: bytes
     ) -> None:
-        await _step(client, lambda: client.mail(envelope_from), before_data=True)
-        await _step(client, lambda: client.rcpt(recipient), before_data=True)
-        await _step(client, lambda: client.data(data), before_data=False)
+        """MAIL, RCPT and DATA, with each failure mapped by where it happened (before DATA or
+        during it). One coroutine and one handler for the three commands, not a wrapper per
+        command: the sender runs this for every e-mail in the event loop that also drives
+        the connections, and each layer cost a few µs a message (issue 15, item 4)."""
+        before_data = True
+        try:
+            await client.mail(envelope_from)
+            await client.rcpt(recipient)
+            before_data = False
+            await client.data(data)
+        except aiosmtplib.SMTPResponseException as exc:
+            await _reset(client)
+            text = f"SMTP {exc.code} {exc.message}"
+            if 400 <= exc.code < 500:
+                raise TransientDeliveryError(text) from exc
+            raise PermanentDeliveryError(text) from exc
+        except aiosmtplib.SMTPTimeoutError as exc:
+            client.close()
+            if before_data:
+                raise TransientDeliveryError(f"SMTP timeout: {exc}") from exc
+            raise AmbiguousDeliveryError(f"SMTP timeout during DATA: {exc}") from exc
+        except _CONNECTION_ERRORS as exc:
+            client.close()
+            if before_data:
+                raise _Stale() from exc
+            raise AmbiguousDeliveryError(f"connection lost during DATA: {exc}") from exc
 
 
 def smtp_address(address: str, *, what: str = "recipient address") -> str:
@@ -192,29 +214,6 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
 
 class _Stale(Exception):
     """The connection was closed before the transaction started (an idle pooled one)."""
-
-
-async def _step(
-    client: aiosmtplib.SMTP, command: Callable[..., object], *, before_data: bool
-) -> None:
-    try:
-        await command()  # type: ignore[misc]
-    except aiosmtplib.SMTPResponseException as exc:
-        await _reset(client)
-        text = f"SMTP {exc.code} {exc.message}"
-        if 400 <= exc.code < 500:
-            raise TransientDeliveryError(text) from exc
-        raise PermanentDeliveryError(text) from exc
-    except aiosmtplib.SMTPTimeoutError as exc:
-        client.close()
-        if before_data:
-            raise TransientDeliveryError(f"SMTP timeout: {exc}") from exc
-        raise AmbiguousDeliveryError(f"SMTP timeout during DATA: {exc}") from exc
-    except _CONNECTION_ERRORS as exc:
-        client.close()
-        if before_data:
-            raise _Stale() from exc
-        raise AmbiguousDeliveryError(f"connection lost during DATA: {exc}") from exc
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:
