@@ -33,12 +33,16 @@ from sqlalchemy.ext.asyncio import (
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "DATABASE_FILE_MODE",
+    "READ_ONLY",
     "SQLITE_PRAGMAS",
     "create_engine",
     "session_factory",
 ]
 
 DATABASE_FILE_MODE = 0o600
+# An execution option: this connection's transaction only reads (a deferred ``BEGIN`` on SQLite;
+# see ``storage.uow.UnitOfWork.reading``).
+READ_ONLY = "offerbot_read_only"
 BUSY_TIMEOUT_MS = 30_000
 
 # Applied to every new SQLite connection, in this order: the wait first, so that switching the
@@ -115,4 +119,5 @@ def _configure_sqlite_connection(
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
