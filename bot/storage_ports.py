@@ -23,7 +23,6 @@ for tests and for ``storage/`` itself. The types they take and return are domain
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
@@ -100,15 +99,9 @@ class UnitOfWork(Protocol):
         traceback: TracebackType | None,
     ) -> None: ...
 
-    def reading(self) -> AbstractAsyncContextManager[None]:
-        """``async with uow.reading():`` opens a block that only reads and neither waits for a
-        writer nor holds one up (SQLite otherwise gives every block the write lock up front):
-        a long job reads its next page while its last page's writes are at the database."""
-        ...
-
     def reads_beside_writes(self) -> bool:
-        """Does a :meth:`reading` block run alongside this process's writes at no cost to
-        them? (PostgreSQL: yes; SQLite: no — reading ahead there only slows the writer.)"""
+        """Does a block opened by another task run alongside this process's writes? (PostgreSQL:
+        yes, so a long job may read its next page meanwhile; SQLite: no, one write lock.)"""
         ...
 
     async def commit(self) -> None:

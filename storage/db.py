@@ -33,16 +33,12 @@ from sqlalchemy.ext.asyncio import (
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "DATABASE_FILE_MODE",
-    "READ_ONLY",
     "SQLITE_PRAGMAS",
     "create_engine",
     "session_factory",
 ]
 
 DATABASE_FILE_MODE = 0o600
-# An execution option: this connection's transaction only reads (a deferred ``BEGIN`` on SQLite;
-# see ``storage.uow.UnitOfWork.reading``).
-READ_ONLY = "offerbot_read_only"
 BUSY_TIMEOUT_MS = 30_000
 
 # Applied to every new SQLite connection, in this order: the wait first, so that switching the
@@ -119,5 +115,4 @@ def _configure_sqlite_connection(
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:
-    read_only = connection.get_execution_options().get(READ_ONLY, False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

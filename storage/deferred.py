@@ -27,7 +27,6 @@ from __future__ import annotations
 import sqlite3
 import sys
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -143,9 +142,6 @@ class DeferredUnitOfWork:
         traceback: TracebackType | None,
     ) -> None:
         await self._unit().__aexit__(exc_type, exc, traceback)
-
-    def reading(self) -> AbstractAsyncContextManager[None]:
-        return self._unit().reading()
 
     def reads_beside_writes(self) -> bool:
         return self._unit().reads_beside_writes()

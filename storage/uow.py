@@ -21,8 +21,6 @@ Entering it again inside its own block raises :class:`~storage.errors.UnitOfWork
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
@@ -33,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.domain.records import OfferState
 from storage.audience_repo import AudienceRepository
 from storage.close_repo import CloseRunRepository
-from storage.db import READ_ONLY
 from storage.elections_repo import (
     AcceptedTenderRepository,
     ElectionRepository,
@@ -124,38 +121,21 @@ class UnitOfWork:
         )
 
     async def __aenter__(self) -> UnitOfWork:
-        await self._open_block(read_only=False)
-        return self
-
-    def reads_beside_writes(self) -> bool:
-        """True on PostgreSQL, where a :meth:`reading` block is a server process of its own
-        that runs while this process's writes are at the database. False on SQLite: there the
-        reader and the writer share the process's CPU and the file, and a reader held open
-        while a round writes stops the WAL from being checkpointed (measured: a read-ahead
-        made a 100,000-person reminder round 1 s slower, not faster)."""
-        bind = self._sessions.kw.get("bind")
-        return bind is not None and bind.dialect.name == "postgresql"
-
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[None]:
-        """A block for reads only, which neither waits for a writer nor holds one up: on
-        SQLite a deferred ``BEGIN`` (a snapshot of the WAL) instead of the ``BEGIN
-        IMMEDIATE`` every other block takes (``storage.db``); on PostgreSQL a block as usual.
-        Lets a long job read its next page while its last page's writes are at the database."""
-        await self._open_block(read_only=True)
-        try:
-            yield
-        finally:
-            await self.__aexit__(None, None, None)
-
-    async def _open_block(self, *, read_only: bool) -> None:
         if self._current.get() is not None:
             raise UnitOfWorkError("this unit of work is already open in this task")
         session = self._sessions()
         await session.begin()
-        if read_only:  # the connection now, so that the options reach its BEGIN
-            await session.connection(execution_options={READ_ONLY: True})
         self._tokens.set(self._current.set(_Open.over(session)))
+        return self
+
+    def reads_beside_writes(self) -> bool:
+        """True on PostgreSQL, where a block opened by another task (its own connection, its
+        own server process) runs while this process's writes are at the database. False on
+        SQLite: every block takes the one write lock at ``BEGIN`` (``storage.db``), and a
+        deferred reader beside the writer was measured slower, not faster (the two connections
+        invalidate each other's page cache; a reminder round took ~1 s longer)."""
+        bind = self._sessions.kw.get("bind")
+        return bind is not None and bind.dialect.name == "postgresql"
 
     async def __aexit__(
         self,

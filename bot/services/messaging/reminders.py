@@ -4,8 +4,8 @@
 (key ``reminder:<offer>:<slot>``) and cancels the pending ones of an older plan, so planning
 again — at every start, after an extension — is idempotent and moves the plan with the
 deadline. ``run_reminder_job`` is the scheduler's handler (:data:`bot.runtime.scheduler.HANDLERS`):
-it reads the roster a page of :data:`CHUNK` employees at a time (a read-only block: the page
-classified and its copies built), then, in one transaction per page, keeps each template
+it reads the roster a page of :data:`CHUNK` employees at a time (the page classified and its
+copies built), then, in one transaction per page, keeps each template
 verbatim once per round and state (the filing's record of written communications, with
 ``{name}`` and ``{grants}`` as the personal fields; recorded on the page where the state first
 turns up) and queues one personal outbox copy per person and channel with an idempotency key,
@@ -278,17 +278,17 @@ def _read_ahead(uow: UnitOfWork, round_: _Round, *, after: str | None) -> asynci
 
 
 async def _read_page(uow: UnitOfWork, round_: _Round, after: str | None) -> _Read:
-    """Classify the next :data:`CHUNK` employees and build their copies, in a read-only
-    block (:meth:`~bot.ports.UnitOfWork.reading`: on SQLite it does not wait for the round's
-    own writes). The page's grants are read once and serve both the state and the copy's
-    grant list. Every state but "form received" gets a template (:func:`_queue_page`), so the
-    copies can be built before the templates are recorded.
+    """Classify the next :data:`CHUNK` employees and build their copies, in a block of their
+    own that writes nothing (on PostgreSQL it runs while the previous page is written). The
+    page's grants are read once and serve both the state and the copy's grant list. Every
+    state but "form received" gets a template (:func:`_queue_page`), so the copies can be
+    built before the templates are recorded.
 
     The cyclic garbage collector stays paused while the page's objects are built (they have no
     cycles): turned back on while they were alive, its next passes walked them all — ~10 % of
     a round's time."""
     with garbage_collection_paused():
-        async with uow.reading():
+        async with uow:
             page = await eligible_page(uow, round_.terms, after=after, limit=CHUNK)
         to_remind = [r for r in page.recipients if r.state is not ReminderState.FORM_RECEIVED]
         copies = reminder_copies(
