@@ -14,7 +14,7 @@ renewing its lease between pages. A copy names its template and holds only the p
 Each page's grants are read once, for both the state and the copy's grant list. On PostgreSQL
 (``uow.reads_beside_writes()``) the next page is read while this page's copies are written: the
 round's Python work and the server's inserts then share the two cores instead of taking turns
-(100,000 people: 7.1 → 3.7 s in ``offerbot serve``).
+(100,000 people in ``offerbot serve``: median 6.0 → 3.8 s).
 The outbox sender delivers them; a crash or a second runner re-queues nothing that is already there.
 
 A round is skipped, not sent, when its job belongs to an older expiration (the re-plan made a
