@@ -99,6 +99,11 @@ class UnitOfWork(Protocol):
         traceback: TracebackType | None,
     ) -> None: ...
 
+    def reads_beside_writes(self) -> bool:
+        """Does a block opened by another task run alongside this process's writes? (PostgreSQL:
+        yes, so a long job may read its next page meanwhile; SQLite: no, one write lock.)"""
+        ...
+
     async def commit(self) -> None:
         """Make everything done in this block durable; the block may go on with new work."""
         ...

@@ -143,6 +143,9 @@ class DeferredUnitOfWork:
     ) -> None:
         await self._unit().__aexit__(exc_type, exc, traceback)
 
+    def reads_beside_writes(self) -> bool:
+        return self._unit().reads_beside_writes()
+
     async def commit(self) -> None:
         await self._unit().commit()
 

@@ -3,6 +3,7 @@ plan, the scheduler running a round, quiet hours, stale and superseded rounds, e
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from datetime import date, datetime, time
@@ -400,6 +401,24 @@ async def test_a_round_that_dies_midway_resumes_without_duplicates(
     assert first <= {m.idempotency_key for m in sent}
     async with ready:  # each state's template kept once, whichever page met it first
         assert len(await ready.communications.list_all()) == 3
+
+
+async def test_a_round_that_loses_its_lease_stops_and_drops_the_page_read_ahead(
+    ready: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the next page is being read while a page is written; when the lease is
+    lost after the first page, that read is cancelled and nothing of it is queued."""
+    monkeypatch.setattr(reminders, "CHUNK", 2)
+
+    async def lost(self: JobContext, job: object) -> bool:
+        return False
+
+    monkeypatch.setattr(JobContext, "renew", lost)
+    await _plan(ready, SLACK, pdt(7, 1))
+    await _run(ready, ManualClock(pdt(7, 10)), SLACK)
+    keys = {m.idempotency_key for m in await _reminders(ready)}
+    assert keys == {f"reminder:{SLOT_10}:E1:{channel}" for channel in CHANNELS}  # E2: received
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
 
 
 async def test_a_stale_round_sends_nothing(ready: UnitOfWork) -> None:

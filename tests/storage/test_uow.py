@@ -122,3 +122,10 @@ async def test_a_unit_that_reads_then_writes_survives_a_concurrent_writer(
     async with reader:
         actions = sorted(entry.action for entry in await reader.audit.recent())
     assert actions == ["grants.view", "x"]
+
+
+async def test_reads_beside_writes_only_on_postgresql(db_engine: AsyncEngine) -> None:
+    """A reminder round reads its next page in another task while it writes (PostgreSQL);
+    on SQLite that task would only queue for the write lock every block takes at BEGIN."""
+    uow = UnitOfWork(session_factory(db_engine))
+    assert uow.reads_beside_writes() is (db_engine.dialect.name == "postgresql")
