@@ -3,8 +3,9 @@
 The model and its training data are ``knowledge.fitting``'s; here, grouped k-fold
 cross-validation on the bank (``knowledge.calibration``) fits the softmax temperature and the
 abstention threshold while the final model is fitted on all of it, and the result becomes a
-numpy :class:`~knowledge.router.Router`. Measured on this machine, idle: about 9 s for the
-bundled offer (``bench/qa.py``), the final fit alone about 2 s.
+numpy :class:`~knowledge.router.Router`. Measured on this machine, idle: about 18 s for the
+bundled offer's 7,602 examples (``bench/qa.py``; 9 s at 5,192), the final fit alone about 5 s —
+liblinear's one-vs-rest over 128 labels is most of it.
 
 :func:`load_router` is what start-up calls: the cache file keyed by a hash of the bank, the
 offer's documents, the model's settings, the sentence embedding's weights and
