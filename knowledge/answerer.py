@@ -66,7 +66,10 @@ __all__ = [
 # the term-sheet answer that states the expiration: answered with the live date in front
 EXPIRATION_ENTRY = "Q20"
 SENTENCE_EMBEDDING_WEIGHT = 0.5  # see KnowledgeBase.similarity
-_QUESTIONS_KEPT = 20000  # questions whose features a process keeps (KnowledgeBase.similarity)
+# questions whose features a process keeps (KnowledgeBase.similarity): one answer compares its
+# question with each sentence of an entry, so a few suffice; at ~3 KB each, 20,000 would let a
+# long-running bot grow by ~60 MB
+_QUESTIONS_KEPT = 512
 _TAX_WORDS = frozenset({"tax", "taxes", "taxed", "taxable", "irs", "amt", "cpa", "accountant"})
 
 
