@@ -140,7 +140,7 @@ async def _init(application: App, *, demo: bool, quiet: bool) -> dict[str, Any]:
         "offer_id": state.offer_id,
         "expiration": state.expiration.astimezone(application.base_terms.deadline_zone).isoformat(),
         "planned": {"reminders": plan.reminders, "digests": plan.digests},
-        "router": _router_summary(application.offer_dir),
+        "router": _router_summary(application.offer_dir, quiet=quiet),
     }
     if demo:
         roster = generate_demo_roster(
@@ -163,11 +163,17 @@ async def _init(application: App, *, demo: bool, quiet: bool) -> dict[str, Any]:
     return result
 
 
-def _router_summary(offer_dir: Path) -> dict[str, Any]:
-    """Train (or load from the cache) the offer's question router, so the first question is fast."""
+def _router_summary(offer_dir: Path, *, quiet: bool = False) -> dict[str, Any]:
+    """Train (or load from the cache) the offer's question router, so the first question is fast.
+    On a terminal a spinner says what the wait is: on a fresh machine the training takes about
+    20 s (the README's first command) and nothing else would show that it is working."""
     from knowledge.answerer import knowledge_base
 
-    router = knowledge_base(offer_dir).router
+    if quiet:
+        router = knowledge_base(offer_dir).router
+    else:
+        with err.status("Preparing the question router (a first run trains it: about 20 s)…"):
+            router = knowledge_base(offer_dir).router
     return {
         "labels": len(router.labels),
         "examples": router.meta.get("examples"),
