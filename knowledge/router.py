@@ -225,16 +225,6 @@ class Router:
         ]
         return sorted(unknown)
 
-    def similarity(
-        self, a: tuple[list[int], list[float]], b: tuple[list[int], list[float]]
-    ) -> float:
-        """Cosine of two vectors from :meth:`vector` (each family normalised; both weighted)."""
-        left = dict(zip(*a, strict=True))
-        dot = sum(v * left.get(c, 0.0) for c, v in zip(*b, strict=True))
-        na = math.sqrt(sum(v * v for v in a[1])) or 1.0
-        nb = math.sqrt(sum(v * v for v in b[1])) or 1.0
-        return dot / (na * nb)
-
     # --- the cache file ----------------------------------------------------------------------
 
     def save(self, path: Path) -> None:
