@@ -151,8 +151,6 @@ def fit(data: TrainingSet, hyper: Hyper) -> Fitted:
 # examples). Bounded; emptied when full.
 _EMBEDDED: dict[str, npt.NDArray[np.float32]] = {}
 _EMBEDDED_KEPT = 50_000
-
-
 _EMBEDDED_LOCK = threading.Lock()  # the folds run in threads
 
 

@@ -158,11 +158,9 @@ def _body_html_pieces(text: str) -> list[str]:
     text = text.strip()
     first = _BLANK_LINE.search(text)
     if first is None:
-        return [_block_or_plain_html(text)] if text.strip() else []
-    head = text[: first.start()]
-    pieces = [_block_or_plain_html(head)] if head.strip() else []
-    pieces += _rest_pieces(text[first.end() :])
-    return pieces
+        return [_block_or_plain_html(text)] if text else []
+    # the text is stripped, so the part before its first blank line is never blank
+    return [_block_or_plain_html(text[: first.start()]), *_rest_pieces(text[first.end() :])]
 
 
 @lru_cache(maxsize=64)
