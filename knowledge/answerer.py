@@ -158,10 +158,18 @@ class KnowledgeBase:
     def _features(self, text: str, cache: dict[str, _Features]) -> _Features:
         found = cache.get(text)
         if found is None:
-            neighbours = self.router.neighbours
-            embedded = None if neighbours is None else neighbours.embedder.embed([text])[0]
-            found = cache[text] = _Features.of(self.router.vector(text), embedded)
+            [found] = self._prepare([text])
+            cache[text] = found
         return found
+
+    def _prepare(self, texts: Sequence[str]) -> list[_Features]:
+        """The texts' features, their embeddings computed in one batch."""
+        neighbours = self.router.neighbours
+        embedded = None if neighbours is None or not texts else neighbours.embedder.embed(texts)
+        return [
+            _Features.of(self.router.vector(text), None if embedded is None else embedded[row])
+            for row, text in enumerate(texts)
+        ]
 
     def warm(self, entries: Sequence[Entry] | None = None) -> int:
         """Prepare every sentence an answer can quote (of ``entries``, by default all), so that
@@ -172,13 +180,7 @@ class KnowledgeBase:
         sentences were prepared."""
         chosen = self.entries if entries is None else entries
         todo = sorted({s for e in chosen for s in sentences(e.text)} - self._sentences.keys())
-        neighbours = self.router.neighbours
-        embedded = None if neighbours is None or not todo else neighbours.embedder.embed(todo)
-        for row, text in enumerate(todo):
-            vector = self.router.vector(text)
-            self._sentences[text] = _Features.of(
-                vector, None if embedded is None else embedded[row]
-            )
+        self._sentences.update(zip(todo, self._prepare(todo), strict=True))
         return len(todo)
 
 
