@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,10 +30,10 @@ from rapidfuzz import fuzz, process
 
 from knowledge.bank import OUT_OF_SCOPE, Bank, Example
 from knowledge.evaluation import family
-from knowledge.fitting import Hyper, decision, fit, training_set
+from knowledge.fitting import Analysed, Hyper, decision, fit, training_set
 from knowledge.parser import Entry
 
-__all__ = ["GROUP_RATIO", "CvReport", "cross_validate", "groups_of"]
+__all__ = ["GROUP_RATIO", "CvReport", "LabelFolds", "cross_validate", "groups_of"]
 
 GROUP_RATIO = 80
 FOLDS = 5
@@ -99,6 +99,46 @@ def groups_of(examples: Sequence[Example]) -> list[int]:
             if a < b:
                 parent[find(members[a])] = find(members[b])
     return [find(i) for i in range(len(examples))]
+
+
+class LabelFolds:
+    """Stratified grouped k-fold for this bank, where a group never spans two labels
+    (:func:`groups_of` joins near-duplicates of one label only): each label's groups, shuffled
+    and then largest first, go one by one to the fold holding the fewest of that label (then
+    the fewest examples in all). Every label is spread over the folds as evenly as its groups
+    allow, as scikit-learn's ``StratifiedGroupKFold`` would — whose general search, over every
+    group × fold × label, took 1.1 s of a 10 s training budget; this takes 10 ms.
+    Same constructor and ``split`` as scikit-learn's, so ``cross_validate`` takes either."""
+
+    def __init__(self, n_splits: int, shuffle: bool = True, random_state: int = 0) -> None:
+        self.n_splits, self.shuffle, self.seed = n_splits, shuffle, random_state
+
+    def split(
+        self, examples: Sequence[object], y: Sequence[str], groups: Sequence[int]
+    ) -> Iterator[tuple[list[int], list[int]]]:
+        rng = np.random.default_rng(self.seed)
+        members: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for i, (label, group) in enumerate(zip(y, groups, strict=True)):
+            members[label][group].append(i)
+        fold_of = [0] * len(y)
+        totals = [0] * self.n_splits
+        for label in sorted(members):
+            label_groups = list(members[label].values())
+            if self.shuffle:
+                label_groups = [label_groups[j] for j in rng.permutation(len(label_groups))]
+            label_groups.sort(key=len, reverse=True)  # stable: equal sizes keep the shuffle
+            counts = [0] * self.n_splits
+            for indexes in label_groups:
+                fold = min(range(self.n_splits), key=lambda f: (counts[f], totals[f]))
+                counts[fold] += len(indexes)
+                totals[fold] += len(indexes)
+                for i in indexes:
+                    fold_of[i] = fold
+        for fold in range(self.n_splits):
+            yield (
+                [i for i, f in enumerate(fold_of) if f != fold],
+                [i for i, f in enumerate(fold_of) if f == fold],
+            )
 
 
 @dataclass
@@ -177,14 +217,14 @@ def cross_validate(
     seed: int = 0,
     pool: Executor | None = None,
     splitter: Callable[..., Any] | None = None,
+    analysed: Analysed | None = None,
 ) -> CvReport:
     """Out-of-fold predictions for every bank example; temperature and threshold from them.
     The folds run on ``pool`` (threads: liblinear releases the GIL) when one is given.
-    ``splitter`` replaces scikit-learn's ``StratifiedGroupKFold`` (same constructor and
-    ``split``): ``bench/bank_confusions.py --paired`` keys the folds by the texts."""
+    ``splitter`` replaces :class:`LabelFolds` (same constructor and ``split``):
+    ``bench/bank_confusions.py --paired`` keys the folds by the texts. ``analysed`` holds the
+    counts of the bank's and the documents' texts when the caller has them already."""
     import time
-
-    from sklearn.model_selection import StratifiedGroupKFold
 
     started = time.perf_counter()
     examples = list(bank.examples)
@@ -193,11 +233,15 @@ def cross_validate(
     y = [e.label for e in examples]
     folds = max(2, min(folds, min(Counter(y).values())))
     logits = np.full((len(examples), len(labels)), -1e4, dtype=np.float64)
-    make = splitter or StratifiedGroupKFold
+    make = splitter or LabelFolds
     split = make(n_splits=folds, shuffle=True, random_state=seed)
 
+    if analysed is None:
+        analysed = Analysed.of(training_set(examples, entries, hyper).texts)
+
     def one_fold(train: Sequence[int], test: Sequence[int]) -> None:
-        fitted = fit(training_set([examples[i] for i in train], entries, hyper), hyper)
+        data = training_set([examples[i] for i in train], entries, hyper)
+        fitted = fit(data, hyper, analysed)
         scores = decision(fitted, hyper, [examples[i].text for i in test])
         columns = [column[label] for label in fitted.labels]
         for row, i in enumerate(test):
@@ -254,13 +298,19 @@ def _fit_temperature(logits: npt.NDArray[np.float64], truth: npt.NDArray[np.int_
 def _choose_threshold(report: CvReport) -> float:
     """The probability threshold that maximises the mean of answerable accuracy and
     out-of-scope abstention (the smallest such threshold on ties)."""
+    # each example is right or wrong in two ways only — answered with its predicted label, or
+    # abstained on — so two passes give every threshold's figures at once
+    report.threshold = 0.0
+    if_answered = np.array([report.right(i) for i in range(len(report.truth))])
+    report.threshold = math.inf
+    if_abstained = np.array([report.right(i) for i in range(len(report.truth))])
+    outside = np.array([t == OUT_OF_SCOPE for t in report.truth])
+    probability = np.array(report.probability)
     best, best_score = 0.0, -1.0
-    answerable = [i for i, t in enumerate(report.truth) if t != OUT_OF_SCOPE]
-    outside = [i for i, t in enumerate(report.truth) if t == OUT_OF_SCOPE]
     for threshold in _THRESHOLDS:
-        report.threshold = threshold
-        a = sum(report.right(i) for i in answerable) / max(1, len(answerable))
-        o = sum(report.right(i) for i in outside) / max(1, len(outside))
+        right = np.where(probability < threshold, if_abstained, if_answered)
+        a = right[~outside].mean() if (~outside).any() else 0.0
+        o = right[outside].mean() if outside.any() else 0.0
         if (a + o) / 2 > best_score + 1e-9:
             best, best_score = threshold, (a + o) / 2
     report.threshold = best

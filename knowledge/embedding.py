@@ -114,15 +114,27 @@ class LabelGroups:
     slots: npt.NDArray[np.intp]  # (present, widest): each label's neighbour indexes, padded
     # with -1 (a column of -inf appended to the similarities at scoring time)
     sizes: npt.NDArray[np.intp]  # (present,): how many neighbours each label has
+    order: npt.NDArray[np.intp] | None  # the neighbours sorted by label (stable); None when
+    # they already are (``knowledge.fitting.fit`` stores them so): gathering the columns of a
+    # (1,500 × 8,800) fold in label order cost more than the maxima themselves
+    starts: npt.NDArray[np.intp]  # (present,): where each label's run begins, sorted
 
     @classmethod
     def of(cls, owners: npt.NDArray[np.int32]) -> LabelGroups:
         present, sizes = np.unique(owners, return_counts=True)
+        order = np.argsort(owners, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
         slots = np.full((len(present), int(sizes.max(initial=0))), -1, dtype=np.intp)
-        for row, label in enumerate(present):
-            members = np.flatnonzero(owners == label)
-            slots[row, : len(members)] = members
-        return cls(present.astype(np.int32), slots, sizes.astype(np.intp))
+        for row in range(len(present)):
+            slots[row, : sizes[row]] = order[starts[row] : starts[row] + sizes[row]]
+        in_order = bool(np.all(owners[:-1] <= owners[1:]))
+        return cls(
+            present.astype(np.int32),
+            slots,
+            sizes.astype(np.intp),
+            None if in_order else order,
+            starts,
+        )
 
 
 _BLOCK = 64  # messages scored at once: bounds the (messages, labels, widest) gather's memory
@@ -146,7 +158,15 @@ def neighbour_scores(
     padded = np.concatenate(
         [similarities, np.full((rows, 1), -np.inf, dtype=similarities.dtype)], axis=1
     )
-    k = max(1, min(nearest, widest))
+    if nearest <= 1:
+        # each label's best is a max over its run of the label-sorted columns: one pass over
+        # the similarities, where gathering (messages, labels, widest) copies the widest label's
+        # 900 columns for every label (2.8 s of a cross-validation's 25 s CPU)
+        ordered = similarities if groups.order is None else similarities[:, groups.order]
+        best = np.maximum.reduceat(ordered, groups.starts, axis=1)
+        out[:, groups.present] = best
+        return out - out.mean(axis=1, keepdims=True)
+    k = min(nearest, widest)
     for start in range(0, rows, _BLOCK):
         block = padded[start : start + _BLOCK][:, groups.slots]  # (b, present, widest), a copy
         # k rounds of "take each label's best, then rule it out": 0.6 ms per message for k = 5

@@ -31,9 +31,11 @@ from knowledge.bank import Example
 from knowledge.embedding import DIMENSIONS, Embedder, LabelGroups, load_embedder, neighbour_scores
 from knowledge.features import analyze_chars, analyze_words
 from knowledge.parser import Entry
+from knowledge.term_counts import Counted, Space
 
 __all__ = [
     "DOCUMENT_WEIGHT",
+    "Analysed",
     "Fitted",
     "Hyper",
     "TrainingSet",
@@ -81,8 +83,8 @@ class TrainingSet:
 
 @dataclass(frozen=True, slots=True)
 class Fitted:
-    words: Any  # sklearn TfidfVectorizer
-    chars: Any  # sklearn TfidfVectorizer
+    words: Space
+    chars: Space
     svm: Any  # sklearn LinearSVC
     labels: list[str]  # the SVM's classes, in its column order
     neighbours: npt.NDArray[np.float16] | None  # (texts, dims): the training texts' embeddings
@@ -116,21 +118,30 @@ def training_set(
     return TrainingSet(texts, labels, weights)
 
 
-def fit(data: TrainingSet, hyper: Hyper) -> Fitted:
-    """Fit the TF-IDF spaces and the SVM; embed the training texts for the neighbour scores."""
+@dataclass(frozen=True, slots=True, eq=False)
+class Analysed:
+    """A training run's texts counted once, words and characters (``knowledge.term_counts``):
+    every cross-validation fold and the final fit take their rows from it."""
+
+    words: Counted
+    chars: Counted
+
+    @classmethod
+    def of(cls, texts: Sequence[str]) -> Analysed:
+        return cls(Counted.of(texts, analyze_words), Counted.of(texts, analyze_chars))
+
+
+def fit(data: TrainingSet, hyper: Hyper, analysed: Analysed | None = None) -> Fitted:
+    """Fit the TF-IDF spaces and the SVM; embed the training texts for the neighbour scores.
+    ``analysed`` holds the counts of every text of ``data`` (and maybe more); without it they
+    are counted here."""
     import scipy.sparse as sp
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
 
-    words = TfidfVectorizer(
-        analyzer=analyze_words, sublinear_tf=True, min_df=hyper.min_df, dtype=np.float32
-    )
-    chars = TfidfVectorizer(
-        analyzer=analyze_chars, sublinear_tf=True, min_df=hyper.min_df, dtype=np.float32
-    )
-    matrix = sp.hstack(
-        [words.fit_transform(data.texts), hyper.char_weight * chars.fit_transform(data.texts)]
-    ).tocsr()
+    analysed = analysed or Analysed.of(data.texts)
+    words, word_matrix = analysed.words.fit_transform(data.texts, min_df=hyper.min_df)
+    chars, char_matrix = analysed.chars.fit_transform(data.texts, min_df=hyper.min_df)
+    matrix = sp.hstack([word_matrix, hyper.char_weight * char_matrix]).tocsr()
     # liblinear's dual solver visits the examples in a random order: a fixed seed makes one
     # bank give one model, so two cross-validation runs of one tree print the same figures
     # (with the global random state they differed by up to 0.5 points per class)
@@ -142,8 +153,11 @@ def fit(data: TrainingSet, hyper: Hyper) -> Fitted:
         return Fitted(words, chars, svm, labels, None, None)
     column = {label: i for i, label in enumerate(labels)}
     owners = np.array([column[label] for label in data.labels], dtype=np.int32)
-    neighbours = _embedded(embedder, data.texts).astype(np.float16)
-    return Fitted(words, chars, svm, labels, neighbours, owners)
+    # sorted by label: each label's nearest text is then a max over one run of columns
+    # (``knowledge.embedding.neighbour_scores``), with no gather
+    order = np.argsort(owners, kind="stable")
+    neighbours = _embedded(embedder, data.texts)[order].astype(np.float16)
+    return Fitted(words, chars, svm, labels, neighbours, owners[order])
 
 
 # text → its embedding, for the texts of one training run: cross-validation embeds the same bank

@@ -3,9 +3,10 @@
 The model and its training data are ``knowledge.fitting``'s; here, grouped k-fold
 cross-validation on the bank (``knowledge.calibration``) fits the softmax temperature and the
 abstention threshold while the final model is fitted on all of it, and the result becomes a
-numpy :class:`~knowledge.router.Router`. Measured on this machine, idle: about 18 s for the
-bundled offer's 7,602 examples (``bench/qa.py``; 9 s at 5,192), the final fit alone about 5 s —
-liblinear's one-vs-rest over 128 labels is most of it.
+numpy :class:`~knowledge.router.Router`. Measured on this machine, idle, for the bundled
+offer's 7,602 examples: about 7.5 s in a fresh process, cross-validation included (18 s before
+the texts were counted once per run, the folds split by label and the character 5-grams
+dropped; ``bench/RESULTS.md``) — liblinear's one-vs-rest over 128 labels is most of it.
 
 :func:`load_router` is what start-up calls: the cache file keyed by a hash of the bank, the
 offer's documents, the model's settings, the sentence embedding's weights and
@@ -29,6 +30,7 @@ from knowledge.compose import sentences
 from knowledge.embedding import TOKENIZER_SHA256, load_embedder
 from knowledge.fitting import (
     DOCUMENT_WEIGHT,
+    Analysed,
     Fitted,
     Hyper,
     TrainingSet,
@@ -67,18 +69,8 @@ def to_router(
     meta: dict[str, object],
 ) -> Router:
     words, chars, classifier, labels = fitted.words, fitted.chars, fitted.svm, fitted.labels
-    word_space = TfidfSpace(
-        {str(k): int(v) for k, v in words.vocabulary_.items()},
-        words.idf_.astype(np.float32),
-        1.0,
-        0,
-    )
-    char_space = TfidfSpace(
-        {str(k): int(v) for k, v in chars.vocabulary_.items()},
-        chars.idf_.astype(np.float32),
-        hyper.char_weight,
-        len(words.vocabulary_),
-    )
+    word_space = TfidfSpace(words.vocabulary, words.idf, 1.0, 0)
+    char_space = TfidfSpace(chars.vocabulary, chars.idf, hyper.char_weight, len(words.vocabulary))
     embedder = load_embedder() if fitted.neighbours is not None else None
     return Router(
         labels=tuple(labels),
@@ -120,10 +112,12 @@ def train_router(
     from knowledge.calibration import cross_validate
 
     hyper = hyper or Hyper()
+    data = training_set(bank.examples, entries, hyper)
+    analysed = Analysed.of(data.texts)  # once, for the final fit and every fold
     # liblinear releases the GIL: the folds and the final fit share the machine's cores
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        final = pool.submit(fit, training_set(bank.examples, entries, hyper), hyper)
-        report = cross_validate(bank, entries, hyper, pool=pool)
+        final = pool.submit(fit, data, hyper, analysed)
+        report = cross_validate(bank, entries, hyper, pool=pool, analysed=analysed)
         fitted = final.result()
     meta: dict[str, object] = {
         "examples": len(bank.examples),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from knowledge.answerer import knowledge_base
 from knowledge.bank import Bank, Example
-from knowledge.calibration import cross_validate, groups_of, related_entries
+from knowledge.calibration import LabelFolds, cross_validate, groups_of, related_entries
 from knowledge.offer_terms import bundled_offer_dir
 from knowledge.parser import Entry
 from knowledge.router import Router
@@ -80,6 +81,35 @@ def test_near_duplicates_share_a_fold_group() -> None:
     assert groups[0] == groups[1] != groups[2]
 
 
+def test_the_folds_keep_groups_whole_and_spread_every_label_evenly() -> None:
+    """On the bundled bank: each example is held out once; a group of near-duplicates is held
+    out whole; each label's count per fold differs by at most its largest group; a seed gives
+    one split, another seed another."""
+    from knowledge.bank import load_bank
+
+    examples = load_bank(bundled_offer_dir()).examples
+    y = [e.label for e in examples]
+    groups = groups_of(examples)
+    splits = list(LabelFolds(5, shuffle=True, random_state=0).split(examples, y, groups))
+    tests = [set(test) for _, test in splits]
+    assert sorted(i for test in tests for i in test) == list(range(len(examples)))
+    for train, test in splits:
+        assert set(train).isdisjoint(test) and len(train) + len(test) == len(examples)
+    fold_of = {i: k for k, test in enumerate(tests) for i in test}
+    by_group: dict[int, set[int]] = {}
+    for i, group in enumerate(groups):
+        by_group.setdefault(group, set()).add(fold_of[i])
+    assert all(len(folds) == 1 for folds in by_group.values())
+    group_size = Counter(groups)
+    for label in set(y):
+        sizes = [sum(1 for i in test if y[i] == label) for test in tests]
+        largest = max(group_size[groups[i]] for i in range(len(y)) if y[i] == label)
+        assert max(sizes) - min(sizes) <= largest, (label, sizes)
+    other = list(LabelFolds(5, shuffle=True, random_state=1).split(examples, y, groups))
+    again = list(LabelFolds(5, shuffle=True, random_state=0).split(examples, y, groups))
+    assert again == splits and other != splits
+
+
 def test_related_entries_come_from_the_document_itself() -> None:
     kb = knowledge_base(bundled_offer_dir())
     related = related_entries(kb.entries)
@@ -140,6 +170,22 @@ def test_a_labels_neighbour_score_is_the_mean_of_its_closest_texts() -> None:
     assert np.allclose(scores[0], raw - raw.mean(), atol=1e-6)
     best = np.array([0.9, 0.5, 0.0])
     assert np.allclose(neighbour_scores(similarities, groups, 3)[0], best - best.mean(), atol=1e-6)
+
+
+def test_the_single_nearest_path_matches_a_plain_max_per_label() -> None:
+    """nearest=1 takes a max over each label's run of sorted columns (``np.maximum.reduceat``):
+    on unsorted owners, with labels that have no texts, it equals the max taken label by label."""
+    from knowledge.embedding import LabelGroups, neighbour_scores
+
+    rng = np.random.default_rng(7)
+    owners = rng.choice([0, 2, 3, 5, 9], size=200).astype(np.int32)  # labels 1, 4, 6-8: none
+    similarities = rng.uniform(-1, 1, size=(70, 200)).astype(np.float32)
+    raw = np.zeros((70, 10))
+    for label in np.unique(owners):
+        raw[:, label] = similarities[:, owners == label].max(axis=1)
+    expected = raw - raw.mean(axis=1, keepdims=True)
+    got = neighbour_scores(similarities, LabelGroups.of(owners), 10)
+    assert np.allclose(got, expected, atol=1e-6)
 
 
 def test_one_bank_gives_one_model_whatever_the_global_random_state() -> None:
