@@ -161,19 +161,30 @@ def test_the_offers_own_wording_is_not_a_recommendation() -> None:
     assert RECOMMENDATION.search("I recommend you tender all of them")
 
 
+THREE = "when is the deadline? can I fax my election form? when will the new options vest?"
+
+
 def test_several_questions_in_one_message_get_each_answer_and_citation() -> None:
     assert split_questions("two things: when's the cutoff and how do I submit?") == [
         "when's the cutoff",
         "how do I submit?",
     ]
-    result = ask(
-        "when is the deadline? can I fax my election form? when will the new options vest?"
-    )
+    result = ask(THREE)
     assert result.text.startswith("1. ")
     assert "2. " in result.text and "3. " in result.text
-    ids = [s.id for s in result.sources]
-    assert len(ids) == 3 and ids[0] == "Q20"
+    ids = [s.id for s in result.sources]  # the whole message's entry first (``_several``)
+    assert len(ids) == 3 and {"Q20", "Q13"} <= set(ids)
+    assert ids[0] == KB.router.route(THREE).label
     assert "July 24, 2003" in result.text and "42-month" in result.text
+
+
+def test_a_request_for_advice_with_a_second_question_gets_the_refusal_not_two_answers() -> None:
+    """The whole message asks what to do: one reply, the offer's position (``_several``)."""
+    question = "should I tender my options? and when does the offer close?"
+    assert len(split_questions(question)) == 2
+    result = ask(question)
+    assert result.label == "advice" and not result.text.startswith("1. ")
+    assert not RECOMMENDATION.search(result.text)
 
 
 def test_a_proxy_citation_names_the_document_since_it_has_no_printed_pages() -> None:
