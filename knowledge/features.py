@@ -32,9 +32,17 @@ _APOSTROPHE = re.compile(r"(\w)['’](\w)")
 _WORD = re.compile(r"[a-z0-9$%]+")
 
 
+# The documents' spelling of a word employees spell otherwise: "e-mail" would be the two words
+# "e" and "mail", sharing nothing with "email"; the offer says "facsimile" where people say "fax".
+_SPELLINGS = ((re.compile(r"\be-mail"), "email"), (re.compile(r"\bfacsimile"), "fax"))
+
+
 def normalize(text: str) -> str:
-    """Lower case, apostrophes joined ("what's" → "whats"), grant numbers as ``grantno``."""
+    """Lower case, apostrophes joined ("what's" → "whats"), grant numbers as ``grantno``, one
+    spelling for "e-mail" and for "fax"."""
     lowered = text.lower()
+    for pattern, spelling in _SPELLINGS:
+        lowered = pattern.sub(spelling, lowered)
     lowered = _APOSTROPHE.sub(r"\1\2", lowered)
     lowered = _GRANT.sub(" grantno ", lowered)
     lowered = _NUMBER.sub(" bignumber ", lowered)

@@ -47,7 +47,7 @@ from knowledge.token_pieces import pieces_path, read_known_pieces
 __all__ = ["FEATURE_VERSION", "Neighbours", "Router", "Routing", "TfidfSpace"]
 
 # Change when the features, the model or the cache format change: old cache files are ignored.
-FEATURE_VERSION = "router-7"
+FEATURE_VERSION = "router-8"
 
 
 _CONTENT = re.compile(r"\b[a-z]{4,}\b")

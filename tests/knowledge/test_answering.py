@@ -187,6 +187,16 @@ def test_a_request_for_advice_with_a_second_question_gets_the_refusal_not_two_an
     assert not RECOMMENDATION.search(result.text)
 
 
+def test_the_documents_spelling_of_fax_and_email_meets_the_employees() -> None:
+    """The offer writes "facsimile" and "e-mail"; people write "fax" and "email"
+    (``knowledge.features.normalize``): the answer quotes the sentence that says how to send."""
+    from knowledge.features import normalize
+
+    assert normalize("Deliver by Facsimile, not E-mail") == "deliver by fax, not email"
+    result = ask("can I fax my election form?")
+    assert "via facsimile or hand delivery" in result.text, result.text
+
+
 def test_a_proxy_citation_names_the_document_since_it_has_no_printed_pages() -> None:
     result = ask("how much did capstone pay its auditors in 2002")
     assert result.sources[0].id.startswith("PROXY-"), result.label
