@@ -197,6 +197,19 @@ def test_the_documents_spelling_of_fax_and_email_meets_the_employees() -> None:
     assert "via facsimile or hand delivery" in result.text, result.text
 
 
+def test_a_bare_yes_or_no_of_the_term_sheet_is_not_quoted_to_a_question_asked_otherwise() -> None:
+    """Q12 answers "do I have to tender all …?" with "Yes." — to "can I tender only half?" that
+    would read as yes; the rule's own sentences follow it. A short answer keeps its word and
+    says which question it answers."""
+    result = ask("can I tender only half of a grant")
+    assert result.sources[0].id == "Q12", result.label
+    assert not result.text.startswith(("Yes", "No"))
+    assert result.text.startswith("We are not accepting partial tenders")
+    q3 = ask("May eligible persons outside the United States participate?")
+    assert q3.sources[0].id == "Q3", q3.label
+    assert q3.text.startswith("No.") and "outside the United States" in q3.text
+
+
 def test_a_proxy_citation_names_the_document_since_it_has_no_printed_pages() -> None:
     result = ask("how much did capstone pay its auditors in 2002")
     assert result.sources[0].id.startswith("PROXY-"), result.label
