@@ -143,8 +143,14 @@ def fit(data: TrainingSet, hyper: Hyper, analysed: Analysed | None = None) -> Fi
     chars, char_matrix = analysed.chars.fit_transform(data.texts, min_df=hyper.min_df)
     matrix = sp.hstack([word_matrix, hyper.char_weight * char_matrix]).tocsr()
     # liblinear's dual solver visits the examples in a random order: a fixed seed makes one
-    # bank give one model, so two cross-validation runs of one tree print the same figures
-    # (with the global random state they differed by up to 0.5 points per class)
+    # bank give one model (with the global random state two cross-validation runs differed by
+    # up to 0.5 points per class). Not quite when fits run at once in threads, as training
+    # runs them: scikit-learn's liblinear draws from one generator per process, so concurrent
+    # fits interleave their draws. Two trainings of one bank then differ in the fourth decimal
+    # of a weight (8e-4 at most, measured) and the per-class figures by a few hundredths; the
+    # threshold stayed the same in every run measured. Converged fits keep it so small: capping
+    # liblinear's passes (6 instead of up to 16, 30 % less CPU, the same figures) moved the
+    # threshold between two runs, so the fits run to ``tol``.
     svm = LinearSVC(C=hyper.c, tol=hyper.tol, random_state=0)
     svm.fit(matrix, data.labels, sample_weight=np.asarray(data.weights))
     labels = [str(c) for c in svm.classes_]
