@@ -147,7 +147,7 @@ def fit(data: TrainingSet, hyper: Hyper, analysed: Analysed | None = None) -> Fi
     # up to 0.5 points per class). Not quite when fits run at once in threads, as training
     # runs them: scikit-learn's liblinear draws from one generator per process, so concurrent
     # fits interleave their draws. Two trainings of one bank then differ in the fourth decimal
-    # of a weight (8e-4 at most, measured) and the per-class figures by a few hundredths; the
+    # of a weight (8e-4 at most, measured), the per-class figures by 0.01 point at most; the
     # threshold stayed the same in every run measured. Converged fits keep it so small: capping
     # liblinear's passes (6 instead of up to 16, 30 % less CPU, the same figures) moved the
     # threshold between two runs, so the fits run to ``tol``.
