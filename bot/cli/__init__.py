@@ -172,7 +172,7 @@ def _router_summary(offer_dir: Path, *, quiet: bool = False) -> dict[str, Any]:
     if quiet:
         router = knowledge_base(offer_dir).router
     else:
-        with err.status("Preparing the question router (a first run trains it: about 20 s)…"):
+        with err.status("Preparing the question router (a first run trains it: about 10 s)…"):
             router = knowledge_base(offer_dir).router
     return {
         "labels": len(router.labels),

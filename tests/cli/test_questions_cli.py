@@ -128,7 +128,7 @@ def test_eval_reports_the_metrics(qdir: Path) -> None:
 
 
 def test_init_says_on_a_terminal_what_the_router_wait_is(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A fresh machine trains the router during `init`/`demo` (about 20 s): a terminal sees a
+    """A fresh machine trains the router during `init`/`demo` (about 10 s): a terminal sees a
     spinner saying so; `--json` (quiet) prints nothing but the JSON."""
     import io
 
@@ -140,7 +140,7 @@ def test_init_says_on_a_terminal_what_the_router_wait_is(monkeypatch: pytest.Mon
     monkeypatch.setattr(cli, "err", Console(file=screen, force_terminal=True, width=100))
     summary = cli._router_summary(bundled_offer_dir())
     assert summary["labels"] > 100 and summary["examples"] > 1000
-    assert "Preparing the question router (a first run trains it: about 20 s)" in screen.getvalue()
+    assert "Preparing the question router (a first run trains it: about 10 s)" in screen.getvalue()
 
     screen.truncate(0)
     assert cli._router_summary(bundled_offer_dir(), quiet=True) == summary
