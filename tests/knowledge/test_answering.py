@@ -210,6 +210,32 @@ def test_a_bare_yes_or_no_of_the_term_sheet_is_not_quoted_to_a_question_asked_ot
     assert q3.text.startswith("No.") and "outside the United States" in q3.text
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what are his options",
+        "can you check my wife's election form status",
+        "withdraw my coworker's options please",
+    ],
+)
+def test_a_request_for_someone_elses_records_is_declined_not_answered_with_ones_own(
+    question: str,
+) -> None:
+    result = ask(question)
+    assert result.abstained and result.reason == "someone_elses_records", result.label
+    assert "only show and record your own" in result.text
+
+
+def test_ones_own_records_are_still_ones_own() -> None:
+    for question, intent in [
+        ("show me my grants", "grants"),
+        ("what's my status", "status"),
+        ("I want to withdraw my election", "withdraw"),
+    ]:
+        result = ask(question)
+        assert not result.abstained and result.intent.value == intent, (question, result.label)
+
+
 def test_a_proxy_citation_names_the_document_since_it_has_no_printed_pages() -> None:
     result = ask("how much did capstone pay its auditors in 2002")
     assert result.sources[0].id.startswith("PROXY-"), result.label
