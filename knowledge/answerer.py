@@ -90,7 +90,7 @@ class Source:
 
 # Why knowledge abstained ("" when it did not): what HR sees in ``offerbot hr unanswered``.
 AbstentionReason = Literal[
-    "", "low_confidence", "out_of_scope", "tax_or_financial", "someone_elses_records"
+    "", "low_confidence", "out_of_scope", "tax_or_financial", "others_records"
 ]
 
 
@@ -381,7 +381,7 @@ def _routed(
     if label.startswith("personal:"):
         intent = label.split(":", 1)[1]
         if intent in ("grants", "status", "elect", "withdraw") and _SOMEONE_ELSES.search(question):
-            return _abstain(terms, "someone_elses_records", best_entry, p, label)
+            return _abstain(terms, "others_records", best_entry, p, label)
         if intent == "help":
             return Answer(Intent.HELP, AnswerKind.HELP, "", confidence=p, label=label)
         if intent == "deadline":
@@ -658,7 +658,7 @@ def _abstain(
     label: str = "",
 ) -> Answer:
     hr = terms.hr_delivery
-    if reason == "someone_elses_records":
+    if reason == "others_records":
         text = (
             "I can only show and record your own grants and forms, and only to you. Someone "
             "else can ask me for theirs, or ask Human Resources "

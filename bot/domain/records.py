@@ -66,7 +66,7 @@ class UnansweredQuestion:
     confidence: float
     employee_id: str | None = None
     best_entry_id: str | None = None  # the closest passage, below the confidence bar
-    reason: str = "low_confidence"  # or "out_of_scope", "tax_or_financial", "someone_elses_records"
+    reason: str = "low_confidence"  # or "out_of_scope", "tax_or_financial", "others_records"
     id: int | None = None
 
     def __post_init__(self) -> None:

@@ -218,11 +218,11 @@ def test_a_bare_yes_or_no_of_the_term_sheet_is_not_quoted_to_a_question_asked_ot
         "withdraw my coworker's options please",
     ],
 )
-def test_a_request_for_someone_elses_records_is_declined_not_answered_with_ones_own(
+def test_a_request_for_others_records_is_declined_not_answered_with_ones_own(
     question: str,
 ) -> None:
     result = ask(question)
-    assert result.abstained and result.reason == "someone_elses_records", result.label
+    assert result.abstained and result.reason == "others_records", result.label
     assert "only show and record your own" in result.text
 
 
