@@ -127,7 +127,7 @@ def _fresh_process_load_ms() -> tuple[float, float]:
 def main() -> None:
     import tempfile
 
-    from knowledge.training import Hyper, fit, train_router, training_set
+    from knowledge.training import CALIBRATION_FOLDS, Hyper, fit, train_router, training_set
 
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
     offer_dir = bundled_offer_dir()
@@ -146,12 +146,18 @@ def main() -> None:
     knowledge_base(offer_dir)  # make sure the cache exists
     load_ms, rss_mb = _fresh_process_load_ms()
     print(f"bank: {len(bank.examples)} examples, {len(router.labels)} labels")
-    print(f"training: {with_cv:.1f} s with 5-fold cross-validation, final fit {final_fit:.1f} s")
+    print(
+        f"training: {with_cv:.1f} s with {CALIBRATION_FOLDS}-fold cross-validation, "
+        f"final fit {final_fit:.1f} s"
+    )
     print(f"cached model: {size_mb:.1f} MB on disk; fresh-process import + load {load_ms:.0f} ms")
     print(f"resident memory added by importing and loading knowledge + router: {rss_mb:.0f} MB")
     cv = router.meta["cv"]
     assert isinstance(cv, dict)
-    print(f"cross-validated on the bank (threshold {cv['threshold']}, T {cv['temperature']}):")
+    print(
+        f"the training's {cv['folds']}-fold cross-validation on the bank (threshold "
+        f"{cv['threshold']}, T {cv['temperature']}; `offerbot eval --cv` reports with 5):"
+    )
     for kind, value in cv["figures"].items():
         print(f"  {kind:24}{value:8.1%}   (exact family only: {cv['strict'][kind]:.1%})")
 

@@ -173,7 +173,7 @@ def eval_command(
 
 
 def _print_cv(offer_dir: Path, as_json: bool) -> None:
-    from knowledge.answerer import offer_entries
+    from knowledge.answerer import knowledge_base, offer_entries
     from knowledge.bank import load_bank
     from knowledge.calibration import cross_validate
     from knowledge.training import Hyper
@@ -181,8 +181,16 @@ def _print_cv(offer_dir: Path, as_json: bool) -> None:
     bank = load_bank(offer_dir)
     entries = offer_entries(offer_dir)
     report = cross_validate(bank, entries, Hyper())
+    router = knowledge_base(offer_dir).router
+    calibration = router.meta.get("cv")
+    folds = calibration.get("folds", "?") if isinstance(calibration, dict) else "?"
     data = {
         **report.summary(),
+        "router": {
+            "threshold": router.threshold,
+            "temperature": round(router.temperature, 4),
+            "folds": folds,
+        },
         "seconds": round(report.seconds, 1),
         "per_label": {k: {"right": r, "n": n} for k, (r, n) in report.per_label.items()},
         "confusions": [{"label": a, "decided": b, "n": n} for a, b, n in report.confusions()],
@@ -194,6 +202,10 @@ def _print_cv(offer_dir: Path, as_json: bool) -> None:
         f"{report.folds}-fold grouped cross-validation on {len(report.truth)} bank examples "
         f"({report.seconds:.1f} s); temperature {report.temperature:.3f}; "
         f"abstain below p = {report.threshold:.2f}"
+    )
+    out.print(
+        f"the router in use abstains below p = {router.threshold:.2f} (temperature "
+        f"{router.temperature:.3f}), from the {folds}-fold cross-validation of its training"
     )
     out.print("accuracy after abstention   (related entries count / exact family only)")
     strict = report.figures(strict=True)
