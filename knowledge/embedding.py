@@ -111,8 +111,6 @@ class LabelGroups:
     """The neighbours grouped by label, once per model (not once per question)."""
 
     present: npt.NDArray[np.int32]  # the labels that have neighbours
-    slots: npt.NDArray[np.intp]  # (present, widest): each label's neighbour indexes, padded
-    # with -1 (a column of -inf appended to the similarities at scoring time)
     sizes: npt.NDArray[np.intp]  # (present,): how many neighbours each label has
     order: npt.NDArray[np.intp] | None  # the neighbours sorted by label (stable); None when
     # they already are (``knowledge.fitting.fit`` stores them so): gathering the columns of a
@@ -122,19 +120,21 @@ class LabelGroups:
     @classmethod
     def of(cls, owners: npt.NDArray[np.int32]) -> LabelGroups:
         present, sizes = np.unique(owners, return_counts=True)
-        order = np.argsort(owners, kind="stable")
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-        slots = np.full((len(present), int(sizes.max(initial=0))), -1, dtype=np.intp)
-        for row in range(len(present)):
-            slots[row, : sizes[row]] = order[starts[row] : starts[row] + sizes[row]]
         in_order = bool(np.all(owners[:-1] <= owners[1:]))
-        return cls(
-            present.astype(np.int32),
-            slots,
-            sizes.astype(np.intp),
-            None if in_order else order,
-            starts,
-        )
+        order = None if in_order else np.argsort(owners, kind="stable").astype(np.intp)
+        return cls(present.astype(np.int32), sizes.astype(np.intp), order, starts)
+
+    def slots(self) -> npt.NDArray[np.intp]:
+        """(present, widest): each label's neighbour indexes, padded with -1 (a column of -inf
+        appended to the similarities at scoring time). Built when asked — only ``nearest`` > 1
+        uses it — not kept: 1 MB for the bundled offer's router in every process."""
+        total = int(self.sizes.sum())
+        order = np.arange(total, dtype=np.intp) if self.order is None else self.order
+        slots = np.full((len(self.present), int(self.sizes.max(initial=0))), -1, dtype=np.intp)
+        for row, (start, size) in enumerate(zip(self.starts, self.sizes, strict=True)):
+            slots[row, :size] = order[start : start + size]
+        return slots
 
 
 _BLOCK = 64  # messages scored at once: bounds the (messages, labels, widest) gather's memory
@@ -152,12 +152,9 @@ def neighbour_scores(
     similarities = np.atleast_2d(similarities)
     rows = similarities.shape[0]
     out = np.zeros((rows, labels), dtype=np.float64)
-    widest = groups.slots.shape[1]
+    widest = int(groups.sizes.max(initial=0))
     if widest == 0:
         return out
-    padded = np.concatenate(
-        [similarities, np.full((rows, 1), -np.inf, dtype=similarities.dtype)], axis=1
-    )
     if nearest <= 1:
         # each label's best is a max over its run of the label-sorted columns: one pass over
         # the similarities, where gathering (messages, labels, widest) copies the widest label's
@@ -166,9 +163,13 @@ def neighbour_scores(
         best = np.maximum.reduceat(ordered, groups.starts, axis=1)
         out[:, groups.present] = best
         return out - out.mean(axis=1, keepdims=True)
+    padded = np.concatenate(
+        [similarities, np.full((rows, 1), -np.inf, dtype=similarities.dtype)], axis=1
+    )
+    slots = groups.slots()
     k = min(nearest, widest)
     for start in range(0, rows, _BLOCK):
-        block = padded[start : start + _BLOCK][:, groups.slots]  # (b, present, widest), a copy
+        block = padded[start : start + _BLOCK][:, slots]  # (b, present, widest), a copy
         # k rounds of "take each label's best, then rule it out": 0.6 ms per message for k = 5
         # against 14 ms for np.partition along the last axis (measured at load 10)
         total = np.zeros(block.shape[:2], dtype=np.float64)
