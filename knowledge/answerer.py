@@ -452,10 +452,10 @@ def _several(
     Why the condition: the split happens at a question mark or at "and how/what/when…", and
     many single questions have one ("who's richard donnelly? wasnt he at GM", "how to tender??
     fax or email"): a fragment loses the context that placed the whole. Out of fold on the
-    bank of 8,478, on its 199 lines that split (each labelled with the one entry its writer
-    meant), with fold seeds 0 and 1: the message's entry came first 147 and 151 times when
-    every split with two different parts was answered part by part, 159 and 161 never
-    splitting, 157 and 161 with these conditions and that order — still answering 58 and 57
+    bank of 8,665, on its 200 lines that split (each labelled with the one entry its writer
+    meant), with fold seeds 0 and 1: the message's entry came first 154 and 158 times when
+    every split with two different parts was answered part by part, 164 and 164 never
+    splitting, 164 and 164 with these conditions and that order — still answering 50 and 60
     of them part by part (``bench/split_questions.py``). Two real questions make the whole a
     mixture the router is less sure of than of either part, or it picks one of them."""
     routings = [kb.router.route(part) for part in parts]
