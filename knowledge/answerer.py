@@ -413,11 +413,6 @@ def _routed(
     text = compose(entry, question, kb.similarity, limit)
     if len(text) < 40 and entry.question:  # "No." says nothing without what it answers
         text = f"{text} (The offer's answer to “{entry.question}”)"
-    else:
-        # the term sheet's bare "Yes." / "No." answers its own question; asked the other way
-        # round ("can I tender only half of a grant?" reaching Q12, "do I have to tender
-        # all…?") it reads as the opposite of the rule — which the sentences after it state
-        text = _BARE_YES_NO.sub("", text, count=1)
     sources = [_source(entry)]
     for other, q in routing.ranked[1:3]:
         related = kb.entry(other)
@@ -434,9 +429,6 @@ def _routed(
         notes=live_date_notes(text, terms),
         label=label,
     )
-
-
-_BARE_YES_NO = re.compile(r"^(?:Yes|No)\.\s+(?=\S)")
 
 
 def _several(

@@ -4,10 +4,11 @@
   answer to a question.
 * Otherwise the sentences most similar to the question (the router's own TF-IDF space) are
   kept, best first, until the budget is used, and printed in document order — with "…" where
-  sentences were skipped. A sentence is never cut; the direct answer that opens a term-sheet
-  answer ("Yes." / "No.") and a sentence that introduces a list (ends with ":") bring their
-  neighbour along. Sentences that state a rule (not, no, only, must, never …) weigh a little
-  more, so "E-mail responses are not acceptable." is not the one that falls out. A list item
+  sentences were skipped. A sentence is never cut; a sentence that introduces a list (ends
+  with ":") brings its neighbour along. A term-sheet answer's bare "Yes." / "No." is left out
+  when sentences stating the rule follow it (it answers the term sheet's own question).
+  Sentences that state a rule (not, no, only, must, never …) weigh a little more, so
+  "E-mail responses are not acceptable." is not the one that falls out. A list item
   brings the sentence that opens its list ("… if any of the following events has occurred:");
   a section's run-in sub-headings ("Exercise Price.") are never quoted for themselves.
 * "Most similar" is the knowledge base's measure (``KnowledgeBase.similarity``: TF-IDF plus
@@ -35,6 +36,7 @@ RECOMMENDATION = re.compile(
     r"\s+(not\s+)?(tender|exchange|keep|participate|swap|hold|accept|decline)\b(?!\s+or not)",
     re.I,
 )
+_BARE_ANSWER = re.compile(r"^(?:Yes|No)\.(?:\s+|$)")
 _RULE = re.compile(r"\b(not|no|only|must|never|cannot|may not|will not|unless|required)\b", re.I)
 _ABBREVIATIONS = re.compile(
     r"(\b(U\.S|U\.K|a\.m|p\.m|Inc|No|Nos|Mr|Ms|Mrs|Dr|i\.e|e\.g|N\.W|D\.C|St|Co|Ltd|vs|etc|Ph)"
@@ -85,11 +87,26 @@ def _lead_in(kept: list[str], i: int) -> int | None:
     return None
 
 
+def _without_bare_answer(kept: list[str]) -> list[str]:
+    """The term sheet's sentences without the bare "Yes." / "No." that opens an answer when
+    sentences stating the rule follow it: it answers the term sheet's own question, and asked
+    the other way round ("can I tender only half of a grant?" reaching Q12, "do I have to
+    tender all …?") it reads as the opposite of the rule. An answer that is only "No." (Q3)
+    keeps it; the answerer then names the question it answers."""
+    # "No. Instead of repricing …" is one sentence ("No." is also an abbreviation)
+    rest = _BARE_ANSWER.sub("", kept[0], count=1)
+    if rest:
+        return [rest, *kept[1:]]
+    return kept[1:] if len(kept) > 1 else kept
+
+
 def compose(entry: Entry, question: str, similarity: Similarity, limit: int = MAX_CHARS) -> str:
     """The part of ``entry`` that answers ``question`` (see the module docstring)."""
     kept = [s for s in sentences(entry.text) if not RECOMMENDATION.search(s)]
     if not kept:
         return ""
+    if entry.kind == "question":
+        kept = _without_bare_answer(kept)
     whole = " ".join(kept)
     if len(whole) <= limit and (entry.kind == "question" or len(kept) <= 3):
         return whole
@@ -107,8 +124,6 @@ def compose(entry: Entry, question: str, similarity: Similarity, limit: int = MA
             group.append(i + 1)
         if (lead := _lead_in(kept, i)) is not None:
             group.append(lead)  # a list item says little without the sentence that opens it
-        if entry.kind == "question" and i != 0 and 0 not in chosen and len(kept[0]) < 40:
-            group.append(0)  # the term sheet's direct answer ("Yes.", "No.")
         extra = sum(len(kept[j]) + 3 for j in group if j not in chosen)
         if chosen and size + extra > limit:
             continue
