@@ -166,7 +166,7 @@ async def _init(application: App, *, demo: bool, quiet: bool) -> dict[str, Any]:
 def _router_summary(offer_dir: Path, *, quiet: bool = False) -> dict[str, Any]:
     """Train (or load from the cache) the offer's question router, so the first question is fast.
     On a terminal a spinner says what the wait is: on a fresh machine the training takes about
-    20 s (the README's first command) and nothing else would show that it is working."""
+    10 s (the README's first command) and nothing else would show that it is working."""
     from knowledge.answerer import knowledge_base
 
     if quiet:
