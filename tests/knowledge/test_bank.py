@@ -15,6 +15,20 @@ from knowledge.offer_terms import bundled_offer_dir
 OFFER = bundled_offer_dir()
 BANK = load_bank(OFFER)
 DEV = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev_questions.jsonl"
+BLIND_DIR = Path(__file__).resolve().parents[2] / "bench" / "blind"
+BLIND = sorted(BLIND_DIR.glob("*.jsonl"))
+
+
+def _near_copies(questions: list[str]) -> list[str]:
+    """Bank lines within rapidfuzz ratio 85 of any of the questions, as ``file:line: text``."""
+    bank = [e.text.lower() for e in BANK.examples]
+    scores = process.cdist(bank, questions, scorer=fuzz.ratio, score_cutoff=85, workers=1)
+    return sorted(
+        {
+            f"{BANK.examples[i].file}:{BANK.examples[i].line}: {BANK.examples[i].text}"
+            for i in scores.nonzero()[0]
+        }
+    )
 
 
 @pytest.mark.skipif(not DEV.is_file(), reason="developer question set not present")
@@ -23,14 +37,28 @@ def test_no_bank_question_is_a_near_copy_of_a_developer_question() -> None:
     names the bank lines only — printing the held-out question would show it to whoever writes
     bank lines (``scripts/leak_check`` runs the same check)."""
     dev = [json.loads(line)["question"].lower() for line in DEV.read_text().splitlines() if line]
-    bank = [e.text.lower() for e in BANK.examples]
-    scores = process.cdist(bank, dev, scorer=fuzz.ratio, score_cutoff=85, workers=1)
-    close = sorted(
-        {
-            f"{BANK.examples[i].file}:{BANK.examples[i].line}: {BANK.examples[i].text}"
-            for i in scores.nonzero()[0]
-        }
-    )
+    close = _near_copies(dev)
+    assert not close, close[:10]
+
+
+def test_no_bank_question_is_a_near_copy_of_a_blind_question() -> None:
+    """``bench/blind`` measures what a new author's questions get (``bench/blind_eval.py``):
+    like the developer set, never bank data, and a failure names the bank lines only. The bank
+    lines that were there before the blind sets were written and happen to be close to one of
+    their questions (``bank-lines-before.txt``: their writers never saw the bank) stay."""
+    blind = [
+        json.loads(line)["question"].lower()
+        for path in BLIND
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    assert len(blind) >= 300
+    before = {
+        line
+        for line in (BLIND_DIR / "bank-lines-before.txt").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    }
+    close = [line for line in _near_copies(blind) if line.split(": ", 1)[1] not in before]
     assert not close, close[:10]
 
 
