@@ -31,9 +31,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.qa import _ours
 from rapidfuzz import fuzz, process
 
+from bench.qa import _ours
 from knowledge.answerer import knowledge_base
 from knowledge.bank import load_bank
 from knowledge.evaluation import EvalItem, EvalReport, evaluate, load_items
