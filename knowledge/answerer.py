@@ -9,8 +9,9 @@ the person's own data, the live deadline, and recording abstentions for HR.
   question bank (``knowledge.router``), which names one label with a calibrated probability.
 * ``out_of_scope``, or a probability below the router's cross-validated threshold → abstain.
 * ``advice`` → the offer's own no-recommendation position (Q29, §3), cited.
-* ``personal:<intent>`` → the service answers from the person's own data; ``smalltalk:<kind>``
-  → a short friendly reply, never filed for HR.
+* ``personal:<intent>`` → the service answers from the person's own data, citing the offer's
+  rule for what was asked (:func:`_rule_for`); ``smalltalk:<kind>`` → a short friendly reply,
+  never filed for HR.
 * An entry → the sentences of it that answer the question (``knowledge.compose``), cited as
   "id · title · p. N"; dates the offer state has changed (an extension) get a note.
 * A message with several questions gets up to three answers, each with its citation.
@@ -65,6 +66,18 @@ __all__ = [
 
 # the term-sheet answer that states the expiration: answered with the live date in front
 EXPIRATION_ENTRY = "Q20"
+# the offer's rule for each request about one's own records, cited beside the person's answer
+# (:func:`_rule_for`): which options are eligible (Q1, p. 1), how receipt is confirmed (§4,
+# p. 16), how to tender (Q21, p. 5), how to withdraw (Q22, pp. 5-6)
+PERSONAL_RULES = {"grants": "Q1", "status": "S4", "elect": "Q21", "withdraw": "Q22"}
+# an entry the router ranks at least this high beside a personal label answers the question too
+# ("I hold 5,000 options at $12.50: how many new ones would I get?" → personal:grants and Q7):
+# out of fold on the bank (3 fold seeds), of the entry-labelled lines the router decides as
+# personal, the entry cited is right 61.7 % of the time with this floor (61.4 % at 0.05,
+# 62.0 % at 0.01) against 36.4 % citing only the intent's rule; and of the personal lines,
+# 4.5 % cite another entry than their intent's rule (8.3 % at 0.05, 19.4 % at 0.01)
+RULE_CONTENDER = 0.1
+PERSONAL_QUOTE_CHARS = 450
 SENTENCE_EMBEDDING_WEIGHT = 0.5  # see KnowledgeBase.similarity
 # questions whose features a process keeps (KnowledgeBase.similarity): one answer compares its
 # question with each sentence of an entry, so a few suffice; at ~3 KB each, 20,000 would let a
@@ -110,6 +123,10 @@ class Answer:
     best_entry_id: str | None = None
     notes: tuple[str, ...] = ()
     label: str = ""  # the router's label (or "command:<name>")
+    # personal requests: the offer's sentences on what was asked, when the question is about an
+    # entry's rule as much as about the person's records (:func:`_rule_for`); the services add
+    # it to the person's own answer
+    quote: str = ""
 
     def payload(self) -> dict[str, Any]:
         """The ``offerbot ask --json`` shape of the bare answer (the evaluation scores it)."""
@@ -371,7 +388,8 @@ def _routed(
     label, p = routing.label, routing.probability
     best_entry = next((lab for lab, _ in routing.ranked if lab in kb.by_id), None)
     strange = not label.startswith("smalltalk:") and len(kb.router.unknown_words(question)) >= 2
-    if label == OUT_OF_SCOPE or p < kb.router.threshold or strange:
+    thin = label != OUT_OF_SCOPE and kb.router.thinly_covered(question, label, p)
+    if label == OUT_OF_SCOPE or p < kb.router.threshold or strange or thin:
         reason: AbstentionReason = "out_of_scope" if label == OUT_OF_SCOPE else "low_confidence"
         if _TAX_WORDS & set(re.findall(r"[a-z]+", question.lower())):
             reason = "tax_or_financial"
@@ -386,13 +404,7 @@ def _routed(
             return Answer(Intent.HELP, AnswerKind.HELP, "", confidence=p, label=label)
         if intent == "deadline":
             return _deadline(kb, terms, question, p, label, limit=limit)
-        return Answer(
-            Intent(intent),
-            AnswerKind.PERSONAL,
-            _personal_text(intent, terms),
-            confidence=p,
-            label=label,
-        )
+        return _personal(intent, question, routing, kb, terms, label)
     if label.startswith("smalltalk:"):
         kind = label.split(":", 1)[1]
         if kind == "capabilities":
@@ -454,7 +466,8 @@ def _several(
     answerable = [
         r.probability >= kb.router.threshold
         and (r.label in kb.by_id or r.label in (ADVICE, "personal:deadline"))
-        for r in routings
+        and not kb.router.thinly_covered(part, r.label, r.probability)
+        for part, r in zip(parts, routings, strict=True)
     ]
     labels = {r.label for r, ok in zip(routings, answerable, strict=True) if ok}
     if sum(answerable) < 2 or len(labels) < 2:
@@ -571,6 +584,43 @@ _PERSONAL = {
 
 def _personal_text(intent: str, terms: OfferTerms) -> str:
     return _PERSONAL[intent]
+
+
+def _rule_for(intent: str, routing: Routing, kb: KnowledgeBase) -> tuple[Entry | None, bool]:
+    """The entry a personal answer cites, and whether the question asked about it: an entry
+    the router ranks at :data:`RULE_CONTENDER` or more (the message asks the offer's rule for
+    the person's situation as much as for their records), else the intent's rule
+    (:data:`PERSONAL_RULES`). Everything a person reads about their own grants or election
+    then says where the offer states the rule; a question the router took for a request
+    about one's records still gets the offer's answer."""
+    contender = next(
+        (lab for lab, q in routing.ranked if q >= RULE_CONTENDER and lab in kb.by_id), None
+    )
+    if contender is not None:
+        return kb.by_id[contender], True
+    return kb.entry(PERSONAL_RULES.get(intent, "")), False
+
+
+def _personal(
+    intent: str, question: str, routing: Routing, kb: KnowledgeBase, terms: OfferTerms, label: str
+) -> Answer:
+    """A request about one's own records: where to find them, the offer's rule cited — and
+    quoted when the question asked about it (the intent's own rule is only cited: a few
+    sentences of a long section chosen for "show me my grants" would say little)."""
+    text = _personal_text(intent, terms)
+    rule, asked = _rule_for(intent, routing, kb)
+    sources = (_source(rule),) if rule is not None else ()
+    quote = compose(rule, question, kb.similarity, PERSONAL_QUOTE_CHARS) if rule and asked else ""
+    return Answer(
+        Intent(intent),
+        AnswerKind.PERSONAL,
+        f"{text}\n\nWhat the offer says: {quote}" if quote else text,
+        sources,
+        confidence=routing.probability,
+        notes=live_date_notes(quote, terms) if quote else (),
+        label=label,
+        quote=quote,
+    )
 
 
 def _smalltalk(kind: str, terms: OfferTerms) -> str:

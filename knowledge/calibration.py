@@ -153,12 +153,25 @@ class CvReport:
     related: frozenset[tuple[str, str]] = frozenset()
     seconds: float = 0.0
     per_label: dict[str, tuple[int, int]] = field(default_factory=dict)  # label → (right, n)
+    # the weight of each example's words that its predicted label's training texts never use
+    # (``knowledge.coverage``), and when that withholds an answer (``Hyper.cover_*``)
+    uncovered: list[float] = field(default_factory=list)
+    cover_mass: float = math.inf
+    cover_below: float = 0.0
 
     def decided(self, i: int) -> str:
         """The out-of-fold decision for example i: its predicted label, or out_of_scope."""
-        if self.predicted[i] == OUT_OF_SCOPE or self.probability[i] < self.threshold:
+        predicted, probability = self.predicted[i], self.probability[i]
+        if predicted == OUT_OF_SCOPE or probability < self.threshold:
             return OUT_OF_SCOPE
-        return self.predicted[i]
+        if (
+            self.uncovered
+            and ":" not in predicted  # an entry or advice: personal and small talk never are
+            and probability < self.cover_below
+            and self.uncovered[i] >= self.cover_mass
+        ):
+            return OUT_OF_SCOPE
+        return predicted
 
     def right(self, i: int, *, strict: bool = False) -> bool:
         """The decision names the labelled entry's family (or, unless ``strict``, an entry
@@ -191,6 +204,7 @@ class CvReport:
             "examples": len(self.truth),
             "temperature": round(self.temperature, 4),
             "threshold": self.threshold,
+            "cover": [self.cover_mass, self.cover_below],
             "figures": {k: round(v, 4) for k, v in self.figures().items()},
             "strict": {k: round(v, 4) for k, v in self.figures(strict=True).items()},
         }
@@ -233,6 +247,7 @@ def cross_validate(
     y = [e.label for e in examples]
     folds = max(2, min(folds, min(Counter(y).values())))
     logits = np.full((len(examples), len(labels)), -1e4, dtype=np.float64)
+    uncovered = np.zeros(len(examples), dtype=np.float64)
     make = splitter or LabelFolds
     split = make(n_splits=folds, shuffle=True, random_state=seed)
 
@@ -244,8 +259,13 @@ def cross_validate(
         fitted = fit(data, hyper, analysed)
         scores = decision(fitted, hyper, [examples[i].text for i in test])
         columns = [column[label] for label in fitted.labels]
+        best = scores.argmax(axis=1)
+        words = fitted.words
         for row, i in enumerate(test):
             logits[i, columns] = scores[row]
+            uncovered[i] = fitted.label_words.uncovered(
+                examples[i].text, int(best[row]), words.vocabulary, words.idf
+            )
 
     splits = list(split.split(examples, y, groups_of(examples)))
     if pool is None:
@@ -266,6 +286,9 @@ def cross_validate(
         threshold=0.0,
         folds=folds,
         related=related_entries(entries),
+        uncovered=uncovered.tolist(),
+        cover_mass=hyper.cover_mass,
+        cover_below=hyper.cover_below,
     )
     report.threshold = _choose_threshold(report)
     per_label: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -24,7 +24,14 @@ from functools import lru_cache
 
 from knowledge.index import stem
 
-__all__ = ["analyze_chars", "analyze_words", "char_features", "normalize", "word_features"]
+__all__ = [
+    "analyze_chars",
+    "analyze_words",
+    "char_features",
+    "normalize",
+    "word_features",
+    "words_of",
+]
 
 _GRANT = re.compile(r"\b(g\d{3,}|#\s?\d+|grant\s+(?:no\.?|number|#)?\s*\d{3,})\b")
 _NUMBER = re.compile(r"\b\d{5,}\b")
@@ -49,20 +56,21 @@ def normalize(text: str) -> str:
     return lowered
 
 
-def _words(text: str) -> list[str]:
+def words_of(text: str) -> list[str]:
+    """The normalised words of a text, before stemming."""
     return _WORD.findall(normalize(text))
 
 
 def word_features(text: str) -> tuple[str, ...]:
     """Stemmed words and adjacent stem pairs."""
-    stems = [stem(w) for w in _words(text)]
+    stems = [stem(w) for w in words_of(text)]
     return (*stems, *(f"{a} {b}" for a, b in itertools.pairwise(stems)))
 
 
 def char_features(text: str) -> tuple[str, ...]:
     """Character 3- and 4-grams inside each word (padded with a space on both sides)."""
     grams: list[str] = []
-    for word in _words(text):
+    for word in words_of(text):
         padded = f" {word} "
         for n in (3, 4):
             if len(padded) < n:

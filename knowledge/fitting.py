@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from knowledge.bank import Example
+from knowledge.coverage import LabelWords
 from knowledge.embedding import DIMENSIONS, Embedder, LabelGroups, load_embedder, neighbour_scores
 from knowledge.features import analyze_chars, analyze_words
 from knowledge.parser import Entry
@@ -72,6 +73,10 @@ class Hyper:
     tol: float = 1e-2
     neighbour_weight: float = 1.0  # 0 leaves the sentence embedding out
     nearest: int = 1  # a label's neighbour score is the mean cosine of its closest texts
+    # an answer whose question uses words its entry never does (``knowledge.coverage``) is
+    # withheld when those words weigh this much and the probability is below ``cover_below``
+    cover_mass: float = 15.0
+    cover_below: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,7 @@ class Fitted:
     labels: list[str]  # the SVM's classes, in its column order
     neighbours: npt.NDArray[np.float16] | None  # (texts, dims): the training texts' embeddings
     owners: npt.NDArray[np.int32] | None  # (texts,): each neighbour's column in ``labels``
+    label_words: LabelWords  # each label's content words (``knowledge.coverage``)
 
 
 def document_examples(entries: Sequence[Entry]) -> list[tuple[str, str]]:
@@ -154,16 +160,17 @@ def fit(data: TrainingSet, hyper: Hyper, analysed: Analysed | None = None) -> Fi
     svm = LinearSVC(C=hyper.c, tol=hyper.tol, random_state=0)
     svm.fit(matrix, data.labels, sample_weight=np.asarray(data.weights))
     labels = [str(c) for c in svm.classes_]
+    label_words = LabelWords.of(data.texts, data.labels, labels, words.vocabulary)
     embedder = load_embedder() if hyper.neighbour_weight > 0 else None
     if embedder is None:
-        return Fitted(words, chars, svm, labels, None, None)
+        return Fitted(words, chars, svm, labels, None, None, label_words)
     column = {label: i for i, label in enumerate(labels)}
     owners = np.array([column[label] for label in data.labels], dtype=np.int32)
     # sorted by label: each label's nearest text is then a max over one run of columns
     # (``knowledge.embedding.neighbour_scores``), with no gather
     order = np.argsort(owners, kind="stable")
     neighbours = _embedded(embedder, data.texts)[order].astype(np.float16)
-    return Fitted(words, chars, svm, labels, neighbours, owners[order])
+    return Fitted(words, chars, svm, labels, neighbours, owners[order], label_words)
 
 
 # text → its embedding, for the texts of one training run: cross-validation embeds the same bank

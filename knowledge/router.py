@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from knowledge.coverage import LabelWords
 from knowledge.embedding import (
     TOKENIZER_SHA256,
     Embedder,
@@ -47,10 +48,15 @@ from knowledge.token_pieces import pieces_path, read_known_pieces
 __all__ = ["FEATURE_VERSION", "Neighbours", "Router", "Routing", "TfidfSpace"]
 
 # Change when the features, the model or the cache format change: old cache files are ignored.
-FEATURE_VERSION = "router-8"
+FEATURE_VERSION = "router-9"
 
 
 _CONTENT = re.compile(r"\b[a-z]{4,}\b")
+
+
+@lru_cache(maxsize=4)
+def _label_columns(labels: tuple[str, ...]) -> dict[str, int]:
+    return {label: j for j, label in enumerate(labels)}
 
 
 @lru_cache(maxsize=4)
@@ -173,6 +179,9 @@ class Router:
     threshold: float  # abstain below this probability (chosen by cross-validation)
     key: str  # the cache key it was trained for
     meta: dict[str, object]  # training figures (examples, cross-validated scores, C, …)
+    label_words: LabelWords  # each label's content words (``knowledge.coverage``)
+    cover_mass: float  # withhold an entry's answer whose question's words it never uses
+    cover_below: float  # weigh this much, below this probability (``Hyper.cover_*``)
 
     def vector(self, text: str) -> tuple[list[int], list[float]]:
         """The message's sparse feature vector (columns, values)."""
@@ -201,6 +210,23 @@ class Router:
         order = np.argsort(-p)[:5]
         ranked = tuple((self.labels[i], float(p[i])) for i in order)
         return Routing(ranked[0][0], ranked[0][1], ranked)
+
+    def thinly_covered(self, text: str, label: str, probability: float) -> bool:
+        """Whether an answer with ``label`` at ``probability`` is withheld because the message
+        asks, beside the label's topic, what that entry never states: below
+        :attr:`cover_below`, its words that the label's training texts never use weigh
+        :attr:`cover_mass` or more (``knowledge.coverage``). Entries and advice only: a
+        personal request or small talk brings its own words ("my 2002 refresh grant")."""
+        if probability >= self.cover_below or ":" in label or label not in self._columns:
+            return False
+        mass = self.label_words.uncovered(
+            text, self._columns[label], self.words.vocabulary, self.words.idf
+        )
+        return mass >= self.cover_mass
+
+    @property
+    def _columns(self) -> dict[str, int]:
+        return _label_columns(self.labels)
 
     def unknown_words(self, text: str) -> list[str]:
         """Content words the router has never seen, in the bank or the documents, nor anything
@@ -240,6 +266,9 @@ class Router:
             "char_weight": self.chars.weight,
             "neighbour_weight": self.neighbours.weight if self.neighbours else 0.0,
             "nearest": self.neighbours.nearest if self.neighbours else 1,
+            "cover_mass": self.cover_mass,
+            "cover_below": self.cover_below,
+            "unseen_weight": self.label_words.unseen,
             "meta": self.meta,
         }
         word_terms = sorted(self.words.vocabulary, key=self.words.vocabulary.__getitem__)
@@ -262,6 +291,8 @@ class Router:
                     char_idf=self.chars.idf,
                     coef=self.coef,
                     intercept=self.intercept,
+                    cover_ptr=self.label_words.ptr,
+                    cover_ids=self.label_words.ids,
                     **extra,
                 )
             os.replace(temporary, path)
@@ -287,6 +318,9 @@ class Router:
                 nearest = int(header.get("nearest", 1))
                 vectors = data["neighbours"] if weight > 0 else None
                 owners = data["owners"] if weight > 0 else None
+                label_words = LabelWords(
+                    data["cover_ptr"], data["cover_ids"], float(header["unseen_weight"])
+                )
         except (OSError, ValueError, KeyError, json.JSONDecodeError, zipfile.BadZipFile):
             return None
         neighbours = None
@@ -322,4 +356,7 @@ class Router:
             threshold=float(header["threshold"]),
             key=key,
             meta=dict(header.get("meta", {})),
+            label_words=label_words,
+            cover_mass=float(header["cover_mass"]),
+            cover_below=float(header["cover_below"]),
         )

@@ -102,6 +102,9 @@ def to_router(
         threshold=threshold,
         key=key,
         meta=meta,
+        label_words=fitted.label_words,
+        cover_mass=hyper.cover_mass,
+        cover_below=hyper.cover_below,
     )
 
 

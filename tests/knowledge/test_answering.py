@@ -9,11 +9,22 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from knowledge.answerer import MAX_CHARS, RECOMMENDATION, answer, knowledge_base, live_date_notes
+from knowledge.answerer import (
+    MAX_CHARS,
+    PERSONAL_RULES,
+    RECOMMENDATION,
+    RULE_CONTENDER,
+    _routed,
+    _rule_for,
+    answer,
+    knowledge_base,
+    live_date_notes,
+)
 from knowledge.compose import sentences
 from knowledge.evaluation import EvalItem, evaluate, family, is_hit, load_items
 from knowledge.intents import command_of, split_questions
 from knowledge.offer_terms import bundled_offer_dir, load_offer_terms
+from knowledge.router import Routing
 
 TERMS = load_offer_terms()
 KB = knowledge_base(bundled_offer_dir())
@@ -234,6 +245,36 @@ def test_ones_own_records_are_still_ones_own() -> None:
     ]:
         result = ask(question)
         assert not result.abstained and result.intent.value == intent, (question, result.label)
+
+
+def test_a_personal_answer_cites_the_offers_rule_for_the_request() -> None:
+    for question, intent in [
+        ("show me my grants", "grants"),
+        ("what's my status", "status"),
+        ("I want to withdraw my election", "withdraw"),
+    ]:
+        result = ask(question)
+        assert result.intent.value == intent, (question, result.label)
+        assert [s.id for s in result.sources] == [PERSONAL_RULES[intent]]
+        # the intent's own rule is cited, not quoted: "show me my grants" asks for the records
+        assert not result.quote and "What the offer says" not in result.text
+
+
+def test_an_entry_the_router_ranks_beside_a_personal_label_is_cited_and_quoted() -> None:
+    """'I hold 2,400 options at $9: how many new ones?' asks for the person's grants and for
+    the exchange ratio (Q7): the entry, when the router ranks it a real contender, is the one
+    cited and its sentences quoted; below the floor, the intent's rule is cited."""
+    question = "I have 2,400 options priced at $9, how many new ones would I get for them?"
+    strong = Routing("personal:grants", 0.7, (("personal:grants", 0.7), ("Q7", RULE_CONTENDER)))
+    entry, asked = _rule_for("grants", strong, KB)
+    assert entry is not None and entry.id == "Q7" and asked
+    weak = Routing("personal:grants", 0.9, (("personal:grants", 0.9), ("Q7", 0.05)))
+    entry, asked = _rule_for("grants", weak, KB)
+    assert entry is not None and entry.id == PERSONAL_RULES["grants"] and not asked
+    result = _routed(question, strong, KB, TERMS)
+    assert result.intent.value == "grants" and [s.id for s in result.sources] == ["Q7"]
+    assert "one new share-for-one old share" in result.quote
+    assert result.text.endswith(result.quote) and "What the offer says" in result.text
 
 
 def test_a_proxy_citation_names_the_document_since_it_has_no_printed_pages() -> None:

@@ -201,3 +201,51 @@ def test_one_bank_gives_one_model_whatever_the_global_random_state() -> None:
     second = fit(training_set(examples, [], hyper), hyper)
     assert np.array_equal(first.svm.coef_, second.svm.coef_)
     assert np.array_equal(first.svm.intercept_, second.svm.intercept_)
+
+
+def test_a_question_on_an_entrys_topic_asking_what_it_never_states_is_thinly_covered(
+    tmp_path: Path,
+) -> None:
+    """``knowledge.coverage``: the words of a question that the label's bank lines and
+    sentences never use weigh their idf; enough of them, below ``cover_below``, and the answer
+    is withheld — the same rule in the cached router as in cross-validation."""
+    hyper = Hyper()
+    router = load_router(SMALL, ENTRIES, (), cache_dir=tmp_path)
+    on_topic = "which options can be swapped, above two dollars?"
+    beyond = "which brokerage withholding percentage gets swapped for dividends and margin loans?"
+    q1 = router.labels.index("Q1")
+    mass = router.label_words.uncovered(beyond, q1, router.words.vocabulary, router.words.idf)
+    assert (
+        router.label_words.uncovered(on_topic, q1, router.words.vocabulary, router.words.idf) == 0
+    )
+    assert mass >= hyper.cover_mass  # brokerage, withholding, percentage, dividends, margin …
+    assert router.thinly_covered(beyond, "Q1", hyper.cover_below - 0.01)
+    assert not router.thinly_covered(beyond, "Q1", hyper.cover_below)  # the router is sure
+    assert not router.thinly_covered(on_topic, "Q1", 0.2)
+    # a word the Q2 side uses is uncovered for Q1 — and weighs less than a word seen nowhere
+    texas = router.label_words.uncovered("texas", q1, router.words.vocabulary, router.words.idf)
+    assert 0 < texas < router.label_words.unseen
+    # the cache file keeps it
+    again = Router.load(next(tmp_path.glob("router-*.npz")), key=router.key)
+    assert again is not None and again.thinly_covered(beyond, "Q1", 0.3)
+    assert (again.cover_mass, again.cover_below) == (hyper.cover_mass, hyper.cover_below)
+
+
+def test_personal_requests_and_small_talk_are_never_withheld_for_their_own_words(
+    tmp_path: Path,
+) -> None:
+    router = load_router(SMALL, ENTRIES, (), cache_dir=tmp_path)
+    odd = "brokerage withholding percentage quarterly dividends"
+    assert not router.thinly_covered(odd, "personal:grants", 0.1)
+    assert not router.thinly_covered(odd, "smalltalk:thanks", 0.1)
+    assert not router.thinly_covered(odd, "out_of_scope", 0.1)
+
+
+def test_cross_validation_withholds_thinly_covered_answers_as_the_router_does() -> None:
+    report = cross_validate(SMALL, ENTRIES, Hyper(), folds=2)
+    assert len(report.uncovered) == len(SMALL.examples)
+    assert (report.cover_mass, report.cover_below) == (Hyper().cover_mass, Hyper().cover_below)
+    i = next(i for i, p in enumerate(report.predicted) if ":" not in p and p != "out_of_scope")
+    report.threshold = 0.0
+    report.uncovered[i], report.probability[i] = 1e9, 0.3
+    assert report.decided(i) == "out_of_scope"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from bot.domain.eligibility import PersonAssessment
@@ -31,7 +32,7 @@ from bot.services.identity import Identity
 from bot.services.offer.deadline_follow_ups import note_deadline_asked
 from bot.services.offer.deadlines import deadlines_reply, get_deadlines
 from bot.services.offer.live_offer import current_terms
-from bot.services.questions.answers import ask
+from bot.services.questions.answers import Asked, ask
 from bot.services.roster.grants import grants_reply, my_grants
 
 __all__ = [
@@ -427,29 +428,13 @@ async def _respond(
             confidence=round(found.confidence, 3),
         )
     if intent in {Intent.ELECT, Intent.WITHDRAW} and not record_elections:
-        return await election_attempt_reply(intent, text, identity, deps, terms=terms)
+        reply = await election_attempt_reply(intent, text, identity, deps, terms=terms)
+        return _with_rule(reply, asked)
     if intent in {Intent.STATUS, Intent.ELECT, Intent.WITHDRAW}:
-        return await election_reply(intent, text, identity, deps, terms=terms, claim=claim)
+        reply = await election_reply(intent, text, identity, deps, terms=terms, claim=claim)
+        return _with_rule(reply, asked)
     if intent is Intent.GRANTS:
-        if not identity.verified:
-            return Reply(
-                text="I can only show grants to an employee I have verified against HR's "
-                "roster. Please ask from your company Slack account or work e-mail.",
-                kind="error",
-                intent=Intent.GRANTS,
-            )
-        try:
-            assessment = await my_grants(
-                uow=deps.uow,
-                terms=terms,
-                employee_id=identity.employee_id or "",
-                identity=identity,
-                now=now,
-                claim=claim,
-            )
-        except ServiceError as exc:
-            return Reply(text=str(exc), kind="error", intent=Intent.GRANTS)
-        return _with_intent(grants_reply(assessment, terms), Intent.GRANTS)
+        return _with_rule(await _grants(identity, deps, terms, now, claim), asked)
     if intent is Intent.DEADLINE:
         reply = deadlines_reply(get_deadlines(terms, now=now), terms, now=now)
         return replace(
@@ -475,3 +460,43 @@ def carries_personal_data(reply: Reply) -> bool:
 
 def _with_intent(reply: Reply, intent: Intent) -> Reply:
     return replace(reply, intent=intent)
+
+
+async def _grants(
+    identity: Identity,
+    deps: ConversationDeps,
+    terms: OfferTerms,
+    now: datetime,
+    claim: DeliveryClaim | None,
+) -> Reply:
+    if not identity.verified:
+        return Reply(
+            text="I can only show grants to an employee I have verified against HR's "
+            "roster. Please ask from your company Slack account or work e-mail.",
+            kind="error",
+            intent=Intent.GRANTS,
+        )
+    try:
+        assessment = await my_grants(
+            uow=deps.uow,
+            terms=terms,
+            employee_id=identity.employee_id or "",
+            identity=identity,
+            now=now,
+            claim=claim,
+        )
+    except ServiceError as exc:
+        return Reply(text=str(exc), kind="error", intent=Intent.GRANTS)
+    return _with_intent(grants_reply(assessment, terms), Intent.GRANTS)
+
+
+def _with_rule(reply: Reply, asked: Asked) -> Reply:
+    """A reply about the person's own grants or election, with the offer's rule for what they
+    asked cited (knowledge's ``_rule_for``) — and quoted when the question asked about the
+    rule itself ("I hold 5,000 options at $12.50: how many new ones would I get?" gets the
+    person's grants and the exchange ratio's sentences)."""
+    if reply.citations or not asked.citations:
+        return reply
+    quote = asked.answer.quote
+    notes = (*reply.notes, f"What the offer says: {quote}") if quote else reply.notes
+    return replace(reply, citations=asked.citations, notes=notes)

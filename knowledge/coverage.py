@@ -1,0 +1,103 @@
+"""What a question asks that its label's texts never mention: the router's second reason to
+abstain.
+
+The router names the entry whose *topic* a question is on. A question can be on an entry's topic
+and still ask what the entry never says: "what withholding rate will Capstone use on my new
+NSOs — 25 %?" is on the tax section's topic (S14), which states no rate; "was the board's vote
+on the offer unanimous?" is on Q29's. Out-of-scope lines in the bank teach the router some of
+these, but they are written in the bank's own words. Here, each label keeps the set of content
+words its training texts use — its bank questions and, for an entry, its own title and
+sentences — and a question is *thinly covered* by a label when the words it uses that the label
+never does weigh at least ``Hyper.cover_mass`` (each weighs its smoothed inverse document
+frequency, ``ln((1 + n) / (1 + df))``, a word seen nowhere ``ln(1 + n)``: "rate" and "25%"
+weigh more than "read"). Below the probability ``Hyper.cover_below``, such an answer is
+withheld (``knowledge.answerer``), as cross-validation withholds it (``knowledge.calibration``).
+
+Why not a cross-validated choice alone: on the bank, cross-validation cannot see this — its
+out-of-scope lines share the bank's vocabulary, and every setting tried scores within 0.05
+points of the router without it (mean of answerable and abstained, 3 fold seeds). On questions
+written by people who never saw the bank (``bench/blind``), it abstains on far more of the
+out-of-scope questions for about one answerable question in 150 (``bench/RESULTS.md``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from knowledge.features import words_of
+from knowledge.index import STOPWORDS, stem
+
+__all__ = ["LabelWords", "content_stems"]
+
+
+def content_stems(text: str) -> frozenset[str]:
+    """The stems of a text's content words: not stop words, not numbers, three letters or
+    more — the router's own stems (``knowledge.features``), so they index its vocabulary."""
+    return frozenset(
+        stem(word)
+        for word in words_of(text)
+        if len(word) > 2 and word not in STOPWORDS and not word.isdigit()
+    )
+
+
+# training takes each bank text's stems once for all its folds (as ``knowledge.features`` does
+# its n-grams); a running bot calls :func:`content_stems` itself
+_training_stems = lru_cache(maxsize=16384)(content_stems)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LabelWords:
+    """Each label's content words, as columns of the router's word vocabulary: label ``j``'s
+    are ``ids[ptr[j]:ptr[j + 1]]``, sorted."""
+
+    ptr: npt.NDArray[np.int32]  # (labels + 1,)
+    ids: npt.NDArray[np.int32]
+    unseen: float  # the weight of a word the vocabulary does not have: ln(1 + n)
+
+    @classmethod
+    def of(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        label_order: Sequence[str],
+        vocabulary: Mapping[str, int],
+    ) -> LabelWords:
+        column = {label: j for j, label in enumerate(label_order)}
+        words: list[set[int]] = [set() for _ in label_order]
+        for text, label in zip(texts, labels, strict=True):
+            if label in column:
+                words[column[label]].update(
+                    vocabulary[s] for s in _training_stems(text) if s in vocabulary
+                )
+        sizes = [len(w) for w in words]
+        ptr = np.zeros(len(words) + 1, dtype=np.int32)
+        ptr[1:] = np.cumsum(sizes)
+        ids = np.fromiter((i for w in words for i in sorted(w)), dtype=np.int32, count=int(ptr[-1]))
+        return cls(ptr, ids, math.log(1 + len(texts)))
+
+    def uncovered(
+        self,
+        text: str,
+        label: int,
+        vocabulary: Mapping[str, int],
+        idf: npt.NDArray[np.float32],
+    ) -> float:
+        """The weight of the text's content words that label ``label`` never uses. ``idf`` is
+        scikit-learn's smoothed idf of the same vocabulary (``ln((1 + n) / (1 + df)) + 1``)."""
+        own = self.ids[self.ptr[label] : self.ptr[label + 1]]
+        mass = 0.0
+        for word in content_stems(text):
+            i = vocabulary.get(word)
+            if i is None:
+                mass += self.unseen
+                continue
+            k = int(np.searchsorted(own, i))
+            if k == len(own) or own[k] != i:
+                mass += float(idf[i]) - 1.0
+        return mass
