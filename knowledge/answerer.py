@@ -389,6 +389,8 @@ def _routed(
     best_entry = next((lab for lab, _ in routing.ranked if lab in kb.by_id), None)
     strange = not label.startswith("smalltalk:") and len(kb.router.unknown_words(question)) >= 2
     thin = label != OUT_OF_SCOPE and kb.router.thinly_covered(question, label, p)
+    if _about_others(question, routing, kb):
+        return _abstain(terms, "others_records", best_entry, p, label)
     if label == OUT_OF_SCOPE or p < kb.router.threshold or strange or thin:
         reason: AbstentionReason = "out_of_scope" if label == OUT_OF_SCOPE else "low_confidence"
         if _TAX_WORDS & set(re.findall(r"[a-z]+", question.lower())):
@@ -398,8 +400,6 @@ def _routed(
         return _no_advice(kb, terms, p)
     if label.startswith("personal:"):
         intent = label.split(":", 1)[1]
-        if intent in ("grants", "status", "elect", "withdraw") and _SOMEONE_ELSES.search(question):
-            return _abstain(terms, "others_records", best_entry, p, label)
         if intent == "help":
             return Answer(Intent.HELP, AnswerKind.HELP, "", confidence=p, label=label)
         if intent == "deadline":
@@ -690,6 +690,22 @@ _SOMEONE_ELSES = re.compile(
     r"(?:\s+\w+){0,2}\s+(?:grants?|options?|elections?|forms?|shares|status|paperwork)\b",
     re.I,
 )
+
+
+_RECORDS = tuple(f"personal:{intent}" for intent in PERSONAL_RULES)
+
+
+def _about_others(question: str, routing: Routing, kb: KnowledgeBase) -> bool:
+    """A request for someone else's grants or election ("what are his options", "check my
+    wife's election form"): the router takes it for a request about one's records — or finds it
+    as near out of scope, since the bank has both — and the words name another person's."""
+    if not _SOMEONE_ELSES.search(question):
+        return False
+    if routing.label in _RECORDS:
+        return True
+    return routing.label == OUT_OF_SCOPE and any(
+        label in _RECORDS and q >= kb.router.threshold for label, q in routing.ranked[:3]
+    )
 
 
 def _abstain(
