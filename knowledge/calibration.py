@@ -318,9 +318,20 @@ def _fit_temperature(logits: npt.NDArray[np.float64], truth: npt.NDArray[np.int_
     return float(math.exp(result.x))
 
 
+# thresholds whose cross-validated score is within this of the best count as equally good
+PLATEAU = 0.001
+
+
 def _choose_threshold(report: CvReport) -> float:
     """The probability threshold that maximises the mean of answerable accuracy and
-    out-of-scope abstention (the smallest such threshold on ties)."""
+    out-of-scope abstention — the largest one within :data:`PLATEAU` (0.1 point) of the best.
+
+    The score is flat over a wide range: with round nine of the bank, 3 folds, seed 0, it is
+    84.91 % at 0.02 and 0.06, 84.89 % at 0.10 and 0.14, then falls (84.67 % at 0.18, 83.98 % at
+    0.30). The smallest best threshold jumped with it from 0.12 to 0.02 — no abstention on
+    probability at all — on a difference of 0.02 point, which no fold seed repeats. On such a
+    plateau the cautious end is chosen: an abstention hands the question to HR, a wrong answer
+    misleads. Over fold seeds 0, 1, 2 this gives 0.14, 0.18 and 0.14."""
     # each example is right or wrong in two ways only — answered with its predicted label, or
     # abstained on — so two passes give every threshold's figures at once
     report.threshold = 0.0
@@ -329,12 +340,15 @@ def _choose_threshold(report: CvReport) -> float:
     if_abstained = np.array([report.right(i) for i in range(len(report.truth))])
     outside = np.array([t == OUT_OF_SCOPE for t in report.truth])
     probability = np.array(report.probability)
-    best, best_score = 0.0, -1.0
+    scores = []
     for threshold in _THRESHOLDS:
         right = np.where(probability < threshold, if_abstained, if_answered)
         a = right[~outside].mean() if (~outside).any() else 0.0
         o = right[outside].mean() if outside.any() else 0.0
-        if (a + o) / 2 > best_score + 1e-9:
-            best, best_score = threshold, (a + o) / 2
+        scores.append((a + o) / 2)
+    best_score = max(scores)
+    best = max(
+        t for t, score in zip(_THRESHOLDS, scores, strict=True) if score >= best_score - PLATEAU
+    )
     report.threshold = best
     return best

@@ -47,8 +47,9 @@ from knowledge.token_pieces import pieces_path, read_known_pieces
 
 __all__ = ["FEATURE_VERSION", "Neighbours", "Router", "Routing", "TfidfSpace"]
 
-# Change when the features, the model or the cache format change: old cache files are ignored.
-FEATURE_VERSION = "router-9"
+# Change when the features, the model, its calibration or the cache format change: old cache
+# files are ignored.
+FEATURE_VERSION = "router-10"
 
 
 _CONTENT = re.compile(r"\b[a-z]{4,}\b")
