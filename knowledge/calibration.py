@@ -28,7 +28,8 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
-from knowledge.bank import OUT_OF_SCOPE, Bank, Example
+from knowledge.bank import ADVICE, OUT_OF_SCOPE, Bank, Example
+from knowledge.coverage import thin
 from knowledge.evaluation import family
 from knowledge.fitting import Analysed, Hyper, decision, fit, training_set
 from knowledge.parser import Entry
@@ -156,7 +157,9 @@ class CvReport:
     # the weight of each example's words that its predicted label's training texts never use
     # (``knowledge.coverage``), and when that withholds an answer (``Hyper.cover_*``)
     uncovered: list[float] = field(default_factory=list)
+    content: list[float] = field(default_factory=list)  # the weight of all its content words
     cover_mass: float = math.inf
+    cover_share: float = 0.0
     cover_below: float = 0.0
 
     def decided(self, i: int) -> str:
@@ -166,9 +169,12 @@ class CvReport:
             return OUT_OF_SCOPE
         if (
             self.uncovered
-            and ":" not in predicted  # an entry or advice: personal and small talk never are
+            and ":" not in predicted  # an entry (as ``Router.thinly_covered``)
+            and predicted != ADVICE
             and probability < self.cover_below
-            and self.uncovered[i] >= self.cover_mass
+            and thin(
+                self.uncovered[i], self.content[i], mass=self.cover_mass, share=self.cover_share
+            )
         ):
             return OUT_OF_SCOPE
         return predicted
@@ -204,7 +210,7 @@ class CvReport:
             "examples": len(self.truth),
             "temperature": round(self.temperature, 4),
             "threshold": self.threshold,
-            "cover": [self.cover_mass, self.cover_below],
+            "cover": [self.cover_mass, self.cover_share, self.cover_below],
             "figures": {k: round(v, 4) for k, v in self.figures().items()},
             "strict": {k: round(v, 4) for k, v in self.figures(strict=True).items()},
         }
@@ -248,6 +254,7 @@ def cross_validate(
     folds = max(2, min(folds, min(Counter(y).values())))
     logits = np.full((len(examples), len(labels)), -1e4, dtype=np.float64)
     uncovered = np.zeros(len(examples), dtype=np.float64)
+    content = np.zeros(len(examples), dtype=np.float64)
     make = splitter or LabelFolds
     split = make(n_splits=folds, shuffle=True, random_state=seed)
 
@@ -263,7 +270,7 @@ def cross_validate(
         words = fitted.words
         for row, i in enumerate(test):
             logits[i, columns] = scores[row]
-            uncovered[i] = fitted.label_words.uncovered(
+            uncovered[i], content[i] = fitted.label_words.uncovered(
                 examples[i].text, int(best[row]), words.vocabulary, words.idf
             )
 
@@ -287,7 +294,9 @@ def cross_validate(
         folds=folds,
         related=related_entries(entries),
         uncovered=uncovered.tolist(),
+        content=content.tolist(),
         cover_mass=hyper.cover_mass,
+        cover_share=hyper.cover_share,
         cover_below=hyper.cover_below,
     )
     report.threshold = _choose_threshold(report)

@@ -74,8 +74,10 @@ class Hyper:
     neighbour_weight: float = 1.0  # 0 leaves the sentence embedding out
     nearest: int = 1  # a label's neighbour score is the mean cosine of its closest texts
     # an answer whose question uses words its entry never does (``knowledge.coverage``) is
-    # withheld when those words weigh this much and the probability is below ``cover_below``
-    cover_mass: float = 15.0
+    # withheld when those words weigh ``cover_mass`` and ``cover_share`` of the question's
+    # words, and the probability is below ``cover_below``
+    cover_mass: float = 10.0
+    cover_share: float = 0.65
     cover_below: float = 0.5
 
 

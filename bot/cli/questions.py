@@ -202,7 +202,8 @@ def _print_cv(offer_dir: Path, as_json: bool) -> None:
         f"{report.folds}-fold grouped cross-validation on {len(report.truth)} bank examples "
         f"({report.seconds:.1f} s); temperature {report.temperature:.3f}; "
         f"abstain below p = {report.threshold:.2f}, and below p = {report.cover_below:.2f} when "
-        f"the question's words its entry never uses weigh {report.cover_mass:g} or more"
+        f"the question's words its entry never uses weigh {report.cover_mass:g} or more and "
+        f"{report.cover_share:.0%} of its words"
     )
     out.print(
         f"the router in use abstains below p = {router.threshold:.2f} (temperature "

@@ -207,28 +207,37 @@ def test_a_question_on_an_entrys_topic_asking_what_it_never_states_is_thinly_cov
     tmp_path: Path,
 ) -> None:
     """``knowledge.coverage``: the words of a question that the label's bank lines and
-    sentences never use weigh their idf; enough of them, below ``cover_below``, and the answer
-    is withheld — the same rule in the cached router as in cross-validation."""
+    sentences never use weigh their idf; enough of them, and a large enough share of the
+    question's, below ``cover_below``, and the answer is withheld — the same rule in the cached
+    router as in cross-validation."""
     hyper = Hyper()
     router = load_router(SMALL, ENTRIES, (), cache_dir=tmp_path)
+    vocabulary, idf = router.words.vocabulary, router.words.idf
     on_topic = "which options can be swapped, above two dollars?"
     beyond = "which brokerage withholding percentage gets swapped for dividends and margin loans?"
     q1 = router.labels.index("Q1")
-    mass = router.label_words.uncovered(beyond, q1, router.words.vocabulary, router.words.idf)
-    assert (
-        router.label_words.uncovered(on_topic, q1, router.words.vocabulary, router.words.idf) == 0
-    )
-    assert mass >= hyper.cover_mass  # brokerage, withholding, percentage, dividends, margin …
+    assert router.label_words.uncovered(on_topic, q1, vocabulary, idf)[0] == 0
+    uncovered, content = router.label_words.uncovered(beyond, q1, vocabulary, idf)
+    assert content > uncovered >= hyper.cover_mass  # all but "swapped"
     assert router.thinly_covered(beyond, "Q1", hyper.cover_below - 0.01)
     assert not router.thinly_covered(beyond, "Q1", hyper.cover_below)  # the router is sure
     assert not router.thinly_covered(on_topic, "Q1", 0.2)
+    # the same foreign words around a question mostly in the entry's words: a small share
+    context = f"{beyond} which options can be swapped, above two dollars, what gets exchanged"
+    u, c = router.label_words.uncovered(context, q1, vocabulary, idf)
+    assert u >= hyper.cover_mass and u < hyper.cover_share * c
+    assert not router.thinly_covered(context, "Q1", 0.2)
     # a word the Q2 side uses is uncovered for Q1 — and weighs less than a word seen nowhere
-    texas = router.label_words.uncovered("texas", q1, router.words.vocabulary, router.words.idf)
+    texas = router.label_words.uncovered("texas", q1, vocabulary, idf)[0]
     assert 0 < texas < router.label_words.unseen
     # the cache file keeps it
     again = Router.load(next(tmp_path.glob("router-*.npz")), key=router.key)
     assert again is not None and again.thinly_covered(beyond, "Q1", 0.3)
-    assert (again.cover_mass, again.cover_below) == (hyper.cover_mass, hyper.cover_below)
+    assert (again.cover_mass, again.cover_share, again.cover_below) == (
+        hyper.cover_mass,
+        hyper.cover_share,
+        hyper.cover_below,
+    )
 
 
 def test_personal_requests_and_small_talk_are_never_withheld_for_their_own_words(
@@ -244,8 +253,9 @@ def test_personal_requests_and_small_talk_are_never_withheld_for_their_own_words
 def test_cross_validation_withholds_thinly_covered_answers_as_the_router_does() -> None:
     report = cross_validate(SMALL, ENTRIES, Hyper(), folds=2)
     assert len(report.uncovered) == len(SMALL.examples)
+    assert len(report.content) == len(SMALL.examples)
     assert (report.cover_mass, report.cover_below) == (Hyper().cover_mass, Hyper().cover_below)
     i = next(i for i, p in enumerate(report.predicted) if ":" not in p and p != "out_of_scope")
     report.threshold = 0.0
-    report.uncovered[i], report.probability[i] = 1e9, 0.3
+    report.uncovered[i], report.content[i], report.probability[i] = 1e9, 1e9, 0.3
     assert report.decided(i) == "out_of_scope"
