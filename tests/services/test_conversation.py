@@ -20,8 +20,10 @@ from bot.services.delivery_claims import DeliveryClaim
 from bot.services.errors import NotAuthorizedError
 from bot.services.identity import Identity
 from bot.services.offer.live_offer import current_terms, load_offer
-from bot.services.questions.conversation import ConversationDeps, respond
+from bot.services.questions.answers import Asked
+from bot.services.questions.conversation import ConversationDeps, _with_rule, respond
 from bot.services.roster.grants import my_grants
+from knowledge.answerer import Answer, AnswerKind, Intent, Source
 from knowledge.offer_terms import load_offer_terms, terms_digest
 from storage.db import create_engine, session_factory
 from storage.slack_repo import DuplicateDeliveryError
@@ -98,6 +100,28 @@ async def test_verified_employee_sees_own_grants_and_the_view_is_audited(deps) -
     async with deps.uow as uow:
         (entry,) = await uow.audit.recent(subject="E1")
     assert (entry.action, entry.actor, entry.channel) == ("grants.view", "U1", "slack")
+
+
+async def test_a_reply_about_ones_own_records_cites_the_offers_rule(deps) -> None:
+    """The person's grants come with where the offer states which options are eligible (Q1);
+    a question that asks the rule itself gets that entry's sentences quoted as a note."""
+    me = Identity(channel="slack", actor="U1", employee_id="E1")
+    reply = await respond(text="show me my grants", identity=me, deps=deps)
+    assert [c.entry_id for c in reply.citations] == ["Q1"]
+    assert not any(n.startswith("What the offer says") for n in reply.notes)
+    asked = Asked(
+        Answer(
+            Intent.GRANTS,
+            AnswerKind.PERSONAL,
+            "…",
+            (Source("Q7", "How many new options will I receive …", "2"),),
+            quote="Tendered options will be exchanged on a one new share-for-one old share basis.",
+        )
+    )
+    cited = _with_rule(replace(reply, citations=()), asked)
+    assert [c.entry_id for c in cited.citations] == ["Q7"]
+    assert cited.notes[-1] == f"What the offer says: {asked.answer.quote}"
+    assert _with_rule(reply, asked) is reply  # a reply with its own citations keeps them
 
 
 async def test_unverified_person_gets_no_personal_data(deps) -> None:
