@@ -71,7 +71,7 @@ EXPIRATION_ENTRY = "Q20"
 # p. 16), how to tender (Q21, p. 5), how to withdraw (Q22, pp. 5-6)
 PERSONAL_RULES = {"grants": "Q1", "status": "S4", "elect": "Q21", "withdraw": "Q22"}
 # an entry the router ranks at least this high beside a personal label answers the question too
-# ("I hold 5,000 options at $12.50: how many new ones would I get?" → personal:grants and Q7):
+# ("I have 2,400 options at $9: how many new ones would I get?" → personal:grants and Q7):
 # out of fold on the bank (3 fold seeds), of the entry-labelled lines the router decides as
 # personal, the entry cited is right 61.7 % of the time with this floor (61.4 % at 0.05,
 # 62.0 % at 0.01) against 36.4 % citing only the intent's rule; and of the personal lines,
@@ -388,9 +388,9 @@ def _routed(
     label, p = routing.label, routing.probability
     best_entry = next((lab for lab, _ in routing.ranked if lab in kb.by_id), None)
     strange = not label.startswith("smalltalk:") and len(kb.router.unknown_words(question)) >= 2
-    thin = label != OUT_OF_SCOPE and kb.router.thinly_covered(question, label, p)
     if _about_others(question, routing, kb):
         return _abstain(terms, "others_records", best_entry, p, label)
+    thin = kb.router.thinly_covered(question, label, p)  # asks what its entry never states
     if label == OUT_OF_SCOPE or p < kb.router.threshold or strange or thin:
         reason: AbstentionReason = "out_of_scope" if label == OUT_OF_SCOPE else "low_confidence"
         if _TAX_WORDS & set(re.findall(r"[a-z]+", question.lower())):

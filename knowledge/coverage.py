@@ -5,8 +5,8 @@ The router names the entry whose *topic* a question is on. A question can be on 
 and still ask what the entry never says: a rate the tax section does not give, a vote count the
 board's position does not state; "can a bankruptcy trustee tender a debtor's options?" reaches
 Q22 (withdrawing tendered options) at p = 0.28. Out-of-scope lines in the bank teach the router
-some of these, but they are written in the bank's own words. Here, each label keeps the set of content
-words its training texts use — its bank questions and, for an entry, its own title and
+some of these, but they are written in the bank's own words. Here, each label keeps the set of
+content words its training texts use — its bank questions and, for an entry, its own title and
 sentences — and a question is *thinly covered* by a label when the words it uses that the label
 never does weigh at least ``Hyper.cover_mass`` and ``Hyper.cover_share`` of all its words
 (each weighs its smoothed inverse document frequency, ``ln((1 + n) / (1 + df))``, a word seen

@@ -493,7 +493,7 @@ async def _grants(
 def _with_rule(reply: Reply, asked: Asked) -> Reply:
     """A reply about the person's own grants or election, with the offer's rule for what they
     asked cited (knowledge's ``_rule_for``) — and quoted when the question asked about the
-    rule itself ("I hold 5,000 options at $12.50: how many new ones would I get?" gets the
+    rule itself ("I have 2,400 options at $9: how many new ones would I get?" gets the
     person's grants and the exchange ratio's sentences)."""
     if reply.citations or not asked.citations:
         return reply
