@@ -4,8 +4,8 @@ The model and its training data are ``knowledge.fitting``'s; here, grouped k-fol
 cross-validation on the bank (``knowledge.calibration``) fits the softmax temperature and the
 abstention threshold while the final model is fitted on all of it, and the result becomes a
 numpy :class:`~knowledge.router.Router`. Measured on this machine, idle, for the bundled
-offer's 9,217 examples: 9.7–10.0 s for a whole cold build in a fresh process, 8.1 s for the
-training itself (``bench/qa.py``), cross-validation included (18 s at 7,602
+offer's 9,518 examples: 8.6–8.8 s for a whole cold build in a fresh process, 8.9 s for the
+training itself in ``bench/qa.py``, cross-validation included (18 s at 7,602
 before the texts were counted once per run, the folds split by label, the character 5-grams
 dropped and the calibration given three folds; ``bench/RESULTS.md``) — liblinear's one-vs-rest
 over 128 labels is most of it.
