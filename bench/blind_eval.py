@@ -39,9 +39,14 @@ from knowledge.bank import load_bank
 from knowledge.evaluation import EvalItem, EvalReport, evaluate, load_items
 from knowledge.offer_terms import bundled_offer_dir
 
-__all__ = ["BLIND", "halves", "new_wording", "sealed"]
+__all__ = ["BLIND", "blind_items", "halves", "new_wording", "sealed"]
 
 BLIND = Path(__file__).resolve().parent / "blind"
+
+
+def blind_items(files: list[Path] | None = None) -> list[EvalItem]:
+    """Every item of ``files`` (default: all the blind sets)."""
+    return [item for path in files or sorted(BLIND.glob("*.jsonl")) for item in load_items(path)]
 
 
 def sealed(item: EvalItem) -> bool:
@@ -78,8 +83,7 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="print the open half's misses")
     parser.add_argument("files", nargs="*", type=Path, help="default: bench/blind/*.jsonl")
     args = parser.parse_args()
-    files = args.files or sorted(BLIND.glob("*.jsonl"))
-    items = [item for path in files for item in load_items(path)]
+    items = blind_items(args.files)
     open_half, sealed_half = halves(items)
     ask = _ours(knowledge_base(bundled_offer_dir()))
     print(f"{'':12}{'faq+advice':>14}{'out of scope':>14}{'personal':>14}{'recs':>6}")

@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from bot.cache_files import default_cache_dir
 from bot.domain.deadlines import business_calendar, cancellation_date, new_grant_date
-from bot.domain.questions import AnswerKind, Intent
+from bot.domain.questions import PERSONAL_INTENTS, AnswerKind, Intent
 from bot.domain.terms import OfferTerms
 from bot.domain.timefmt import format_instant
 from knowledge.bank import ADVICE, OUT_OF_SCOPE, load_bank
@@ -692,7 +692,7 @@ _SOMEONE_ELSES = re.compile(
 )
 
 
-_RECORDS = tuple(f"personal:{intent}" for intent in PERSONAL_RULES)
+_RECORDS = frozenset(f"personal:{intent.value}" for intent in PERSONAL_INTENTS)
 
 
 def _about_others(question: str, routing: Routing, kb: KnowledgeBase) -> bool:

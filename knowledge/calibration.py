@@ -28,8 +28,8 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
-from knowledge.bank import ADVICE, OUT_OF_SCOPE, Bank, Example
-from knowledge.coverage import thin
+from knowledge.bank import OUT_OF_SCOPE, Bank, Example
+from knowledge.coverage import Cover
 from knowledge.evaluation import family
 from knowledge.fitting import Analysed, Hyper, decision, fit, training_set
 from knowledge.parser import Entry
@@ -158,23 +158,18 @@ class CvReport:
     # (``knowledge.coverage``), and when that withholds an answer (``Hyper.cover_*``)
     uncovered: list[float] = field(default_factory=list)
     content: list[float] = field(default_factory=list)  # the weight of all its content words
-    cover_mass: float = math.inf
-    cover_share: float = 0.0
-    cover_below: float = 0.0
+    cover: Cover | None = None
 
     def decided(self, i: int) -> str:
         """The out-of-fold decision for example i: its predicted label, or out_of_scope."""
         predicted, probability = self.predicted[i], self.probability[i]
         if predicted == OUT_OF_SCOPE or probability < self.threshold:
             return OUT_OF_SCOPE
+        cover = self.cover
         if (
-            self.uncovered
-            and ":" not in predicted  # an entry (as ``Router.thinly_covered``)
-            and predicted != ADVICE
-            and probability < self.cover_below
-            and thin(
-                self.uncovered[i], self.content[i], mass=self.cover_mass, share=self.cover_share
-            )
+            cover is not None
+            and cover.applies(predicted, probability)
+            and cover.withholds(self.uncovered[i], self.content[i])
         ):
             return OUT_OF_SCOPE
         return predicted
@@ -210,7 +205,7 @@ class CvReport:
             "examples": len(self.truth),
             "temperature": round(self.temperature, 4),
             "threshold": self.threshold,
-            "cover": [self.cover_mass, self.cover_share, self.cover_below],
+            "cover": [self.cover.mass, self.cover.share, self.cover.below] if self.cover else None,
             "figures": {k: round(v, 4) for k, v in self.figures().items()},
             "strict": {k: round(v, 4) for k, v in self.figures(strict=True).items()},
         }
@@ -295,9 +290,7 @@ def cross_validate(
         related=related_entries(entries),
         uncovered=uncovered.tolist(),
         content=content.tolist(),
-        cover_mass=hyper.cover_mass,
-        cover_share=hyper.cover_share,
-        cover_below=hyper.cover_below,
+        cover=hyper.cover(),
     )
     report.threshold = _choose_threshold(report)
     per_label: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -32,10 +32,11 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from knowledge.bank import ADVICE, OUT_OF_SCOPE
 from knowledge.features import words_of
 from knowledge.index import STOPWORDS, stem
 
-__all__ = ["LabelWords", "content_stems", "thin"]
+__all__ = ["Cover", "LabelWords", "content_stems"]
 
 
 def content_stems(text: str) -> frozenset[str]:
@@ -99,18 +100,35 @@ class LabelWords:
             i = vocabulary.get(word)
             weight = self.unseen if i is None else float(idf[i]) - 1.0
             total += weight
-            if i is None:
-                mass += weight
-                continue
-            k = int(np.searchsorted(own, i))
-            if k == len(own) or own[k] != i:
+            if i is None or not _contains(own, i):
                 mass += weight
         return mass, total
 
 
-def thin(uncovered: float, total: float, *, mass: float, share: float) -> bool:
-    """Whether words the label never uses weigh ``mass`` or more *and* ``share`` of all the
-    question's words: a long question with personal context ("my accountant asked whether…")
-    brings many words no entry uses around the ones its entry does, and the share keeps
-    those questions answered (``Hyper.cover_share``)."""
-    return uncovered >= mass and uncovered >= share * total
+def _contains(ordered: npt.NDArray[np.int32], value: int) -> bool:
+    k = int(np.searchsorted(ordered, value))
+    return k < len(ordered) and int(ordered[k]) == value
+
+
+@dataclass(frozen=True, slots=True)
+class Cover:
+    """When a thinly covered answer is withheld (``Hyper.cover_*``): the one rule the router
+    applies to a question and cross-validation to an out-of-fold prediction."""
+
+    mass: float  # the words the label never uses weigh at least this …
+    share: float  # … and this share of all the question's words …
+    below: float  # … and the router's probability is below this
+
+    def applies(self, label: str, probability: float) -> bool:
+        """Whether the rule is asked at all: for an entry (not out of scope, which abstains
+        already; not advice, which by its nature asks what no document states — a
+        recommendation for the asker's own case; not a personal request or small talk, which
+        bring their own words, "my 2002 refresh grant"), below :attr:`below`."""
+        return probability < self.below and ":" not in label and label not in (OUT_OF_SCOPE, ADVICE)
+
+    def withholds(self, uncovered: float, total: float) -> bool:
+        """Whether words the label never uses weigh :attr:`mass` or more *and* :attr:`share`
+        of all the question's words: a long question with personal context ("my accountant
+        asked whether…") brings many words no entry uses around the ones its entry does, and
+        the share keeps those questions answered."""
+        return uncovered >= self.mass and uncovered >= self.share * total

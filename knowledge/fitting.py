@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from knowledge.bank import Example
-from knowledge.coverage import LabelWords
+from knowledge.coverage import Cover, LabelWords
 from knowledge.embedding import DIMENSIONS, Embedder, LabelGroups, load_embedder, neighbour_scores
 from knowledge.features import analyze_chars, analyze_words
 from knowledge.parser import Entry
@@ -79,6 +79,9 @@ class Hyper:
     cover_mass: float = 10.0
     cover_share: float = 0.65
     cover_below: float = 0.5
+
+    def cover(self) -> Cover:
+        return Cover(self.cover_mass, self.cover_share, self.cover_below)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,8 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.bank import ADVICE, OUT_OF_SCOPE
-from knowledge.coverage import LabelWords, thin
+from knowledge.coverage import Cover, LabelWords
 from knowledge.embedding import (
     TOKENIZER_SHA256,
     Embedder,
@@ -182,9 +181,7 @@ class Router:
     key: str  # the cache key it was trained for
     meta: dict[str, object]  # training figures (examples, cross-validated scores, C, …)
     label_words: LabelWords  # each label's content words (``knowledge.coverage``)
-    cover_mass: float  # withhold an entry's answer whose question uses words it never does:
-    cover_share: float  # weigh this much and this share of all, below this probability
-    cover_below: float  # (``Hyper.cover_*``, ``knowledge.coverage``)
+    cover: Cover  # when an entry's answer to words it never uses is withheld
 
     def vector(self, text: str) -> tuple[list[int], list[float]]:
         """The message's sparse feature vector (columns, values)."""
@@ -216,19 +213,14 @@ class Router:
 
     def thinly_covered(self, text: str, label: str, probability: float) -> bool:
         """Whether an answer with ``label`` at ``probability`` is withheld because the message
-        asks, beside the label's topic, what that entry never states: below
-        :attr:`cover_below`, its words that the label's training texts never use weigh
-        :attr:`cover_mass` or more and :attr:`cover_share` of its words (``knowledge.coverage``).
-        Entries only: a personal request or small talk brings its own words ("my 2002
-        refresh grant"), and a request for advice its own situation."""
-        if probability >= self.cover_below or ":" in label or label not in self._columns:
+        asks, beside the label's topic, what that entry never states (:attr:`cover`,
+        ``knowledge.coverage``)."""
+        if not self.cover.applies(label, probability) or label not in self._columns:
             return False
-        if label in (OUT_OF_SCOPE, ADVICE):  # abstained on already; advice asks, by its nature,
-            return False  # what no document states: a recommendation for the asker's own case
         uncovered, content = self.label_words.uncovered(
             text, self._columns[label], self.words.vocabulary, self.words.idf
         )
-        return thin(uncovered, content, mass=self.cover_mass, share=self.cover_share)
+        return self.cover.withholds(uncovered, content)
 
     @property
     def _columns(self) -> dict[str, int]:
@@ -272,9 +264,9 @@ class Router:
             "char_weight": self.chars.weight,
             "neighbour_weight": self.neighbours.weight if self.neighbours else 0.0,
             "nearest": self.neighbours.nearest if self.neighbours else 1,
-            "cover_mass": self.cover_mass,
-            "cover_share": self.cover_share,
-            "cover_below": self.cover_below,
+            "cover_mass": self.cover.mass,
+            "cover_share": self.cover.share,
+            "cover_below": self.cover.below,
             "unseen_weight": self.label_words.unseen,
             "meta": self.meta,
         }
@@ -364,7 +356,9 @@ class Router:
             key=key,
             meta=dict(header.get("meta", {})),
             label_words=label_words,
-            cover_mass=float(header["cover_mass"]),
-            cover_share=float(header["cover_share"]),
-            cover_below=float(header["cover_below"]),
+            cover=Cover(
+                float(header["cover_mass"]),
+                float(header["cover_share"]),
+                float(header["cover_below"]),
+            ),
         )

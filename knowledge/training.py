@@ -104,9 +104,7 @@ def to_router(
         key=key,
         meta=meta,
         label_words=fitted.label_words,
-        cover_mass=hyper.cover_mass,
-        cover_share=hyper.cover_share,
-        cover_below=hyper.cover_below,
+        cover=hyper.cover(),
     )
 
 

@@ -24,6 +24,7 @@ from bot.cli.terminal import JsonOpt, err, one_line, out, print_json
 if TYPE_CHECKING:
     from bot.runtime.bootstrap import App
     from bot.services.identity import Identity
+    from knowledge.coverage import Cover
 
 # The knowledge base, the evaluation and the console renderer are imported by the commands that
 # use them (`offerbot --help` loads none of them); `ask` loads the router with numpy only.
@@ -201,9 +202,7 @@ def _print_cv(offer_dir: Path, as_json: bool) -> None:
     out.print(
         f"{report.folds}-fold grouped cross-validation on {len(report.truth)} bank examples "
         f"({report.seconds:.1f} s); temperature {report.temperature:.3f}; "
-        f"abstain below p = {report.threshold:.2f}, and below p = {report.cover_below:.2f} when "
-        f"the question's words its entry never uses weigh {report.cover_mass:g} or more and "
-        f"{report.cover_share:.0%} of its words"
+        f"abstain below p = {report.threshold:.2f}" + _cover_text(report.cover)
     )
     out.print(
         f"the router in use abstains below p = {router.threshold:.2f} (temperature "
@@ -362,3 +361,12 @@ def register(app: typer.Typer, hr: typer.Typer) -> None:
     app.command("eval")(eval_command)
     app.add_typer(kb_app, name="kb")
     hr.command("unanswered")(hr_unanswered)
+
+
+def _cover_text(cover: Cover | None) -> str:
+    if cover is None:
+        return ""
+    return (
+        f", and below p = {cover.below:.2f} when the question's words its entry never uses "
+        f"weigh {cover.mass:g} or more and {cover.share:.0%} of its words"
+    )

@@ -233,7 +233,7 @@ def test_a_question_on_an_entrys_topic_asking_what_it_never_states_is_thinly_cov
     # the cache file keeps it
     again = Router.load(next(tmp_path.glob("router-*.npz")), key=router.key)
     assert again is not None and again.thinly_covered(beyond, "Q1", 0.3)
-    assert (again.cover_mass, again.cover_share, again.cover_below) == (
+    assert (again.cover.mass, again.cover.share, again.cover.below) == (
         hyper.cover_mass,
         hyper.cover_share,
         hyper.cover_below,
@@ -254,7 +254,8 @@ def test_cross_validation_withholds_thinly_covered_answers_as_the_router_does() 
     report = cross_validate(SMALL, ENTRIES, Hyper(), folds=2)
     assert len(report.uncovered) == len(SMALL.examples)
     assert len(report.content) == len(SMALL.examples)
-    assert (report.cover_mass, report.cover_below) == (Hyper().cover_mass, Hyper().cover_below)
+    assert report.cover is not None
+    assert (report.cover.mass, report.cover.below) == (Hyper().cover_mass, Hyper().cover_below)
     i = next(i for i, p in enumerate(report.predicted) if ":" not in p and p != "out_of_scope")
     report.threshold = 0.0
     report.uncovered[i], report.content[i], report.probability[i] = 1e9, 1e9, 0.3
