@@ -237,22 +237,21 @@ def test_a_request_for_others_records_is_declined_not_answered_with_ones_own(
     assert "only show and record your own" in result.text
 
 
+OWN_RECORDS = [
+    ("show me my grants", "grants"),
+    ("what's my status", "status"),
+    ("I want to withdraw my election", "withdraw"),
+]
+
+
 def test_ones_own_records_are_still_ones_own() -> None:
-    for question, intent in [
-        ("show me my grants", "grants"),
-        ("what's my status", "status"),
-        ("I want to withdraw my election", "withdraw"),
-    ]:
+    for question, intent in OWN_RECORDS:
         result = ask(question)
         assert not result.abstained and result.intent.value == intent, (question, result.label)
 
 
 def test_a_personal_answer_cites_the_offers_rule_for_the_request() -> None:
-    for question, intent in [
-        ("show me my grants", "grants"),
-        ("what's my status", "status"),
-        ("I want to withdraw my election", "withdraw"),
-    ]:
+    for question, intent in OWN_RECORDS:
         result = ask(question)
         assert result.intent.value == intent, (question, result.label)
         assert [s.id for s in result.sources] == [PERSONAL_RULES[intent]]
