@@ -49,7 +49,7 @@ __all__ = ["FEATURE_VERSION", "Neighbours", "Router", "Routing", "TfidfSpace"]
 
 # Change when the features, the model, its calibration or the cache format change: old cache
 # files are ignored.
-FEATURE_VERSION = "router-12"
+FEATURE_VERSION = "router-13"
 
 
 _CONTENT = re.compile(r"\b[a-z]{4,}\b")

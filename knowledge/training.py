@@ -3,12 +3,12 @@
 The model and its training data are ``knowledge.fitting``'s; here, grouped k-fold
 cross-validation on the bank (``knowledge.calibration``) fits the softmax temperature and the
 abstention threshold while the final model is fitted on all of it, and the result becomes a
-numpy :class:`~knowledge.router.Router`. Measured on this machine, idle, for the bundled
-offer's 9,518 examples: 8.6–8.8 s for a whole cold build in a fresh process, 8.9 s for the
-training itself in ``bench/qa.py``, cross-validation included (18 s at 7,602
-before the texts were counted once per run, the folds split by label, the character 5-grams
-dropped and the calibration given three folds; ``bench/RESULTS.md``) — liblinear's one-vs-rest
-over 128 labels is most of it.
+numpy :class:`~knowledge.router.Router`. Measured on this machine for the bundled offer's
+12,228 examples: 7.3–8.8 s for the training in a fresh process, cross-validation included
+(18 s at 7,602 before the texts were counted once per run, the folds split by label, the
+character 5-grams dropped and the calibration given three folds; 9.7 s at 11,539 before
+the 3-grams were dropped too; ``bench/RESULTS.md``) — liblinear's one-vs-rest over 128 labels
+is most of it.
 
 :func:`load_router` is what start-up calls: the cache file keyed by a hash of the bank, the
 offer's documents, the model's settings, the sentence embedding's weights and

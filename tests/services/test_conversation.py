@@ -170,9 +170,13 @@ async def test_deadline_follows_the_live_offer_state_and_the_clock(deps) -> None
         await uow.commit()
     terms = await current_terms(uow=deps.uow, terms=TERMS)
     assert terms.expiration == extended and terms.is_extended
+    # a general question about the deadline may be answered from the term sheet's Q20 or as the
+    # person's deadline (the router may take either): both lead with the live expiration
     reply = await respond(text="when is the deadline", identity=me, deps=deps)
     assert "5:00 p.m. PDT on Thursday, August 7, 2003" in reply.text
     assert any("no longer holds" in n and "July 24, 2003" in n for n in reply.notes)
+    reply = await respond(text="what is my deadline", identity=me, deps=deps)
+    assert "5:00 p.m. PDT on Thursday, August 7, 2003" in reply.text
     assert reply.data["new_grant_date"] == "2004-02-09"  # 2003-08-08 + 6 months + 1 day
 
     deps.clock.set(extended)  # 17:00:00 exactly: closed
