@@ -637,6 +637,9 @@ def _smalltalk(kind: str, terms: OfferTerms) -> str:
         "options — not a person. I answer from the offer document and cite the page, show "
         "your own grants and deadline, and prepare your forms for signature. I never "
         "recommend whether to tender; for anything I can't answer I point you to HR.",
+        "unclear": "I'm not sure what you'd like to know. Ask me about the offer in your own "
+        "words — when it expires, which of your options are eligible, how to tender or "
+        "withdraw — or type 'help' to see everything I can do.",
     }
     return replies.get(kind, replies["greeting"])
 

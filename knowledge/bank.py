@@ -45,7 +45,9 @@ __all__ = [
 ADVICE = "advice"
 OUT_OF_SCOPE = "out_of_scope"
 PERSONAL_INTENTS = ("grants", "status", "elect", "withdraw", "deadline", "help")
-SMALLTALK_KINDS = ("greeting", "thanks", "goodbye", "identity", "capabilities")
+# "unclear": a message with nothing to answer ("hmm", "yes", "lol", "test") — asked what the
+# person would like to know, never filed for HR as an unanswered question
+SMALLTALK_KINDS = ("greeting", "thanks", "goodbye", "identity", "capabilities", "unclear")
 # what the issue that introduced the bank asks of it: per entry, and per special label
 MIN_PER_LABEL = {"entry": 20, ADVICE: 100, OUT_OF_SCOPE: 200, "personal": 30, "smalltalk": 20}
 

@@ -82,6 +82,18 @@ def test_small_talk_gets_a_friendly_reply(text: str) -> None:
     assert "I don't know" not in result.text
 
 
+@pytest.mark.parametrize("text", ["hmm", "yes", "lol", "nope"])
+def test_a_message_with_nothing_to_answer_is_asked_what_the_person_wants(text: str) -> None:
+    """Not an unanswered question for HR, not an election, not an entry picked at random."""
+    result = ask(text)
+    assert result.intent == "smalltalk" and not result.abstained and not result.sources
+    assert "what you'd like to know" in result.text and "'help'" in result.text
+
+
+def test_a_question_wrapped_in_filler_words_is_still_answered() -> None:
+    assert ask("hmm ok, and who do i fax the signed form to?").sources[0].id in {"Q21", "S4"}
+
+
 def test_paperwork_deadline_comes_from_the_live_offer_state() -> None:
     result = ask("how long do I have to hand in my paperwork")
     assert result.intent == "deadline" and result.sources[0].id == "Q20"
