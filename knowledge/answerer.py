@@ -390,8 +390,12 @@ def _routed(
     strange = not label.startswith("smalltalk:") and len(kb.router.unknown_words(question)) >= 2
     if _about_others(question, routing, kb):
         return _abstain(terms, "others_records", best_entry, p, label)
-    thin = kb.router.thinly_covered(question, label, p)  # asks what its entry never states
-    if label == OUT_OF_SCOPE or p < kb.router.threshold or strange or thin:
+    if (
+        label == OUT_OF_SCOPE
+        or p < kb.router.threshold
+        or strange
+        or kb.router.thinly_covered(question, label, p)  # asks what its entry never states
+    ):
         reason: AbstentionReason = "out_of_scope" if label == OUT_OF_SCOPE else "low_confidence"
         if _TAX_WORDS & set(re.findall(r"[a-z]+", question.lower())):
             reason = "tax_or_financial"

@@ -40,6 +40,7 @@ __all__ = [
 
 _GRANT = re.compile(r"\b(g\d{3,}|#\s?\d+|grant\s+(?:no\.?|number|#)?\s*\d{3,})\b")
 _NUMBER = re.compile(r"\b\d{5,}\b")
+CHAR_N = 4  # the character n-grams' length (see the module docstring)
 _APOSTROPHE = re.compile(r"(\w)['’](\w)")
 _WORD = re.compile(r"[a-z0-9$%]+")
 
@@ -73,14 +74,12 @@ def word_features(text: str) -> tuple[str, ...]:
 
 
 def char_features(text: str) -> tuple[str, ...]:
-    """Character 4-grams inside each word (padded with a space on both sides)."""
+    """Character 4-grams inside each word (padded with a space on both sides; a one-letter
+    word, three characters padded, has none)."""
     grams: list[str] = []
     for word in words_of(text):
         padded = f" {word} "
-        for n in (4,):
-            if len(padded) < n:
-                continue
-            grams += [padded[i : i + n] for i in range(len(padded) - n + 1)]
+        grams += [padded[i : i + CHAR_N] for i in range(len(padded) - CHAR_N + 1)]
     return tuple(grams)
 
 

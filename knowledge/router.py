@@ -56,11 +56,6 @@ _CONTENT = re.compile(r"\b[a-z]{4,}\b")
 
 
 @lru_cache(maxsize=4)
-def _label_columns(labels: tuple[str, ...]) -> dict[str, int]:
-    return {label: j for j, label in enumerate(labels)}
-
-
-@lru_cache(maxsize=4)
 def _unigrams(router: Router) -> tuple[str, ...]:
     return tuple(t for t in router.words.vocabulary if " " not in t)
 
@@ -215,16 +210,12 @@ class Router:
         """Whether an answer with ``label`` at ``probability`` is withheld because the message
         asks, beside the label's topic, what that entry never states (:attr:`cover`,
         ``knowledge.coverage``)."""
-        if not self.cover.applies(label, probability) or label not in self._columns:
+        if not self.cover.applies(label, probability) or label not in self.labels:
             return False
         uncovered, content = self.label_words.uncovered(
-            text, self._columns[label], self.words.vocabulary, self.words.idf
+            text, self.labels.index(label), self.words.vocabulary, self.words.idf
         )
         return self.cover.withholds(uncovered, content)
-
-    @property
-    def _columns(self) -> dict[str, int]:
-        return _label_columns(self.labels)
 
     def unknown_words(self, text: str) -> list[str]:
         """Content words the router has never seen, in the bank or the documents, nor anything
